@@ -1,0 +1,87 @@
+import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { KMSClient } from '@aws-sdk/client-kms';
+import {
+  acceptEvent,
+  accountIdSchema,
+  actorOf,
+  ApiGatewayKeyStore,
+  awsClientConfigFromEnv,
+  createLogger,
+  DynamoDbLedger,
+  EventBridgePublisher,
+  KmsKeySealer,
+  readConfig,
+  rotationIdFor,
+  systemClock,
+  type HandlerResult,
+} from '@keyrot/shared';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { HttpReadinessProbe } from './adapters/http-readiness';
+import { issueKey, type IssuerDeps } from './issue-key';
+
+export const configSchema = z.object({
+  API_ACCOUNT_ID: accountIdSchema,
+  EVENT_BUS_NAME: z.string().min(1),
+  LEDGER_TABLE_NAME: z.string().min(1),
+  EDGE_KMS_KEY_ARN: z.string().startsWith('arn:', { error: 'must be a KMS key ARN' }),
+  LOCK_SECONDS: z.coerce.number().int().min(60).default(6 * 3600),
+  HEALTH_CHECK_URL: z.url().optional(),
+  READINESS_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(60),
+});
+
+/** What the handler needs; the Lambda entry builds it from the environment, tests inject it. */
+export type IssuerEnvironment = Omit<IssuerDeps, 'actor'> & { readonly apiAccountId: string };
+
+/** The issuer's Lambda handler over injected dependencies. */
+export function createHandler(env: IssuerEnvironment) {
+  return async (raw: unknown, context?: Context): Promise<HandlerResult> => {
+    const deps = { ...env, actor: actorOf(env.apiAccountId, context) };
+    return acceptEvent(
+      raw,
+      { accounts: [env.apiAccountId], detailTypes: ['KeyRotationRequested'] },
+      deps,
+      (event) => {
+        const { target, reason } = event.detail;
+        const rotationId =
+          event.detail.rotationId ??
+          rotationIdFor(event.id, event.time ? new Date(event.time) : deps.clock.now());
+        deps.log.appendKeys({ rotationId, target: target.name });
+        return issueKey({ rotationId, target, reason }, deps);
+      },
+    );
+  };
+}
+
+/** Builds the issuer's dependencies from its Lambda environment. */
+export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): IssuerEnvironment {
+  const config = readConfig(configSchema, env);
+  const aws = awsClientConfigFromEnv(env);
+  return {
+    apiAccountId: config.API_ACCOUNT_ID,
+    keys: new ApiGatewayKeyStore(new APIGatewayClient(aws)),
+    sealer: new KmsKeySealer(new KMSClient(aws)),
+    ledger: new DynamoDbLedger(new DynamoDBClient(aws), config.LEDGER_TABLE_NAME),
+    events: new EventBridgePublisher(new EventBridgeClient(aws), config.EVENT_BUS_NAME),
+    clock: systemClock,
+    log: createLogger('key-issuer'),
+    edgeKmsKeyArn: config.EDGE_KMS_KEY_ARN,
+    lockSeconds: config.LOCK_SECONDS,
+    ...(config.HEALTH_CHECK_URL && {
+      readiness: new HttpReadinessProbe(
+        config.HEALTH_CHECK_URL,
+        'x-api-key',
+        config.READINESS_TIMEOUT_SECONDS * 1000,
+        systemClock,
+      ),
+    }),
+  };
+}
+
+let instance: ReturnType<typeof createHandler> | undefined;
+
+/** Lambda entry point: clients are built once per execution environment. */
+export const handler = (event: unknown, context: Context) =>
+  (instance ??= createHandler(environmentFromProcess()))(event, context);

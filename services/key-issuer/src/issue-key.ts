@@ -1,0 +1,177 @@
+import {
+  KEY_TAGS,
+  publishFailure,
+  PublishError,
+  rotationContext,
+  summarizeError,
+  type Actor,
+  type Clock,
+  type EventPublisher,
+  type KeyRef,
+  type KeySealer,
+  type KeyStore,
+  type KeyrotLogger,
+  type Ledger,
+  type RotationReason,
+  type SecretValue,
+  type StepRecord,
+  type Target,
+} from '@keyrot/shared';
+
+/** Confirms API Gateway accepts a new key before the edge is told to send it. */
+export interface KeyReadiness {
+  waitUntilAccepted(value: SecretValue): Promise<void>;
+}
+
+export interface IssuerDeps {
+  readonly keys: KeyStore;
+  readonly sealer: KeySealer;
+  readonly ledger: Ledger;
+  readonly events: EventPublisher;
+  readonly clock: Clock;
+  readonly log: KeyrotLogger;
+  readonly actor: Actor;
+  /** ARN of the edge account's KMS key the value is sealed with. */
+  readonly edgeKmsKeyArn: string;
+  /** How long a lock protects a rotation before another request may take it over. */
+  readonly lockSeconds: number;
+  readonly readiness?: KeyReadiness;
+}
+
+export interface IssueRequest {
+  readonly rotationId: string;
+  readonly target: Target;
+  readonly reason: RotationReason;
+}
+
+export type IssueResult =
+  | { status: 'sent'; rotationId: string; newKey: KeyRef; supersededKeys: KeyRef[] }
+  | { status: 'duplicate'; rotationId: string }
+  | { status: 'refused'; rotationId: string; lockedBy: string }
+  | { status: 'failed'; rotationId: string; error: string };
+
+/**
+ * The issuer's half of a rotation: lock the target, list the plan's keys, create the new key
+ * (tagged as keyrot's), add it to the plan, confirm it is accepted, seal its value for the
+ * edge account and announce `KeyCreated`. Resumable: a redelivered request continues from the
+ * last step in the ledger and never creates a second key. On failure before the announcement
+ * the new key is removed again, the lock released and `RotationFailed` emitted.
+ */
+export async function issueKey(request: IssueRequest, deps: IssuerDeps): Promise<IssueResult> {
+  const { rotationId, target } = request;
+  const { ledger, keys, log } = deps;
+  const step = (name: StepRecord['step'], fields: Partial<StepRecord> = {}): StepRecord => ({
+    rotationId,
+    target: target.name,
+    step: name,
+    at: deps.clock.now().toISOString(),
+    actor: deps.actor,
+    ...fields,
+  });
+
+  const done = new Map((await ledger.timeline(rotationId)).map((s) => [s.step, s]));
+  const resuming = done.has('REQUESTED');
+  if (done.has('KEY_SENT') || done.has('COMPLETED') || done.has('FAILED') || done.has('REFUSED')) {
+    log.info('duplicate request: rotation already past the issuer', { rotationId });
+    return { status: 'duplicate', rotationId };
+  }
+  if (!resuming) {
+    const begun = await ledger.begin(
+      step('REQUESTED', { reason: request.reason, targetSpec: target }),
+      deps.lockSeconds,
+    );
+    if (begun.status === 'refused') {
+      log.warn('rotation refused: target locked', { rotationId, lockedBy: begun.holder.rotationId });
+      return { status: 'refused', rotationId, lockedBy: begun.holder.rotationId };
+    }
+  }
+
+  let newKey: KeyRef | undefined;
+  let announced = false;
+  try {
+    const planKeys = await keys.listPlanKeys(target.usagePlanId);
+    const created =
+      done.get('KEY_CREATED')?.newKey ?? (resuming ? await findOwnKey(request, keys) : undefined);
+    const superseded = planKeys
+      .filter((k) => k.name === target.apiKeyName && k.id !== created?.id)
+      .map(({ id, fingerprint }) => ({ id, fingerprint }));
+    await ledger.record(step('KEYS_LISTED', { keys: superseded }));
+
+    let value: SecretValue;
+    if (created) {
+      value = await keys.getKeyValue(created.id);
+      newKey = { id: created.id, fingerprint: value.fingerprint };
+    } else {
+      const made = await keys.createKey(target.apiKeyName, {
+        [KEY_TAGS.managed]: 'true',
+        [KEY_TAGS.target]: target.name,
+        [KEY_TAGS.rotation]: rotationId,
+      });
+      value = made.value;
+      newKey = { id: made.id, fingerprint: value.fingerprint };
+    }
+    await ledger.record(step('KEY_CREATED', { newKey }));
+
+    await keys.addToPlan(target.usagePlanId, newKey.id);
+    await ledger.record(step('KEY_ASSOCIATED', { newKey }));
+
+    if (deps.readiness) {
+      await deps.readiness.waitUntilAccepted(value);
+      await ledger.record(step('KEY_READY', { newKey }));
+    }
+
+    const encryptedValue = await deps.sealer.seal(
+      deps.edgeKmsKeyArn,
+      value,
+      rotationContext(rotationId, target.name, newKey.id),
+    );
+    announced = true;
+    await deps.events.publish('KeyCreated', {
+      version: 1,
+      rotationId,
+      target,
+      newKey,
+      supersededKeys: superseded,
+      encryptedValue,
+      kmsKeyArn: deps.edgeKmsKeyArn,
+      issuedAt: deps.clock.now().toISOString(),
+    });
+    await ledger.record(step('KEY_SENT', { newKey, keys: superseded }));
+    log.info('new key announced to the edge', { rotationId, newKey, superseded });
+    return { status: 'sent', rotationId, newKey, supersededKeys: superseded };
+  } catch (error) {
+    // Once KeyCreated may have reached the edge, the new key may be in use: keep it.
+    const mayBeAtEdge = announced && !(error instanceof PublishError && error.notPublished);
+    const failure = summarizeError(error);
+    log.error('issuing the new key failed', { rotationId, error: failure, newKey });
+    let rolledBack = false;
+    if (newKey && !mayBeAtEdge) {
+      rolledBack = (await keys.deleteKey(newKey.id).catch(() => 'kept')) !== 'kept';
+      if (rolledBack) await ledger.record(step('ROLLED_BACK', { newKey, keys: [newKey] }));
+    }
+    await ledger.finish({
+      ...step('FAILED', { error: failure, facts: { stage: 'issue', rolledBack } }),
+      step: 'FAILED',
+      ...(newKey && { newKey }),
+    });
+    await publishFailure(deps, {
+      version: 1,
+      rotationId,
+      target,
+      stage: 'issue',
+      error: failure,
+      ...(newKey && { newKey }),
+      edgeUpdated: mayBeAtEdge,
+      rolledBack,
+      failedAt: deps.clock.now().toISOString(),
+      actor: deps.actor,
+    });
+    return { status: 'failed', rotationId, error: failure.name };
+  }
+}
+
+/** A key this rotation created before a crash, found by its rotation tag. */
+async function findOwnKey(request: IssueRequest, keys: KeyStore) {
+  const named = await keys.listKeysNamed(request.target.apiKeyName);
+  return named.find((k) => k.tags[KEY_TAGS.rotation] === request.rotationId);
+}

@@ -1,0 +1,72 @@
+import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import {
+  acceptEvent,
+  accountIdSchema,
+  actorOf,
+  ApiGatewayKeyStore,
+  awsClientConfigFromEnv,
+  createLogger,
+  DynamoDbLedger,
+  EventBridgePublisher,
+  readConfig,
+  systemClock,
+  type HandlerResult,
+} from '@keyrot/shared';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { closeFailedRotation, retireKeys, type ReaperDeps } from './retire-keys';
+
+export const configSchema = z.object({
+  API_ACCOUNT_ID: accountIdSchema,
+  EDGE_ACCOUNT_ID: accountIdSchema,
+  EVENT_BUS_NAME: z.string().min(1),
+  LEDGER_TABLE_NAME: z.string().min(1),
+  /** Kept short of the Lambda timeout: the reaper waits it out in one invocation. */
+  GRACE_SECONDS: z.coerce.number().min(0).max(600).default(60),
+});
+
+export type ReaperEnvironment = Omit<ReaperDeps, 'actor'> & {
+  readonly apiAccountId: string;
+  readonly edgeAccountId: string;
+};
+
+/** The reaper's Lambda handler over injected dependencies. */
+export function createHandler(env: ReaperEnvironment) {
+  return async (raw: unknown, context?: Context): Promise<HandlerResult> => {
+    const deps: ReaperDeps = { ...env, actor: actorOf(env.apiAccountId, context) };
+    return acceptEvent(
+      raw,
+      { accounts: [env.edgeAccountId], detailTypes: ['EdgeUpdated', 'RotationFailed'] },
+      deps,
+      (event) => {
+        const detail = event.detail;
+        deps.log.appendKeys({ rotationId: detail.rotationId, target: detail.target.name });
+        return 'stage' in detail ? closeFailedRotation(detail, deps) : retireKeys(detail, deps);
+      },
+    );
+  };
+}
+
+/** Builds the reaper's dependencies from its Lambda environment. */
+export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): ReaperEnvironment {
+  const config = readConfig(configSchema, env);
+  const aws = awsClientConfigFromEnv(env);
+  return {
+    apiAccountId: config.API_ACCOUNT_ID,
+    edgeAccountId: config.EDGE_ACCOUNT_ID,
+    keys: new ApiGatewayKeyStore(new APIGatewayClient(aws)),
+    ledger: new DynamoDbLedger(new DynamoDBClient(aws), config.LEDGER_TABLE_NAME),
+    events: new EventBridgePublisher(new EventBridgeClient(aws), config.EVENT_BUS_NAME),
+    clock: systemClock,
+    log: createLogger('key-reaper'),
+    graceMs: config.GRACE_SECONDS * 1000,
+  };
+}
+
+let instance: ReturnType<typeof createHandler> | undefined;
+
+/** Lambda entry point: clients are built once per execution environment. */
+export const handler = (event: unknown, context: Context) =>
+  (instance ??= createHandler(environmentFromProcess()))(event, context);

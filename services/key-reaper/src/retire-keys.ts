@@ -1,0 +1,173 @@
+import {
+  IntegrityError,
+  KEY_TAGS,
+  publishFailure,
+  summarizeError,
+  type Actor,
+  type Clock,
+  type EdgeUpdated,
+  type EventPublisher,
+  type KeyRef,
+  type KeyStore,
+  type KeyrotLogger,
+  type Ledger,
+  type RotationFailed,
+  type StepRecord,
+} from '@keyrot/shared';
+
+export interface ReaperDeps {
+  readonly keys: KeyStore;
+  readonly ledger: Ledger;
+  readonly events: EventPublisher;
+  readonly clock: Clock;
+  readonly log: KeyrotLogger;
+  readonly actor: Actor;
+  /** Time after `Deployed` before the superseded keys are deleted. */
+  readonly graceMs: number;
+}
+
+export type ReaperResult =
+  | { status: 'completed'; rotationId: string; retiredKeys: KeyRef[] }
+  | { status: 'rolled-back' | 'closed'; rotationId: string }
+  | { status: 'duplicate' | 'unknown-rotation' | 'late'; rotationId: string }
+  | { status: 'failed'; rotationId: string; error: string };
+
+type Timeline = Map<StepRecord['step'], StepRecord>;
+
+async function load(ledger: Ledger, rotationId: string): Promise<Timeline> {
+  return new Map((await ledger.timeline(rotationId)).map((s) => [s.step, s]));
+}
+
+const closed = (t: Timeline) => t.has('COMPLETED') || t.has('FAILED');
+
+/**
+ * The last step of a rotation, once the edge sends the new key everywhere: after the grace
+ * period, delete the keys this rotation superseded that are keyrot's (tagged for this target)
+ * or that the edge was sending until now; close the rotation, release the lock and announce
+ * `KeyRetired`. Never deletes another client's key: only keys of the target's name, listed
+ * by the issuer for this rotation, are candidates.
+ */
+export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<ReaperResult> {
+  const { rotationId, target, newKey } = event;
+  const { ledger, log } = deps;
+  const timeline = await load(ledger, rotationId);
+  const sent = timeline.get('KEY_SENT');
+  if (!timeline.has('REQUESTED') || !sent?.newKey) {
+    log.error('EdgeUpdated for a rotation this ledger did not send', { rotationId });
+    return { status: 'unknown-rotation', rotationId };
+  }
+  if (timeline.has('COMPLETED')) return { status: 'duplicate', rotationId };
+  const step = (name: StepRecord['step'], fields: Partial<StepRecord> = {}): StepRecord => ({
+    rotationId,
+    target: target.name,
+    step: name,
+    at: deps.clock.now().toISOString(),
+    actor: deps.actor,
+    ...fields,
+  });
+  const edgeStep = step('EDGE_UPDATED', {
+    at: event.deployedAt,
+    actor: event.actor,
+    newKey,
+    facts: { updatedAt: event.updatedAt, previousFingerprint: event.previousFingerprint },
+  });
+  if (timeline.has('FAILED')) {
+    // The edge finished after the rotation was closed: both keys stay live, nothing to delete.
+    await ledger.record(edgeStep);
+    log.warn('edge updated after the rotation had failed; superseded keys kept', { rotationId });
+    return { status: 'late', rotationId };
+  }
+
+  try {
+    if (sent.newKey.id !== newKey.id || sent.newKey.fingerprint !== newKey.fingerprint) {
+      throw new IntegrityError('newKey', sent.newKey.fingerprint, newKey.fingerprint);
+    }
+    await ledger.record(edgeStep);
+
+    const graceLeft = Date.parse(event.deployedAt) + deps.graceMs - deps.clock.now().getTime();
+    if (graceLeft > 0) await deps.clock.sleep(graceLeft);
+
+    const owned = new Set(
+      (await deps.keys.listKeysNamed(target.apiKeyName))
+        .filter((k) => k.tags[KEY_TAGS.managed] === 'true' && k.tags[KEY_TAGS.target] === target.name)
+        .map((k) => k.id),
+    );
+    const superseded = (sent.keys ?? []).filter((k) => k.id !== newKey.id);
+    const doomed = superseded.filter(
+      (k) => owned.has(k.id) || k.fingerprint === event.previousFingerprint,
+    );
+    const strays = superseded.filter((k) => !doomed.includes(k));
+    for (const key of doomed) await deps.keys.deleteKey(key.id);
+    if (strays.length > 0) {
+      log.warn('keys of the target name not made by keyrot were left in place', { strays });
+    }
+    await ledger.record(step('KEYS_RETIRED', { newKey, keys: doomed, facts: { strays: strays.length } }));
+    await ledger.finish({ ...step('COMPLETED', { newKey, keys: doomed }), step: 'COMPLETED' });
+    await deps.events.publish('KeyRetired', {
+      version: 1,
+      rotationId,
+      target,
+      newKey,
+      retiredKeys: doomed,
+      completedAt: deps.clock.now().toISOString(),
+    });
+    log.info('rotation completed', { rotationId, newKey, retiredKeys: doomed });
+    return { status: 'completed', rotationId, retiredKeys: doomed };
+  } catch (error) {
+    // The edge sends the new key: keep every key live, close the rotation as failed.
+    const failure = summarizeError(error);
+    log.error('retiring the superseded keys failed', { rotationId, error: failure });
+    await ledger.finish({
+      ...step('FAILED', { newKey, error: failure, facts: { stage: 'retire', rolledBack: false } }),
+      step: 'FAILED',
+    });
+    await publishFailure(deps, {
+      version: 1,
+      rotationId,
+      target,
+      stage: 'retire',
+      error: failure,
+      newKey,
+      edgeUpdated: true,
+      rolledBack: false,
+      failedAt: deps.clock.now().toISOString(),
+      actor: deps.actor,
+    });
+    return { status: 'failed', rotationId, error: failure.name };
+  }
+}
+
+/**
+ * Closes a rotation the edge could not complete. If the edge never sent the new key it is
+ * deleted again (rollback); the old key was never touched. The lock is released either way.
+ */
+export async function closeFailedRotation(
+  event: RotationFailed,
+  deps: ReaperDeps,
+): Promise<ReaperResult> {
+  const { rotationId, target } = event;
+  const timeline = await load(deps.ledger, rotationId);
+  if (!timeline.has('REQUESTED')) {
+    deps.log.error('RotationFailed for a rotation this ledger did not start', { rotationId });
+    return { status: 'unknown-rotation', rotationId };
+  }
+  if (closed(timeline)) return { status: 'duplicate', rotationId };
+  const at = deps.clock.now().toISOString();
+  const base = { rotationId, target: target.name, actor: deps.actor, at };
+  const newKey = timeline.get('KEY_CREATED')?.newKey;
+  let rolledBack = false;
+  if (newKey && !event.edgeUpdated) {
+    await deps.keys.deleteKey(newKey.id);
+    rolledBack = true;
+    await deps.ledger.record({ ...base, step: 'ROLLED_BACK', newKey, keys: [newKey] });
+  }
+  await deps.ledger.finish({
+    ...base,
+    step: 'FAILED',
+    error: event.error,
+    facts: { stage: event.stage, rolledBack, failedAt: event.failedAt, reportedBy: event.actor.account },
+    ...(newKey && { newKey }),
+  });
+  deps.log.warn('rotation closed as failed', { rotationId, stage: event.stage, rolledBack });
+  return { status: rolledBack ? 'rolled-back' : 'closed', rotationId };
+}

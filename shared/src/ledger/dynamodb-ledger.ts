@@ -1,0 +1,208 @@
+import { TransactionCanceledException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { AwsCallError } from '../errors';
+import { LEDGER_KEYS as K } from './table';
+import { OUTCOMES, STEP_ORDER, type BeginResult, type Ledger, type Lock, type StepRecord } from './types';
+
+const pk = {
+  rotation: (rotationId: string) => `ROTATION#${rotationId}`,
+  target: (target: string) => `TARGET#${target}`,
+};
+const LOCK_SK = 'LOCK';
+const stepSk = (step: StepRecord['step']) =>
+  `STEP#${String(STEP_ORDER[step]).padStart(2, '0')}#${step}`;
+
+/** The table item of a step: the record plus the keys of the table and its indexes. */
+function stepItem(record: StepRecord): Record<string, unknown> {
+  const item: Record<string, unknown> = {
+    [K.partitionKey]: pk.rotation(record.rotationId),
+    [K.sortKey]: stepSk(record.step),
+    [K.targetIndexPartitionKey]: pk.target(record.target),
+    [K.targetIndexSortKey]: `${record.at}#${record.rotationId}#${stepSk(record.step)}`,
+    ...record,
+  };
+  if ((OUTCOMES as readonly string[]).includes(record.step)) {
+    item[K.outcomeIndexPartitionKey] = `OUTCOME#${record.at.slice(0, 7)}`;
+    item[K.outcomeIndexSortKey] = `${record.at}#${record.rotationId}`;
+  }
+  return item;
+}
+
+const KEY_ATTRIBUTES: readonly string[] = Object.values(K);
+
+function toRecord(item: Record<string, unknown>): StepRecord {
+  const record = Object.fromEntries(
+    Object.entries(item).filter(([name]) => !KEY_ATTRIBUTES.includes(name)),
+  );
+  return record as unknown as StepRecord;
+}
+
+const notYetRecorded = `attribute_not_exists(${K.partitionKey})`;
+
+/**
+ * {@link Ledger} on one DynamoDB table (see `table.ts` for the key design). Steps are
+ * conditional puts, so a redelivered event never writes a step twice; the lock is the only
+ * item ever changed or deleted.
+ *
+ * @example
+ * const ledger = new DynamoDbLedger(new DynamoDBClient({}), 'keyrot-ledger');
+ * const steps = await ledger.timeline('rot_20261125T000000Z_1a2b3c4d');
+ */
+export class DynamoDbLedger implements Ledger {
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {
+    this.doc = DynamoDBDocumentClient.from(client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+  }
+
+  async timeline(rotationId: string): Promise<StepRecord[]> {
+    const out = await this.call('Query', () =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': K.partitionKey },
+          ExpressionAttributeValues: { ':pk': pk.rotation(rotationId) },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return (out.Items ?? []).map(toRecord);
+  }
+
+  async begin(requested: StepRecord, lockSeconds: number): Promise<BeginResult> {
+    const expiresAt = new Date(Date.parse(requested.at) + lockSeconds * 1000).toISOString();
+    const lock: Lock = {
+      target: requested.target,
+      rotationId: requested.rotationId,
+      acquiredAt: requested.at,
+      expiresAt,
+    };
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { [K.partitionKey]: pk.target(lock.target), [K.sortKey]: LOCK_SK, ...lock },
+                // Free, expired (a crashed rotation), or already ours (a redelivery).
+                ConditionExpression: `${notYetRecorded} OR expiresAt < :now OR rotationId = :rid`,
+                ExpressionAttributeValues: { ':now': requested.at, ':rid': lock.rotationId },
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: stepItem(requested),
+                ConditionExpression: notYetRecorded,
+              },
+            },
+          ],
+        }),
+      );
+      return { status: 'started' };
+    } catch (error) {
+      const reasons = error instanceof TransactionCanceledException ? error.CancellationReasons : [];
+      if (reasons?.[0]?.Code === 'ConditionalCheckFailed') {
+        const holder = await this.lockOf(requested.target);
+        if (holder) {
+          await this.record({
+            ...requested,
+            step: 'REFUSED',
+            facts: { lockedBy: holder.rotationId, lockExpiresAt: holder.expiresAt },
+          });
+          return { status: 'refused', holder };
+        }
+      }
+      if (reasons?.[1]?.Code === 'ConditionalCheckFailed') return { status: 'started' };
+      throw new AwsCallError('TransactWriteItems', `ledger ${this.tableName}`, error);
+    }
+  }
+
+  async record(step: StepRecord): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: stepItem(step),
+          ConditionExpression: notYetRecorded,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+      throw new AwsCallError('PutItem', `ledger ${this.tableName}`, error);
+    }
+  }
+
+  async finish(outcome: StepRecord & { step: 'COMPLETED' | 'FAILED' }): Promise<void> {
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: stepItem(outcome),
+                ConditionExpression: notYetRecorded,
+              },
+            },
+            {
+              Delete: {
+                TableName: this.tableName,
+                Key: { [K.partitionKey]: pk.target(outcome.target), [K.sortKey]: LOCK_SK },
+                ConditionExpression: `${notYetRecorded} OR rotationId = :rid`,
+                ExpressionAttributeValues: { ':rid': outcome.rotationId },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      const reasons = error instanceof TransactionCanceledException ? error.CancellationReasons : [];
+      const [outcomeReason, lockReason] = reasons ?? [];
+      if (outcomeReason?.Code === 'ConditionalCheckFailed') return; // already finished
+      if (lockReason?.Code === 'ConditionalCheckFailed') {
+        // The lock expired and another rotation took it: record the outcome, keep its lock.
+        await this.record(outcome);
+        return;
+      }
+      throw new AwsCallError('TransactWriteItems', `ledger ${this.tableName}`, error);
+    }
+  }
+
+  async lockOf(target: string): Promise<Lock | undefined> {
+    const out = await this.call('GetItem', () =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { [K.partitionKey]: pk.target(target), [K.sortKey]: LOCK_SK },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    if (!out.Item) return undefined;
+    const { rotationId, acquiredAt, expiresAt } = out.Item as Lock;
+    return { target, rotationId, acquiredAt, expiresAt };
+  }
+
+  private async call<T>(operation: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      throw new AwsCallError(operation, `ledger ${this.tableName}`, error);
+    }
+  }
+}

@@ -1,0 +1,3 @@
+export * from './dynamodb-ledger';
+export * from './table';
+export * from './types';

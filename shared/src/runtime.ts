@@ -1,0 +1,115 @@
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { InvalidInputError, UntrustedEventError, summarizeError } from './errors';
+import type { EventPublisher } from './aws/publisher';
+import {
+  parseEvent,
+  type Actor,
+  type DetailType,
+  type RotationFailed,
+  type Trust,
+  type TrustedEvent,
+} from './events';
+import type { Ledger } from './ledger';
+import type { KeyrotLogger } from './log';
+
+/** Time, injectable so tests and the local runner control it. */
+export interface Clock {
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => new Date(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/** Who acts: the function, its account and the invocation (for the ledger). */
+export function actorOf(account: string, context?: Pick<Context, 'functionName' | 'awsRequestId'>) {
+  const actor: Actor = {
+    function: context?.functionName ?? process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'local',
+    account,
+    ...(context?.awsRequestId && { requestId: context.awsRequestId }),
+  };
+  return actor;
+}
+
+/**
+ * Rotation id for a request that did not bring one: derived from the event's time and id, so
+ * a redelivered event (same id) resumes the same rotation instead of starting a second one.
+ */
+export function rotationIdFor(eventId: string, time: Date): string {
+  const stamp = time.toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+  const suffix = eventId.replace(/[^A-Za-z0-9]/g, '').slice(0, 12).toLowerCase();
+  return `rot_${stamp}_${suffix}`;
+}
+
+/**
+ * Reads a service's configuration from the environment; an error names the variable.
+ */
+export function readConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  throw new InvalidInputError(issue.path.map(String).join('.') || 'environment', issue.message);
+}
+
+export const accountIdSchema = z.string().regex(/^\d{12}$/, { error: 'must be a 12-digit account id' });
+
+export type HandlerResult = { readonly status: string; readonly rotationId?: string };
+
+/**
+ * The one way a keyrot handler accepts an event: check its origin and schema, and reject
+ * anything else with a log line naming the field (and a ledger entry where there is a
+ * ledger) instead of acting on it. A rejected event is not retried: no retry can fix it.
+ */
+export async function acceptEvent<T extends DetailType>(
+  raw: unknown,
+  trust: Trust<T>,
+  deps: { log: KeyrotLogger; ledger?: Ledger; actor: Actor; clock: Clock },
+  handle: (event: TrustedEvent<T>) => Promise<HandlerResult>,
+): Promise<HandlerResult> {
+  let event: TrustedEvent<T>;
+  try {
+    event = parseEvent(raw, trust);
+  } catch (error) {
+    if (!(error instanceof UntrustedEventError || error instanceof InvalidInputError)) throw error;
+    const eventId = eventIdOf(raw);
+    deps.log.error('event rejected', { eventId, error: summarizeError(error) });
+    await deps.ledger?.record({
+      rotationId: `evt_${eventId.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 80) || 'unknown'}`,
+      target: '-',
+      step: 'REJECTED',
+      at: deps.clock.now().toISOString(),
+      actor: deps.actor,
+      error: summarizeError(error),
+      facts: { eventId },
+    });
+    return { status: 'rejected' };
+  }
+  deps.log.appendKeys({ eventId: event.id, detailType: event.detailType });
+  return handle(event);
+}
+
+function eventIdOf(raw: unknown): string {
+  const id = (raw as { id?: unknown } | null)?.id;
+  return typeof id === 'string' && id.length > 0 ? id : 'unknown';
+}
+
+/**
+ * Emits `RotationFailed`. The ledger already holds the failure, so an event that cannot be
+ * put is logged rather than thrown: a retry would only find the rotation closed.
+ */
+export async function publishFailure(
+  deps: { events: EventPublisher; log: KeyrotLogger },
+  detail: RotationFailed,
+): Promise<void> {
+  try {
+    await deps.events.publish('RotationFailed', detail);
+  } catch (error) {
+    deps.log.error('could not emit RotationFailed', {
+      rotationId: detail.rotationId,
+      error: summarizeError(error),
+    });
+  }
+}
