@@ -1,0 +1,100 @@
+/**
+ * keyrot's three handlers wired to the local two-account world: the same `createHandler`
+ * the Lambda entry points use, with clients acting in each side's moto account.
+ * Test infrastructure only.
+ */
+import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { KMSClient } from '@aws-sdk/client-kms';
+import {
+  ApiGatewayKeyStore,
+  createLogger,
+  DynamoDbLedger,
+  EventBridgePublisher,
+  KmsKeySealer,
+  systemClock,
+  type Clock,
+  type HandlerResult,
+} from '@keyrot/shared';
+import type { Context } from 'aws-lambda';
+import { createHandler as createEdgeUpdater } from '../services/edge-updater/src/handler';
+import { CloudFrontEdgeConfig } from '../services/edge-updater/src/adapters/cloudfront-edge';
+import { createHandler as createIssuer } from '../services/key-issuer/src/handler';
+import { createHandler as createReaper } from '../services/key-reaper/src/handler';
+import { clientConfig } from './accounts';
+import type { LocalWorld } from './provision';
+import type { ServiceName } from './subscriptions';
+
+export type LocalHandler = (event: unknown, context?: Context) => Promise<HandlerResult>;
+
+export interface LocalKeyrotOptions {
+  /** Reaper's grace after `Deployed` (default 0 locally). */
+  readonly graceSeconds?: number;
+  /** Edge-updater's pause between deployment checks (default 50 ms locally). */
+  readonly pollIntervalMs?: number;
+  /** Edge-updater's longest wait for `Deployed` in one invocation (default 30 s locally). */
+  readonly maxWaitMs?: number;
+  readonly lockSeconds?: number;
+  readonly clock?: Clock;
+  /** Extra SDK middleware hook, e.g. to inject faults or simulate propagation. */
+  readonly decorateClient?: <C extends { middlewareStack: unknown }>(client: C, account: 'api' | 'edge') => C;
+}
+
+/** Builds the issuer, edge-updater and reaper handlers for a provisioned world. */
+export function buildHandlers(
+  world: LocalWorld,
+  options: LocalKeyrotOptions = {},
+): Record<ServiceName, LocalHandler> {
+  const api = clientConfig(world.api.session);
+  const edge = clientConfig(world.edge.session);
+  const decorate = options.decorateClient ?? ((client) => client);
+  const clock = options.clock ?? systemClock;
+  const apiLedger = new DynamoDbLedger(
+    decorate(new DynamoDBClient(api), 'api'),
+    world.api.ledgerTableName,
+  );
+  const apiKeys = new ApiGatewayKeyStore(decorate(new APIGatewayClient(api), 'api'));
+  const publisher = (side: 'api' | 'edge') =>
+    new EventBridgePublisher(
+      decorate(new EventBridgeClient(side === 'api' ? api : edge), side),
+      side === 'api' ? world.api.busName : world.edge.busName,
+    );
+  return {
+    'key-issuer': createIssuer({
+      apiAccountId: world.api.session.accountId,
+      keys: apiKeys,
+      // moto looks a key ARN up in the caller's account, so the local issuer calls KMS as the
+      // edge account; on AWS the edge key's policy grants the issuer role kms:Encrypt.
+      sealer: new KmsKeySealer(decorate(new KMSClient(edge), 'api')),
+      ledger: apiLedger,
+      events: publisher('api'),
+      clock,
+      log: createLogger('key-issuer'),
+      edgeKmsKeyArn: world.edge.kmsKeyArn,
+      lockSeconds: options.lockSeconds ?? 3600,
+    }),
+    'edge-updater': createEdgeUpdater({
+      apiAccountId: world.api.session.accountId,
+      edgeAccountId: world.edge.session.accountId,
+      edge: new CloudFrontEdgeConfig(decorate(new CloudFrontClient(edge), 'edge')),
+      sealer: new KmsKeySealer(decorate(new KMSClient(edge), 'edge')),
+      events: publisher('edge'),
+      clock,
+      log: createLogger('edge-updater'),
+      pollIntervalMs: options.pollIntervalMs ?? 50,
+      maxWaitMs: options.maxWaitMs ?? 30_000,
+    }),
+    'key-reaper': createReaper({
+      apiAccountId: world.api.session.accountId,
+      edgeAccountId: world.edge.session.accountId,
+      keys: apiKeys,
+      ledger: apiLedger,
+      events: publisher('api'),
+      clock,
+      log: createLogger('key-reaper'),
+      graceMs: (options.graceSeconds ?? 0) * 1000,
+    }),
+  };
+}

@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import type { EventPattern } from './event-pattern';
+
+/** keyrot's services, in the order a rotation reaches them. */
+export const SERVICES = ['key-issuer', 'edge-updater', 'key-reaper'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+/** One function's EventBridge trigger, as its serverless.yml declares it. */
+export interface Subscription {
+  readonly service: ServiceName;
+  readonly functionName: string;
+  /** Account and bus name of the rule, from the `eventBus` ARN. */
+  readonly account: string;
+  readonly busName: string;
+  readonly pattern: EventPattern;
+}
+
+interface ServerlessFile {
+  params?: { default?: Record<string, string> };
+  functions?: Record<
+    string,
+    { events?: { eventBridge?: { eventBus: string; pattern: EventPattern } }[] }
+  >;
+}
+
+/**
+ * Reads each service's `serverless.yml` and returns its EventBridge subscriptions with
+ * `${param:…}` resolved (the file's defaults overridden by `params`). The local runner
+ * routes events by exactly these rules, so the deployed wiring is the tested one.
+ */
+export function loadSubscriptions(
+  repoRoot: string,
+  params: Readonly<Record<string, string>>,
+): Subscription[] {
+  return SERVICES.flatMap((service) => {
+    const file = path.join(repoRoot, 'services', service, 'serverless.yml');
+    const doc = parse(readFileSync(file, 'utf8')) as ServerlessFile;
+    const values = { ...doc.params?.default, ...params };
+    const resolve = <T>(node: T): T => resolveParams(node, values, file);
+    return Object.entries(doc.functions ?? {}).flatMap(([functionName, fn]) =>
+      (fn.events ?? []).flatMap(({ eventBridge }) => {
+        if (!eventBridge) return [];
+        const busArn = resolve(eventBridge.eventBus);
+        const match = /^arn:aws:events:[^:]+:(\d{12}):event-bus\/(.+)$/.exec(busArn);
+        if (!match) throw new Error(`${file}: ${functionName} eventBus is not a bus ARN: ${busArn}`);
+        return [
+          {
+            service,
+            functionName,
+            account: match[1]!,
+            busName: match[2]!,
+            pattern: resolve(eventBridge.pattern),
+          },
+        ];
+      }),
+    );
+  });
+}
+
+function resolveParams<T>(node: T, values: Record<string, string>, file: string): T {
+  if (typeof node === 'string') {
+    return node.replace(/\$\{param:([A-Za-z0-9]+)\}/g, (_, name: string) => {
+      const value = values[name];
+      if (value === undefined) throw new Error(`${file}: no value for \${param:${name}}`);
+      return value;
+    }) as T;
+  }
+  if (Array.isArray(node)) return node.map((n: unknown) => resolveParams(n, values, file)) as T;
+  if (typeof node === 'object' && node !== null) {
+    return Object.fromEntries(
+      Object.entries(node).map(([k, v]) => [k, resolveParams(v, values, file)]),
+    ) as T;
+  }
+  return node;
+}
