@@ -24,6 +24,7 @@ import { CloudFrontEdgeConfig } from '../services/edge-updater/src/adapters/clou
 import { createHandler as createIssuer } from '../services/key-issuer/src/handler';
 import { createHandler as createReaper } from '../services/key-reaper/src/handler';
 import { clientConfig } from './accounts';
+import { CloudFrontSimulator } from './cloudfront-sim';
 import type { LocalWorld } from './provision';
 import type { ServiceName } from './subscriptions';
 
@@ -38,8 +39,13 @@ export interface LocalKeyrotOptions {
   readonly maxWaitMs?: number;
   readonly lockSeconds?: number;
   readonly clock?: Clock;
-  /** Extra SDK middleware hook, e.g. to inject faults or simulate propagation. */
-  readonly decorateClient?: <C extends { middlewareStack: unknown }>(client: C, account: 'api' | 'edge') => C;
+  /** Supplies CloudFront's ETags and propagation window, which moto lacks. */
+  readonly cloudFront?: CloudFrontSimulator;
+  /** Extra SDK middleware hook, e.g. to inject faults. */
+  readonly decorateClient?: <C extends { middlewareStack: unknown }>(
+    client: C,
+    account: 'api' | 'edge',
+  ) => C;
 }
 
 /** Builds the issuer, edge-updater and reaper handlers for a provisioned world. */
@@ -78,7 +84,12 @@ export function buildHandlers(
     'edge-updater': createEdgeUpdater({
       apiAccountId: world.api.session.accountId,
       edgeAccountId: world.edge.session.accountId,
-      edge: new CloudFrontEdgeConfig(decorate(new CloudFrontClient(edge), 'edge')),
+      edge: new CloudFrontEdgeConfig(
+        decorate(
+          (options.cloudFront ?? new CloudFrontSimulator()).attach(new CloudFrontClient(edge)),
+          'edge',
+        ),
+      ),
       sealer: new KmsKeySealer(decorate(new KMSClient(edge), 'edge')),
       events: publisher('edge'),
       clock,

@@ -71,8 +71,18 @@ export class EventRunner {
    */
   async fireSchedule(): Promise<void> {
     const { api } = this.world;
-    const schedule = await readScheduledRotation(api.session, api.scheduleName, api.scheduleGroupName);
-    await putEvent(api.session, schedule.busArn, schedule.source, schedule.detailType, schedule.input);
+    const schedule = await readScheduledRotation(
+      api.session,
+      api.scheduleName,
+      api.scheduleGroupName,
+    );
+    await putEvent(
+      api.session,
+      schedule.busArn,
+      schedule.source,
+      schedule.detailType,
+      schedule.input,
+    );
   }
 
   /** Puts an event on the API account's bus as an operator (or the CLI) would. */
@@ -84,7 +94,7 @@ export class EventRunner {
   /** Delivers events until every bus is quiet; returns the deliveries made. */
   async drain(maxEvents = 200): Promise<Delivery[]> {
     const start = this.deliveries.length;
-    for (let seen = 0; seen < maxEvents; ) {
+    for (let seen = 0; seen < maxEvents;) {
       const batch = await this.receive();
       if (batch.length === 0) return this.deliveries.slice(start);
       for (const envelope of batch) {
@@ -136,7 +146,11 @@ export class EventRunner {
     const envelopes: Envelope[] = [];
     for (const tap of this.taps) {
       const out = await tap.sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: tap.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+        new ReceiveMessageCommand({
+          QueueUrl: tap.queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+        }),
       );
       const messages = out.Messages ?? [];
       if (messages.length === 0) continue;

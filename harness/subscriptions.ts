@@ -44,7 +44,8 @@ export function loadSubscriptions(
         if (!eventBridge) return [];
         const busArn = resolve(eventBridge.eventBus);
         const match = /^arn:aws:events:[^:]+:(\d{12}):event-bus\/(.+)$/.exec(busArn);
-        if (!match) throw new Error(`${file}: ${functionName} eventBus is not a bus ARN: ${busArn}`);
+        if (!match)
+          throw new Error(`${file}: ${functionName} eventBus is not a bus ARN: ${busArn}`);
         return [
           {
             service,

@@ -40,7 +40,10 @@ export function actorOf(account: string, context?: Pick<Context, 'functionName' 
  */
 export function rotationIdFor(eventId: string, time: Date): string {
   const stamp = time.toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
-  const suffix = eventId.replace(/[^A-Za-z0-9]/g, '').slice(0, 12).toLowerCase();
+  const suffix = eventId
+    .replace(/[^A-Za-z0-9]/g, '')
+    .slice(0, 12)
+    .toLowerCase();
   return `rot_${stamp}_${suffix}`;
 }
 
@@ -50,11 +53,14 @@ export function rotationIdFor(eventId: string, time: Date): string {
 export function readConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
   const result = schema.safeParse(env);
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  throw new InvalidInputError(issue.path.map(String).join('.') || 'environment', issue.message);
+  const [issue] = result.error.issues;
+  const field = issue?.path.map(String).join('.') || 'environment';
+  throw new InvalidInputError(field, issue?.message ?? 'invalid');
 }
 
-export const accountIdSchema = z.string().regex(/^\d{12}$/, { error: 'must be a 12-digit account id' });
+export const accountIdSchema = z
+  .string()
+  .regex(/^\d{12}$/, { error: 'must be a 12-digit account id' });
 
 export type HandlerResult = { readonly status: string; readonly rotationId?: string };
 

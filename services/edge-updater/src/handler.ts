@@ -50,7 +50,10 @@ export function createHandler(env: EdgeEnvironment) {
       { accounts: [env.apiAccountId], detailTypes: ['KeyCreated'] },
       { ...deps },
       (event) => {
-        deps.log.appendKeys({ rotationId: event.detail.rotationId, target: event.detail.target.name });
+        deps.log.appendKeys({
+          rotationId: event.detail.rotationId,
+          target: event.detail.target.name,
+        });
         return updateEdge(event.detail, deps);
       },
     );

@@ -30,7 +30,11 @@ export interface EdgeDeps {
 }
 
 export type EdgeResult =
-  | { status: 'updated' | 'already-updated'; rotationId: string; previousFingerprint: string | null }
+  | {
+      status: 'updated' | 'already-updated';
+      rotationId: string;
+      previousFingerprint: string | null;
+    }
   | { status: 'failed'; rotationId: string; error: string };
 
 /**
@@ -84,7 +88,8 @@ export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<Edg
     }
     const updatedAt = deps.clock.now().toISOString();
     if (alreadySet) log.info('header already holds the new key', { rotationId, newKey });
-    else log.info('header updated, waiting for Deployed', { rotationId, newKey, previousFingerprint });
+    else
+      log.info('header updated, waiting for Deployed', { rotationId, newKey, previousFingerprint });
     written = true;
 
     await waitForDeployed(event, deps);

@@ -27,7 +27,11 @@ export const configSchema = z.object({
   EVENT_BUS_NAME: z.string().min(1),
   LEDGER_TABLE_NAME: z.string().min(1),
   EDGE_KMS_KEY_ARN: z.string().startsWith('arn:', { error: 'must be a KMS key ARN' }),
-  LOCK_SECONDS: z.coerce.number().int().min(60).default(6 * 3600),
+  LOCK_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(6 * 3600),
   HEALTH_CHECK_URL: z.url().optional(),
   READINESS_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(60),
 });

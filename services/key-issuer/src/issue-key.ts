@@ -81,7 +81,10 @@ export async function issueKey(request: IssueRequest, deps: IssuerDeps): Promise
       deps.lockSeconds,
     );
     if (begun.status === 'refused') {
-      log.warn('rotation refused: target locked', { rotationId, lockedBy: begun.holder.rotationId });
+      log.warn('rotation refused: target locked', {
+        rotationId,
+        lockedBy: begun.holder.rotationId,
+      });
       return { status: 'refused', rotationId, lockedBy: begun.holder.rotationId };
     }
   }

@@ -89,7 +89,9 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
 
     const owned = new Set(
       (await deps.keys.listKeysNamed(target.apiKeyName))
-        .filter((k) => k.tags[KEY_TAGS.managed] === 'true' && k.tags[KEY_TAGS.target] === target.name)
+        .filter(
+          (k) => k.tags[KEY_TAGS.managed] === 'true' && k.tags[KEY_TAGS.target] === target.name,
+        )
         .map((k) => k.id),
     );
     const superseded = (sent.keys ?? []).filter((k) => k.id !== newKey.id);
@@ -101,7 +103,9 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
     if (strays.length > 0) {
       log.warn('keys of the target name not made by keyrot were left in place', { strays });
     }
-    await ledger.record(step('KEYS_RETIRED', { newKey, keys: doomed, facts: { strays: strays.length } }));
+    await ledger.record(
+      step('KEYS_RETIRED', { newKey, keys: doomed, facts: { strays: strays.length } }),
+    );
     await ledger.finish({ ...step('COMPLETED', { newKey, keys: doomed }), step: 'COMPLETED' });
     await deps.events.publish('KeyRetired', {
       version: 1,
@@ -165,7 +169,12 @@ export async function closeFailedRotation(
     ...base,
     step: 'FAILED',
     error: event.error,
-    facts: { stage: event.stage, rolledBack, failedAt: event.failedAt, reportedBy: event.actor.account },
+    facts: {
+      stage: event.stage,
+      rolledBack,
+      failedAt: event.failedAt,
+      reportedBy: event.actor.account,
+    },
     ...(newKey && { newKey }),
   });
   deps.log.warn('rotation closed as failed', { rotationId, stage: event.stage, rolledBack });

@@ -1,5 +1,5 @@
 import {
-  APIGatewayClient,
+  type APIGatewayClient,
   ConflictException,
   CreateApiKeyCommand,
   CreateUsagePlanKeyCommand,
@@ -37,7 +37,10 @@ export interface KeyStore {
   listPlanKeys(usagePlanId: string): Promise<PlanKey[]>;
   /** Keys whose name is exactly `name`, with their tags. */
   listKeysNamed(name: string): Promise<NamedKey[]>;
-  createKey(name: string, tags: Record<string, string>): Promise<{ id: string; value: SecretValue }>;
+  createKey(
+    name: string,
+    tags: Record<string, string>,
+  ): Promise<{ id: string; value: SecretValue }>;
   getKeyValue(keyId: string): Promise<SecretValue>;
   /** Idempotent: a key already on the plan is not an error. */
   addToPlan(usagePlanId: string, keyId: string): Promise<'added' | 'already-present'>;
@@ -113,7 +116,9 @@ export class ApiGatewayKeyStore implements KeyStore {
 
   async getKeyValue(keyId: string): Promise<SecretValue> {
     try {
-      const key = await this.client.send(new GetApiKeyCommand({ apiKey: keyId, includeValue: true }));
+      const key = await this.client.send(
+        new GetApiKeyCommand({ apiKey: keyId, includeValue: true }),
+      );
       if (!key.value) throw new Error('GetApiKey returned no value');
       return new SecretValue(key.value);
     } catch (error) {

@@ -48,14 +48,12 @@ export const seedInputSchema = z
     TARGET_NAME: targetSchema.shape.name.optional(),
     HEADER_NAME: targetSchema.shape.headerName.optional(),
   })
-  .transform(
-    (seed): Target => ({
-      name: seed.TARGET_NAME ?? seed.API_KEY_NAME,
-      apiKeyName: seed.API_KEY_NAME,
-      usagePlanId: seed.USAGE_PLAN_ID,
-      distributionId: seed.DISTRIBUTION_ID,
-      originId: seed.ORIGIN_ID,
-      headerName: seed.HEADER_NAME ?? 'x-api-key',
-    }),
-  );
+  .transform((seed): Target => ({
+    name: seed.TARGET_NAME ?? seed.API_KEY_NAME,
+    apiKeyName: seed.API_KEY_NAME,
+    usagePlanId: seed.USAGE_PLAN_ID,
+    distributionId: seed.DISTRIBUTION_ID,
+    originId: seed.ORIGIN_ID,
+    headerName: seed.HEADER_NAME ?? 'x-api-key',
+  }));
 export type SeedInput = z.input<typeof seedInputSchema>;

@@ -8,23 +8,31 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { AwsCallError } from '../errors';
 import { LEDGER_KEYS as K } from './table';
-import { OUTCOMES, STEP_ORDER, type BeginResult, type Ledger, type Lock, type StepRecord } from './types';
+import {
+  OUTCOMES,
+  STEP_ORDER,
+  type BeginResult,
+  type Ledger,
+  type Lock,
+  type StepRecord,
+} from './types';
 
 const pk = {
   rotation: (rotationId: string) => `ROTATION#${rotationId}`,
   target: (target: string) => `TARGET#${target}`,
 };
 const LOCK_SK = 'LOCK';
-const stepSk = (step: StepRecord['step']) =>
+/** Sort key of a step item: `STEP#<nn>#<step>`, ordering a rotation's steps. */
+export const stepSortKey = (step: StepRecord['step']) =>
   `STEP#${String(STEP_ORDER[step]).padStart(2, '0')}#${step}`;
 
 /** The table item of a step: the record plus the keys of the table and its indexes. */
 function stepItem(record: StepRecord): Record<string, unknown> {
   const item: Record<string, unknown> = {
     [K.partitionKey]: pk.rotation(record.rotationId),
-    [K.sortKey]: stepSk(record.step),
+    [K.sortKey]: stepSortKey(record.step),
     [K.targetIndexPartitionKey]: pk.target(record.target),
-    [K.targetIndexSortKey]: `${record.at}#${record.rotationId}#${stepSk(record.step)}`,
+    [K.targetIndexSortKey]: `${record.at}#${record.rotationId}#${stepSortKey(record.step)}`,
     ...record,
   };
   if ((OUTCOMES as readonly string[]).includes(record.step)) {
@@ -81,6 +89,23 @@ export class DynamoDbLedger implements Ledger {
     return (out.Items ?? []).map(toRecord);
   }
 
+  async history(target: string, limit = 100): Promise<StepRecord[]> {
+    const out = await this.call('Query', () =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: K.targetIndex,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': K.targetIndexPartitionKey },
+          ExpressionAttributeValues: { ':pk': pk.target(target) },
+          ScanIndexForward: false,
+          Limit: limit,
+        }),
+      ),
+    );
+    return (out.Items ?? []).map(toRecord);
+  }
+
   async begin(requested: StepRecord, lockSeconds: number): Promise<BeginResult> {
     const expiresAt = new Date(Date.parse(requested.at) + lockSeconds * 1000).toISOString();
     const lock: Lock = {
@@ -114,7 +139,8 @@ export class DynamoDbLedger implements Ledger {
       );
       return { status: 'started' };
     } catch (error) {
-      const reasons = error instanceof TransactionCanceledException ? error.CancellationReasons : [];
+      const reasons =
+        error instanceof TransactionCanceledException ? error.CancellationReasons : [];
       if (reasons?.[0]?.Code === 'ConditionalCheckFailed') {
         const holder = await this.lockOf(requested.target);
         if (holder) {
@@ -171,7 +197,8 @@ export class DynamoDbLedger implements Ledger {
         }),
       );
     } catch (error) {
-      const reasons = error instanceof TransactionCanceledException ? error.CancellationReasons : [];
+      const reasons =
+        error instanceof TransactionCanceledException ? error.CancellationReasons : [];
       const [outcomeReason, lockReason] = reasons ?? [];
       if (outcomeReason?.Code === 'ConditionalCheckFailed') return; // already finished
       if (lockReason?.Code === 'ConditionalCheckFailed') {

@@ -53,13 +53,14 @@ export interface Lock {
 }
 
 export type BeginResult =
-  | { readonly status: 'started' }
-  | { readonly status: 'refused'; readonly holder: Lock };
+  { readonly status: 'started' } | { readonly status: 'refused'; readonly holder: Lock };
 
 /** Port: the rotation ledger. */
 export interface Ledger {
   /** Every step of one rotation, in order. */
   timeline(rotationId: string): Promise<StepRecord[]>;
+  /** A target's steps across rotations, newest first (at most `limit`). */
+  history(target: string, limit?: number): Promise<StepRecord[]>;
   /**
    * Takes the target's lock and records REQUESTED, atomically (I2). If another rotation holds
    * an unexpired lock, records REFUSED for this one instead.

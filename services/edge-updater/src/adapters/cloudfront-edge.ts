@@ -57,7 +57,8 @@ export class CloudFrontEdgeConfig implements EdgeConfigStore {
 
   async writeHeader(target: EdgeTarget, etag: string, value: SecretValue): Promise<void> {
     const snapshot = this.snapshots.get(target.distributionId);
-    if (!snapshot || snapshot.etag !== etag) throw new EdgeConfigChangedError(target.distributionId);
+    if (!snapshot || snapshot.etag !== etag)
+      throw new EdgeConfigChangedError(target.distributionId);
     const config = structuredClone(snapshot.config);
     const origin = originOf(config, target);
     const headers = origin.CustomHeaders?.Items ?? [];

@@ -16,7 +16,7 @@ export class HttpReadinessProbe implements KeyReadiness {
 
   async waitUntilAccepted(value: SecretValue): Promise<void> {
     const deadline = this.clock.now().getTime() + this.timeoutMs;
-    let lastStatus = 0;
+    let lastStatus: number;
     for (;;) {
       lastStatus = await fetch(this.url, { headers: { [this.headerName]: value.reveal() } })
         .then((response) => response.status)

@@ -1,0 +1,227 @@
+/**
+ * `npm run demo`: starts local AWS (moto), provisions the two accounts, fires the monthly
+ * schedule as EventBridge Scheduler would, lets the rotation run across both accounts, prints
+ * its timeline and ledger entries read back from DynamoDB, checks the outcome against the
+ * emulated AWS, and stops everything it started.
+ *
+ *   npm run demo -- [--json] [--rotations N] [--single-account] [--verbose]
+ */
+import { parseArgs } from 'node:util';
+import Table from 'cli-table3';
+import { stepSortKey, type StepRecord } from '@keyrot/shared';
+import {
+  keyFingerprint,
+  readEdge,
+  reportRotation,
+  rotationIds,
+  type RotationReport,
+} from './inspect';
+import { startLocalEnvironment, type LocalEnvironment } from './local-env';
+import { SCHEDULE_EXPRESSION } from './provision';
+
+const USAGE = 'usage: npm run demo -- [--json] [--rotations N] [--single-account] [--verbose]';
+
+function parseOptions(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: 'boolean', default: false },
+      rotations: { type: 'string', default: '1' },
+      'single-account': { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const rotations = Number(values.rotations);
+  if (!Number.isInteger(rotations) || rotations < 1 || rotations > 20) {
+    throw new Error(`--rotations must be an integer from 1 to 20, got "${values.rotations}"`);
+  }
+  return { ...values, rotations };
+}
+
+async function main(): Promise<number> {
+  let options: ReturnType<typeof parseOptions>;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    console.error(`demo: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  // With --json, stdout carries only the final JSON line; the narrative goes to stderr.
+  const out = options.json ? process.stderr : process.stdout;
+  const say = (line = '') => out.write(`${line}\n`);
+
+  say('keyrot demo: zero-downtime rotation of the key CloudFront sends to API Gateway');
+  say('starting local AWS (moto) and provisioning the accounts...');
+  const env = await startLocalEnvironment({
+    singleAccount: options['single-account'],
+    echoLogs: options.verbose,
+  });
+  try {
+    await describeWorld(env, say);
+    const reports: RotationReport[] = [];
+    for (let n = 1; n <= options.rotations; n++) {
+      say();
+      say(
+        `Rotation ${n} of ${options.rotations}: firing schedule keyrot-monthly-rotation (${SCHEDULE_EXPRESSION})`,
+      );
+      const before = env.runner.events.length;
+      await env.runner.fireSchedule();
+      await env.runner.drain();
+      for (const event of env.runner.events.slice(before)) {
+        say(`  event ${event['detail-type'].padEnd(21)} on the bus of account ${event.account}`);
+      }
+      const ids = await rotationIds(env.world);
+      const report = await reportRotation(env.world, ids[ids.length - 1]!);
+      reports.push(report);
+      printTimeline(report, say);
+      printLedger(report, env, say);
+      printChecks(report, say);
+    }
+    const failed = reports.some((r) => !passed(r));
+    if (reports.length > 1) {
+      const chained = reports
+        .slice(1)
+        .every((r, i) => r.oldKeyIds.includes(reports[i]!.newKeyId ?? ''));
+      say(`${chained ? '✔' : '✘'} each rotation retired the key the previous one created`);
+      if (!chained) return finish(1);
+    }
+    return finish(failed ? 1 : 0);
+
+    function finish(code: number): number {
+      if (options.json) process.stdout.write(`${JSON.stringify(jsonSummary(reports))}\n`);
+      return code;
+    }
+  } finally {
+    await env.stop();
+    say('local AWS stopped; nothing left behind.');
+  }
+}
+
+async function describeWorld(env: LocalEnvironment, say: (line?: string) => void) {
+  const { world, moto } = env;
+  const [initialFp, otherFp, edge] = await Promise.all([
+    keyFingerprint(world, world.api.initialKeyId),
+    keyFingerprint(world, world.api.otherClientKeyId),
+    readEdge(world),
+  ]);
+  say(`local AWS: moto on ${moto.endpoint}${world.singleAccount ? ' (single-account mode)' : ''}`);
+  say(
+    `  API account  ${world.api.session.accountId}: REST API ${world.api.restApiId} stage ${world.api.stageName}, usage plan ${world.api.usagePlanId}`,
+  );
+  say(
+    `               key kloudpepper-api-key ${world.api.initialKeyId} (fingerprint ${initialFp}), other client's key ${world.api.otherClientKeyId} (fingerprint ${otherFp})`,
+  );
+  say(
+    `  edge account ${world.edge.session.accountId}: distribution ${world.edge.distributionId}, origin ${world.edge.originId} sends x-api-key with fingerprint ${edge.apiKeyFingerprint}`,
+  );
+}
+
+function printTimeline(report: RotationReport, say: (line?: string) => void) {
+  const steps = [...report.steps].sort((a, b) => a.at.localeCompare(b.at));
+  const start = Date.parse(steps[0]?.at ?? new Date().toISOString());
+  const table = new Table({
+    head: ['+ms', 'time (UTC)', 'account', 'function', 'step', 'key id', 'fingerprint'],
+    style: { head: [], border: [], compact: true },
+  });
+  const row = (at: string, step: StepRecord, label: string) => {
+    const key = keyOf(step);
+    return [
+      String(Date.parse(at) - start),
+      at.slice(11, 23),
+      step.actor.account,
+      step.actor.function.replace(/^keyrot-/, ''),
+      label,
+      key?.ids ?? '',
+      key?.fps ?? '',
+    ];
+  };
+  for (const step of steps) {
+    // The edge reports two moments in one ledger item: header written, then Deployed.
+    const updatedAt = step.step === 'EDGE_UPDATED' ? step.facts?.updatedAt : undefined;
+    if (typeof updatedAt === 'string') table.push(row(updatedAt, step, 'EDGE_HEADER_SET'));
+    table.push(row(step.at, step, step.step === 'EDGE_UPDATED' ? 'EDGE_DEPLOYED' : step.step));
+  }
+  say(`Timeline of ${report.rotationId} (from the ledger):`);
+  say(table.toString());
+}
+
+function keyOf(step: StepRecord) {
+  const keys =
+    step.step === 'KEYS_LISTED' || step.step === 'KEYS_RETIRED'
+      ? step.keys
+      : step.newKey && [step.newKey];
+  if (!keys || keys.length === 0) return undefined;
+  return { ids: keys.map((k) => k.id).join(' '), fps: keys.map((k) => k.fingerprint).join(' ') };
+}
+
+function printLedger(report: RotationReport, env: LocalEnvironment, say: (line?: string) => void) {
+  const table = new Table({
+    head: ['PK', 'SK', 'actor', 'facts'],
+    style: { head: [], border: [], compact: true },
+  });
+  for (const step of report.steps) {
+    const facts = { ...step.facts, ...(step.error && { error: step.error.name }) };
+    table.push([
+      `ROTATION#${step.rotationId}`,
+      stepSortKey(step.step),
+      `${step.actor.function}@${step.actor.account}`,
+      Object.entries(facts)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(' ') || '-',
+    ]);
+  }
+  const name = env.world.api.ledgerTableName;
+  say(`Ledger entries (DynamoDB table ${name}, ${report.steps.length} items):`);
+  say(table.toString());
+}
+
+function passed(r: RotationReport): boolean {
+  return (
+    r.status === 'COMPLETED' &&
+    r.edgeHeaderMatchesNewKey &&
+    r.otherClientKeySurvived &&
+    r.oldKeysDeleted &&
+    r.oldKeyIds.length > 0 &&
+    r.lockReleased
+  );
+}
+
+function printChecks(r: RotationReport, say: (line?: string) => void) {
+  const mark = (ok: boolean) => (ok ? '✔' : '✘');
+  say('Checks (read back from the emulated AWS):');
+  say(`  ${mark(r.status === 'COMPLETED')} rotation ${r.status}`);
+  say(`  ${mark(r.edgeHeaderMatchesNewKey)} CloudFront sends the new key ${r.newKeyId}`);
+  say(
+    `  ${mark(r.oldKeysDeleted && r.oldKeyIds.length > 0)} superseded key(s) deleted: ${r.oldKeyIds.join(', ') || 'none'}`,
+  );
+  say(`  ${mark(r.otherClientKeySurvived)} the other client's key is untouched`);
+  say(`  ${mark(r.lockReleased)} target lock released`);
+}
+
+function jsonSummary(reports: RotationReport[]) {
+  const summary = (r: RotationReport) => ({
+    rotationId: r.rotationId,
+    status: r.status,
+    oldKeyIds: r.oldKeyIds,
+    newKeyId: r.newKeyId,
+    edgeHeaderMatchesNewKey: r.edgeHeaderMatchesNewKey,
+    otherClientKeySurvived: r.otherClientKeySurvived,
+  });
+  const last = reports[reports.length - 1]!;
+  return reports.length === 1
+    ? summary(last)
+    : { ...summary(last), rotations: reports.map(summary) };
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,87 @@
+/**
+ * The whole local keyrot world in one call: a moto server, the two provisioned accounts,
+ * the three handlers and the event runner; `stop()` tears it all down. Used by the demo and
+ * the integration tests. Test infrastructure only.
+ */
+import { format } from 'node:util';
+import { buildHandlers, type LocalHandler, type LocalKeyrotOptions } from './local-keyrot';
+import { startMoto, type MotoServer } from './moto';
+import { provisionTwoAccounts, type LocalWorld } from './provision';
+import { EventRunner } from './runner';
+import type { ServiceName } from './subscriptions';
+
+const CONSOLE_METHODS = ['debug', 'info', 'warn', 'error', 'log', 'trace'] as const;
+
+/**
+ * Collects every line the functions log. Powertools Logger writes to the global console when
+ * `POWERTOOLS_DEV` is set, so the capture replaces the console's methods while it runs.
+ */
+export class LogCapture {
+  readonly lines: string[] = [];
+  private readonly saved = new Map<
+    (typeof CONSOLE_METHODS)[number],
+    (...args: unknown[]) => void
+  >();
+
+  start(echo = false): void {
+    process.env.POWERTOOLS_DEV = 'true';
+    for (const method of CONSOLE_METHODS) {
+      const original = console[method].bind(console);
+      this.saved.set(method, original);
+      console[method] = (...args: unknown[]) => {
+        this.lines.push(format(...args));
+        if (echo) original(...args);
+      };
+    }
+  }
+
+  stop(): void {
+    for (const [method, original] of this.saved) console[method] = original;
+    this.saved.clear();
+  }
+}
+
+export interface LocalEnvironment {
+  readonly moto: MotoServer;
+  readonly world: LocalWorld;
+  readonly handlers: Record<ServiceName, LocalHandler>;
+  readonly runner: EventRunner;
+  readonly logs: LogCapture;
+  stop(): Promise<void>;
+}
+
+export interface LocalEnvironmentOptions {
+  readonly singleAccount?: boolean;
+  readonly keyrot?: LocalKeyrotOptions;
+  /** Print the functions' JSON log lines as well as capturing them. */
+  readonly echoLogs?: boolean;
+}
+
+export async function startLocalEnvironment(
+  options: LocalEnvironmentOptions = {},
+): Promise<LocalEnvironment> {
+  const logs = new LogCapture();
+  logs.start(options.echoLogs);
+  const moto = await startMoto();
+  try {
+    const world = await provisionTwoAccounts(moto.endpoint, {
+      singleAccount: options.singleAccount ?? false,
+    });
+    const handlers = buildHandlers(world, options.keyrot);
+    return {
+      moto,
+      world,
+      handlers,
+      runner: new EventRunner(world, handlers),
+      logs,
+      async stop() {
+        logs.stop();
+        await moto.stop();
+      },
+    };
+  } catch (error) {
+    logs.stop();
+    await moto.stop();
+    throw error;
+  }
+}

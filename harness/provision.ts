@@ -1,0 +1,618 @@
+/**
+ * Provisions the local two-account world in moto with plain SDK calls (never CloudFormation:
+ * moto skips most of the resource types keyrot needs). Test infrastructure only.
+ *
+ * API account: REST API + stage + usage plan + two keys, the ledger table, the `keyrot` bus with
+ * a tap queue, the monthly schedule. Edge account: KMS key, CloudFront distribution with two
+ * origins, its own `keyrot` bus with a tap queue. In single-account mode both sides share one
+ * account, one bus and one tap.
+ */
+import { inspect } from 'node:util';
+import {
+  APIGatewayClient,
+  CreateApiKeyCommand,
+  CreateDeploymentCommand,
+  CreateResourceCommand,
+  CreateRestApiCommand,
+  CreateUsagePlanCommand,
+  CreateUsagePlanKeyCommand,
+  GetResourcesCommand,
+  PutIntegrationCommand,
+  PutIntegrationResponseCommand,
+  PutMethodCommand,
+  PutMethodResponseCommand,
+} from '@aws-sdk/client-api-gateway';
+import {
+  CloudFrontClient,
+  CreateDistributionCommand,
+  type DefaultCacheBehavior,
+  type Origin,
+} from '@aws-sdk/client-cloudfront';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  type CreateTableCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import {
+  CreateEventBusCommand,
+  EventBridgeClient,
+  PutRuleCommand,
+  PutTargetsCommand,
+} from '@aws-sdk/client-eventbridge';
+import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import {
+  CreateScheduleCommand,
+  GetScheduleCommand,
+  SchedulerClient,
+} from '@aws-sdk/client-scheduler';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ledgerTableDefinition } from '../shared/src/ledger/table';
+import { clientConfig, openAccountSession, type AccountSession } from './accounts';
+
+export const API_ACCOUNT_ID = '111111111111';
+export const EDGE_ACCOUNT_ID = '222222222222';
+export const REGION = 'us-east-1';
+
+export const REST_API_NAME = 'keyrot-demo-api';
+export const RESOURCE_PATH_PART = 'hello';
+export const STAGE_NAME = 'prod';
+export const USAGE_PLAN_NAME = 'keyrot-demo-plan';
+/** The key the seed's Terraform created: untagged, so not (yet) keyrot-owned. */
+export const INITIAL_KEY_NAME = 'kloudpepper-api-key';
+export const OTHER_CLIENT_KEY_NAME = 'partner-client-key';
+export const OTHER_CLIENT_KEY_TAGS = { owner: 'partner' } as const;
+export const DEFAULT_LEDGER_TABLE_NAME = 'keyrot-ledger';
+export const DEFAULT_BUS_NAME = 'keyrot';
+export const EVENT_SOURCE = 'keyrot';
+export const TAP_QUEUE_NAME = 'keyrot-tap';
+export const TAP_RULE_NAME = 'keyrot-tap';
+export const TAP_EVENT_PATTERN = JSON.stringify({ source: [EVENT_SOURCE] });
+
+export const ORIGIN_ID = 'api-gateway-origin';
+export const API_KEY_HEADER_NAME = 'x-api-key';
+export const OTHER_HEADER_NAME = 'x-origin-verify';
+export const OTHER_HEADER_VALUE = 'edge-static-marker';
+export const STATIC_ORIGIN_ID = 'static-assets-origin';
+export const STATIC_ORIGIN_DOMAIN = 'assets.example.com';
+export const STATIC_ORIGIN_HEADER_NAME = 'x-assets-origin';
+export const STATIC_ORIGIN_HEADER_VALUE = 'assets-static-marker';
+export const STATIC_PATH_PATTERN = '/assets/*';
+export const EDGE_KMS_ALIAS = 'alias/keyrot-edge';
+/** AWS managed cache policy "CachingDisabled". */
+const CACHING_DISABLED_POLICY_ID = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
+
+export const SCHEDULE_NAME = 'keyrot-monthly-rotation';
+export const SCHEDULE_GROUP_NAME = 'default';
+export const SCHEDULE_EXPRESSION = 'cron(0 0 1 * ? *)';
+export const ROTATION_REQUESTED_DETAIL_TYPE = 'KeyRotationRequested';
+
+export interface ApiAccountResources {
+  restApiId: string;
+  stageName: string;
+  invokeUrl: string;
+  usagePlanId: string;
+  initialKeyId: string;
+  otherClientKeyId: string;
+  ledgerTableName: string;
+  busName: string;
+  busArn: string;
+  tapQueueUrl: string;
+  /** Name and group the schedule has (or will have, see `provisionScheduledRotation`). */
+  scheduleName: string;
+  scheduleGroupName: string;
+}
+
+export interface EdgeAccountResources {
+  distributionId: string;
+  originId: 'api-gateway-origin';
+  otherHeaderName: string;
+  busName: string;
+  busArn: string;
+  kmsKeyArn: string;
+  tapQueueUrl: string;
+}
+
+/** A custom bus plus its tap (an SQS queue receiving every `source: keyrot` event on it). */
+export interface BusWithTap {
+  busName: string;
+  busArn: string;
+  tapQueueUrl: string;
+}
+
+/** The schedule's input: the seed's flat form (`API_KEY_NAME`, `DISTRIBUTION_ID`, ...). */
+export type ScheduleInput = Readonly<Record<string, string>>;
+
+export interface ProvisionApiAccountOptions {
+  /** The ledger table definition, e.g. `ledgerTableDefinition('keyrot-ledger')`. */
+  readonly ledgerTable: CreateTableCommandInput;
+  readonly busName?: string;
+  /**
+   * When given, the schedule is created right away with this input. Usually omitted: the input
+   * names the distribution, which exists only after the edge account; `provisionTwoAccounts`
+   * then calls `provisionScheduledRotation` itself.
+   */
+  readonly scheduleInput?: ScheduleInput;
+}
+
+export interface ProvisionEdgeAccountOptions {
+  /** Value of the API account's initial key, sent by CloudFront in `x-api-key`. */
+  readonly initialKeyValue: string;
+  /** `<restApiId>.execute-api.<region>.amazonaws.com` (see `executeApiDomainName`). */
+  readonly apiDomainName: string;
+  readonly busName?: string;
+  /** Single-account mode: reuse this bus and tap instead of creating the edge's own. */
+  readonly sharedBus?: BusWithTap;
+}
+
+export interface ScheduledRotationOptions {
+  readonly scheduleInput: ScheduleInput;
+  /** ARN of the API account's bus (the schedule's target). */
+  readonly busArn: string;
+  /** Default `arn:aws:iam::<account>:role/keyrot-scheduler`. */
+  readonly roleArn?: string;
+  readonly name?: string;
+  readonly groupName?: string;
+}
+
+export interface ScheduledRotation {
+  readonly input: string;
+  readonly detailType: string;
+  readonly source: string;
+  readonly busArn: string;
+}
+
+/**
+ * A key value that cannot be printed by accident: `String()`, template literals, `JSON.stringify`
+ * and `util.inspect`/`console.log` all give `[REDACTED]`; only `reveal()` returns the value.
+ */
+export class RedactedSecret {
+  readonly #value: string;
+
+  constructor(value: string) {
+    this.#value = value;
+  }
+
+  reveal(): string {
+    return this.#value;
+  }
+
+  toString(): string {
+    return '[REDACTED]';
+  }
+
+  toJSON(): string {
+    return '[REDACTED]';
+  }
+
+  [inspect.custom](): string {
+    return '[REDACTED]';
+  }
+}
+
+/** The provisioned local world returned by `provisionTwoAccounts`. */
+export interface LocalWorld {
+  readonly singleAccount: boolean;
+  readonly api: ApiAccountResources & { readonly session: AccountSession };
+  readonly edge: EdgeAccountResources & { readonly session: AccountSession };
+  /** The initial key's value, wrapped so that printing or serialising the world never leaks it. */
+  readonly initialKeyValue: RedactedSecret;
+  /** The schedule's input as provisioned (the seed's flat form). */
+  readonly scheduleInput: ScheduleInput;
+}
+
+/** Any SDK v3 client: only `destroy()` matters here. */
+interface Destroyable {
+  destroy(): void;
+}
+
+/**
+ * Opens both sessions and provisions API account, edge account (with the initial key value) and
+ * the monthly schedule (input filled from both). `singleAccount`: both sides in 111111111111,
+ * one bus, one tap.
+ */
+export async function provisionTwoAccounts(
+  endpoint: string,
+  options: { readonly singleAccount?: boolean } = {},
+): Promise<LocalWorld> {
+  const singleAccount = options.singleAccount ?? false;
+  const apiSession = await openAccountSession(endpoint, API_ACCOUNT_ID, REGION);
+  const edgeSession = singleAccount
+    ? apiSession
+    : await openAccountSession(endpoint, EDGE_ACCOUNT_ID, REGION);
+
+  const api = await provisionApiAccount(apiSession, {
+    ledgerTable: ledgerTableDefinition(DEFAULT_LEDGER_TABLE_NAME),
+  });
+  const edge = await provisionEdgeAccount(edgeSession, {
+    initialKeyValue: api.initialKeyValue,
+    apiDomainName: executeApiDomainName(api.restApiId, apiSession.region),
+    ...(singleAccount ? { sharedBus: api } : {}),
+  });
+  const scheduleInput = seedScheduleInput(api, edge);
+  await provisionScheduledRotation(apiSession, { scheduleInput, busArn: api.busArn });
+
+  return {
+    singleAccount,
+    api: { session: apiSession, ...api },
+    edge: { session: edgeSession, ...edge },
+    initialKeyValue: new RedactedSecret(api.initialKeyValue),
+    scheduleInput,
+  };
+}
+
+/** `<restApiId>.execute-api.<region>.amazonaws.com`: the origin domain CloudFront calls. */
+export function executeApiDomainName(restApiId: string, region: string = REGION): string {
+  return `${restApiId}.execute-api.${region}.amazonaws.com`;
+}
+
+/** The seed's flat schedule input for the provisioned target. */
+export function seedScheduleInput(
+  api: Pick<ApiAccountResources, 'usagePlanId'>,
+  edge: Pick<EdgeAccountResources, 'distributionId' | 'originId'>,
+): ScheduleInput {
+  return {
+    API_KEY_NAME: INITIAL_KEY_NAME,
+    DISTRIBUTION_ID: edge.distributionId,
+    ORIGIN_ID: edge.originId,
+    USAGE_PLAN_ID: api.usagePlanId,
+  };
+}
+
+/**
+ * Provisions the API account. The returned `initialKeyValue` is a non-enumerable property:
+ * `JSON.stringify`, `console.log` and object spread leave it out; read it explicitly.
+ */
+export async function provisionApiAccount(
+  session: AccountSession,
+  options: ProvisionApiAccountOptions,
+): Promise<ApiAccountResources & { initialKeyValue: string }> {
+  const busName = options.busName ?? DEFAULT_BUS_NAME;
+  const [gateway, ledgerTableName, bus] = await Promise.all([
+    provisionGateway(session),
+    createLedgerTable(session, options.ledgerTable),
+    provisionBusWithTap(session, busName),
+  ]);
+  if (options.scheduleInput) {
+    await provisionScheduledRotation(session, {
+      scheduleInput: options.scheduleInput,
+      busArn: bus.busArn,
+    });
+  }
+  const resources: ApiAccountResources = {
+    restApiId: gateway.restApiId,
+    stageName: STAGE_NAME,
+    invokeUrl: `https://${executeApiDomainName(gateway.restApiId, session.region)}/${STAGE_NAME}`,
+    usagePlanId: gateway.usagePlanId,
+    initialKeyId: gateway.initialKeyId,
+    otherClientKeyId: gateway.otherClientKeyId,
+    ledgerTableName,
+    ...bus,
+    scheduleName: SCHEDULE_NAME,
+    scheduleGroupName: SCHEDULE_GROUP_NAME,
+  };
+  return withHiddenKeyValue(resources, gateway.initialKeyValue);
+}
+
+/** Provisions the edge account: KMS key, distribution, and (unless shared) its bus and tap. */
+export async function provisionEdgeAccount(
+  session: AccountSession,
+  options: ProvisionEdgeAccountOptions,
+): Promise<EdgeAccountResources> {
+  const [kmsKeyArn, distributionId, bus] = await Promise.all([
+    createEdgeKmsKey(session),
+    createDistribution(session, options.apiDomainName, options.initialKeyValue),
+    options.sharedBus ?? provisionBusWithTap(session, options.busName ?? DEFAULT_BUS_NAME),
+  ]);
+  return {
+    distributionId,
+    originId: ORIGIN_ID,
+    otherHeaderName: OTHER_HEADER_NAME,
+    busName: bus.busName,
+    busArn: bus.busArn,
+    kmsKeyArn,
+    tapQueueUrl: bus.tapQueueUrl,
+  };
+}
+
+/**
+ * Creates the monthly EventBridge Scheduler schedule that puts `KeyRotationRequested` (source
+ * `keyrot`) with the given input on the API bus. moto stores it but never runs it.
+ */
+export async function provisionScheduledRotation(
+  session: AccountSession,
+  options: ScheduledRotationOptions,
+): Promise<{ scheduleName: string; groupName: string }> {
+  const scheduleName = options.name ?? SCHEDULE_NAME;
+  const groupName = options.groupName ?? SCHEDULE_GROUP_NAME;
+  await withClient(new SchedulerClient(clientConfig(session)), (scheduler) =>
+    scheduler.send(
+      new CreateScheduleCommand({
+        Name: scheduleName,
+        GroupName: groupName,
+        ScheduleExpression: SCHEDULE_EXPRESSION,
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        State: 'ENABLED',
+        Target: {
+          Arn: options.busArn,
+          RoleArn: options.roleArn ?? `arn:aws:iam::${session.accountId}:role/keyrot-scheduler`,
+          Input: JSON.stringify(options.scheduleInput),
+          EventBridgeParameters: {
+            DetailType: ROTATION_REQUESTED_DETAIL_TYPE,
+            Source: EVENT_SOURCE,
+          },
+        },
+      }),
+    ),
+  );
+  return { scheduleName, groupName };
+}
+
+/** Reads a schedule back (GetSchedule): what Scheduler would put on the bus. */
+export async function readScheduledRotation(
+  session: AccountSession,
+  name: string = SCHEDULE_NAME,
+  group: string = SCHEDULE_GROUP_NAME,
+): Promise<ScheduledRotation> {
+  const schedule = await withClient(new SchedulerClient(clientConfig(session)), (scheduler) =>
+    scheduler.send(new GetScheduleCommand({ Name: name, GroupName: group })),
+  );
+  const target = schedule.Target;
+  const parameters = target?.EventBridgeParameters;
+  return {
+    input: required(target?.Input, `schedule ${group}/${name} Target.Input`),
+    detailType: required(parameters?.DetailType, `schedule ${group}/${name} DetailType`),
+    source: required(parameters?.Source, `schedule ${group}/${name} Source`),
+    busArn: required(target?.Arn, `schedule ${group}/${name} Target.Arn`),
+  };
+}
+
+/** What `provisionGateway` creates in API Gateway. */
+interface GatewayResources {
+  restApiId: string;
+  usagePlanId: string;
+  initialKeyId: string;
+  initialKeyValue: string;
+  otherClientKeyId: string;
+}
+
+/** REST API with GET /hello (API key required, MOCK), stage, usage plan and both keys. */
+async function provisionGateway(session: AccountSession): Promise<GatewayResources> {
+  return withClient(new APIGatewayClient(clientConfig(session)), async (apigw) => {
+    const restApiId = await createHelloApi(apigw);
+    await apigw.send(new CreateDeploymentCommand({ restApiId, stageName: STAGE_NAME }));
+    const plan = await apigw.send(
+      new CreateUsagePlanCommand({
+        name: USAGE_PLAN_NAME,
+        apiStages: [{ apiId: restApiId, stage: STAGE_NAME }],
+      }),
+    );
+    const usagePlanId = required(plan.id, 'CreateUsagePlan id');
+    const [initial, other] = await Promise.all([
+      apigw.send(new CreateApiKeyCommand({ name: INITIAL_KEY_NAME, enabled: true })),
+      apigw.send(
+        new CreateApiKeyCommand({
+          name: OTHER_CLIENT_KEY_NAME,
+          enabled: true,
+          tags: { ...OTHER_CLIENT_KEY_TAGS },
+        }),
+      ),
+    ]);
+    const initialKeyId = required(initial.id, 'CreateApiKey id');
+    const otherClientKeyId = required(other.id, 'CreateApiKey id');
+    await Promise.all(
+      [initialKeyId, otherClientKeyId].map((keyId) =>
+        apigw.send(new CreateUsagePlanKeyCommand({ usagePlanId, keyId, keyType: 'API_KEY' })),
+      ),
+    );
+    const initialKeyValue = required(initial.value, 'CreateApiKey value');
+    return { restApiId, usagePlanId, initialKeyId, initialKeyValue, otherClientKeyId };
+  });
+}
+
+/** Creates `keyrot-demo-api` with `GET /hello` (apiKeyRequired, MOCK integration answering 200). */
+async function createHelloApi(apigw: APIGatewayClient): Promise<string> {
+  const api = await apigw.send(new CreateRestApiCommand({ name: REST_API_NAME }));
+  const restApiId = required(api.id, 'CreateRestApi id');
+  const { items } = await apigw.send(new GetResourcesCommand({ restApiId }));
+  const rootId = required(items?.find((r) => r.path === '/')?.id, 'root resource id');
+  const hello = await apigw.send(
+    new CreateResourceCommand({ restApiId, parentId: rootId, pathPart: RESOURCE_PATH_PART }),
+  );
+  const method = {
+    restApiId,
+    resourceId: required(hello.id, 'CreateResource id'),
+    httpMethod: 'GET',
+  };
+  await apigw.send(
+    new PutMethodCommand({ ...method, authorizationType: 'NONE', apiKeyRequired: true }),
+  );
+  await apigw.send(
+    new PutIntegrationCommand({
+      ...method,
+      type: 'MOCK',
+      requestTemplates: { 'application/json': '{"statusCode": 200}' },
+    }),
+  );
+  await apigw.send(new PutMethodResponseCommand({ ...method, statusCode: '200' }));
+  await apigw.send(
+    new PutIntegrationResponseCommand({
+      ...method,
+      statusCode: '200',
+      responseTemplates: { 'application/json': '{"message": "hello"}' },
+    }),
+  );
+  return restApiId;
+}
+
+/** Creates the ledger table (moto makes it ACTIVE at once); returns its name. */
+async function createLedgerTable(
+  session: AccountSession,
+  definition: CreateTableCommandInput,
+): Promise<string> {
+  const table = await withClient(new DynamoDBClient(clientConfig(session)), (dynamodb) =>
+    dynamodb.send(new CreateTableCommand(definition)),
+  );
+  return required(table.TableDescription?.TableName, 'CreateTable TableName');
+}
+
+/** Creates a custom bus and its tap: queue `keyrot-tap` behind rule `keyrot-tap` (source keyrot). */
+async function provisionBusWithTap(session: AccountSession, busName: string): Promise<BusWithTap> {
+  const [busArn, queue] = await Promise.all([
+    withClient(new EventBridgeClient(clientConfig(session)), async (events) => {
+      const bus = await events.send(new CreateEventBusCommand({ Name: busName }));
+      return required(bus.EventBusArn, 'CreateEventBus EventBusArn');
+    }),
+    createTapQueue(session),
+  ]);
+  await withClient(new EventBridgeClient(clientConfig(session)), async (events) => {
+    await events.send(
+      new PutRuleCommand({
+        Name: TAP_RULE_NAME,
+        EventBusName: busName,
+        EventPattern: TAP_EVENT_PATTERN,
+        State: 'ENABLED',
+      }),
+    );
+    await events.send(
+      new PutTargetsCommand({
+        Rule: TAP_RULE_NAME,
+        EventBusName: busName,
+        Targets: [
+          {
+            Id: 'tap-queue',
+            Arn: queue.queueArn,
+            // The whole event as EventBridge received it. moto's default SQS body leaves out
+            // `account`; this reserved variable keeps it (AWS gives the same full event).
+            InputTransformer: { InputTemplate: '<aws.events.event.json>' },
+          },
+        ],
+      }),
+    );
+  });
+  return { busName, busArn, tapQueueUrl: queue.queueUrl };
+}
+
+/** Creates the tap queue; returns its URL and ARN. */
+async function createTapQueue(
+  session: AccountSession,
+): Promise<{ queueUrl: string; queueArn: string }> {
+  return withClient(new SQSClient(clientConfig(session)), async (sqs) => {
+    const created = await sqs.send(new CreateQueueCommand({ QueueName: TAP_QUEUE_NAME }));
+    const queueUrl = required(created.QueueUrl, 'CreateQueue QueueUrl');
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    return { queueUrl, queueArn: required(Attributes?.QueueArn, 'tap QueueArn') };
+  });
+}
+
+/** Creates the edge's symmetric KMS key and alias `alias/keyrot-edge`; returns the key ARN. */
+async function createEdgeKmsKey(session: AccountSession): Promise<string> {
+  return withClient(new KMSClient(clientConfig(session)), async (kms) => {
+    const { KeyMetadata } = await kms.send(
+      new CreateKeyCommand({
+        Description: 'keyrot: wraps API key values sent from the API account to the edge',
+        KeySpec: 'SYMMETRIC_DEFAULT',
+        KeyUsage: 'ENCRYPT_DECRYPT',
+      }),
+    );
+    const keyId = required(KeyMetadata?.KeyId, 'CreateKey KeyId');
+    await kms.send(new CreateAliasCommand({ AliasName: EDGE_KMS_ALIAS, TargetKeyId: keyId }));
+    return required(KeyMetadata?.Arn, 'CreateKey Arn');
+  });
+}
+
+/** Creates the distribution: API origin (default behaviour) plus a static origin on /assets/*. */
+async function createDistribution(
+  session: AccountSession,
+  apiDomainName: string,
+  keyValue: string,
+): Promise<string> {
+  const apiOrigin = customOrigin(ORIGIN_ID, apiDomainName, `/${STAGE_NAME}`, [
+    [API_KEY_HEADER_NAME, keyValue],
+    [OTHER_HEADER_NAME, OTHER_HEADER_VALUE],
+  ]);
+  const staticOrigin = customOrigin(STATIC_ORIGIN_ID, STATIC_ORIGIN_DOMAIN, '', [
+    [STATIC_ORIGIN_HEADER_NAME, STATIC_ORIGIN_HEADER_VALUE],
+  ]);
+  const created = await withClient(new CloudFrontClient(clientConfig(session)), (cloudfront) =>
+    cloudfront.send(
+      new CreateDistributionCommand({
+        DistributionConfig: {
+          CallerReference: `keyrot-local-${Date.now()}`,
+          Comment: 'keyrot local demo distribution',
+          Enabled: true,
+          Origins: { Quantity: 2, Items: [apiOrigin, staticOrigin] },
+          DefaultCacheBehavior: cacheBehavior(ORIGIN_ID),
+          CacheBehaviors: {
+            Quantity: 1,
+            Items: [{ PathPattern: STATIC_PATH_PATTERN, ...cacheBehavior(STATIC_ORIGIN_ID) }],
+          },
+        },
+      }),
+    ),
+  );
+  return required(created.Distribution?.Id, 'CreateDistribution Id');
+}
+
+/** A custom (HTTPS-only) origin with the given custom headers. */
+function customOrigin(
+  id: string,
+  domainName: string,
+  originPath: string,
+  headers: ReadonlyArray<readonly [string, string]>,
+): Origin {
+  return {
+    Id: id,
+    DomainName: domainName,
+    OriginPath: originPath,
+    CustomHeaders: {
+      Quantity: headers.length,
+      Items: headers.map(([HeaderName, HeaderValue]) => ({ HeaderName, HeaderValue })),
+    },
+    CustomOriginConfig: {
+      HTTPPort: 80,
+      HTTPSPort: 443,
+      OriginProtocolPolicy: 'https-only',
+      OriginSslProtocols: { Quantity: 1, Items: ['TLSv1.2'] },
+    },
+  };
+}
+
+/** An HTTPS-only, uncached behaviour targeting `originId`. */
+function cacheBehavior(originId: string): DefaultCacheBehavior {
+  return {
+    TargetOriginId: originId,
+    ViewerProtocolPolicy: 'https-only',
+    CachePolicyId: CACHING_DISABLED_POLICY_ID,
+  };
+}
+
+/** Returns `resources` with `initialKeyValue` attached as a non-enumerable property. */
+function withHiddenKeyValue<T extends object>(
+  resources: T,
+  initialKeyValue: string,
+): T & { initialKeyValue: string } {
+  // Object.defineProperty cannot express the added property in its return type.
+  return Object.defineProperty(resources, 'initialKeyValue', {
+    value: initialKeyValue,
+    enumerable: false,
+  }) as T & { initialKeyValue: string };
+}
+
+/** Runs `use` with a client and destroys the client afterwards. */
+async function withClient<C extends Destroyable, R>(client: C, use: (client: C) => Promise<R>) {
+  try {
+    return await use(client);
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Returns `value`, or throws naming what was missing in a moto response. */
+function required<T>(value: T | undefined | null, what: string): T {
+  if (value === undefined || value === null) {
+    throw new Error(`moto response is missing ${what}`);
+  }
+  return value;
+}

@@ -1,0 +1,34 @@
+/**
+ * Two projects: `unit` (mocked clients, no network) and `integration` (moto server on
+ * 127.0.0.1, started by each test file). ts-jest compiles to CommonJS for jest; type
+ * checking is `npm run typecheck`'s job, so tests compile in isolation (fast).
+ */
+const transform = {
+  '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: { module: 'commonjs' } }],
+};
+const moduleNameMapper = { '^@keyrot/shared$': '<rootDir>/shared/src/index.ts' };
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    {
+      displayName: 'unit',
+      transform,
+      moduleNameMapper,
+      testEnvironment: 'node',
+      testMatch: [
+        '<rootDir>/shared/test/**/*.test.ts',
+        '<rootDir>/services/*/test/**/*.test.ts',
+        '<rootDir>/harness/test/**/*.test.ts',
+      ],
+    },
+    {
+      displayName: 'integration',
+      transform,
+      moduleNameMapper,
+      testEnvironment: 'node',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      slowTestThreshold: 30,
+    },
+  ],
+};
