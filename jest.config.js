@@ -4,7 +4,7 @@
  * checking is `npm run typecheck`'s job, so tests compile in isolation (fast).
  */
 const transform = {
-  '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: { module: 'commonjs' } }],
+  '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
 };
 const moduleNameMapper = { '^@keyrot/shared$': '<rootDir>/shared/src/index.ts' };
 

@@ -55,6 +55,8 @@ export interface LocalEnvironmentOptions {
   readonly keyrot?: LocalKeyrotOptions;
   /** Print the functions' JSON log lines as well as capturing them. */
   readonly echoLogs?: boolean;
+  /** Reuse a running moto (reset first, left running by `stop()`); default: start one. */
+  readonly moto?: MotoServer;
 }
 
 export async function startLocalEnvironment(
@@ -62,8 +64,14 @@ export async function startLocalEnvironment(
 ): Promise<LocalEnvironment> {
   const logs = new LogCapture();
   logs.start(options.echoLogs);
-  const moto = await startMoto();
+  const owned = options.moto === undefined;
+  const moto = options.moto ?? (await startMoto());
+  const release = async () => {
+    logs.stop();
+    if (owned) await moto.stop();
+  };
   try {
+    if (!owned) await moto.reset();
     const world = await provisionTwoAccounts(moto.endpoint, {
       singleAccount: options.singleAccount ?? false,
     });
@@ -74,14 +82,10 @@ export async function startLocalEnvironment(
       handlers,
       runner: new EventRunner(world, handlers),
       logs,
-      async stop() {
-        logs.stop();
-        await moto.stop();
-      },
+      stop: release,
     };
   } catch (error) {
-    logs.stop();
-    await moto.stop();
+    await release();
     throw error;
   }
 }

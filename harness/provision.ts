@@ -7,7 +7,6 @@
  * origins, its own `keyrot` bus with a tap queue. In single-account mode both sides share one
  * account, one bus and one tap.
  */
-import { inspect } from 'node:util';
 import {
   APIGatewayClient,
   CreateApiKeyCommand,
@@ -46,7 +45,7 @@ import {
   SchedulerClient,
 } from '@aws-sdk/client-scheduler';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { ledgerTableDefinition } from '../shared/src/ledger/table';
+import { ledgerTableDefinition, SecretValue } from '@keyrot/shared';
 import { clientConfig, openAccountSession, type AccountSession } from './accounts';
 
 export const API_ACCOUNT_ID = '111111111111';
@@ -161,41 +160,13 @@ export interface ScheduledRotation {
   readonly busArn: string;
 }
 
-/**
- * A key value that cannot be printed by accident: `String()`, template literals, `JSON.stringify`
- * and `util.inspect`/`console.log` all give `[REDACTED]`; only `reveal()` returns the value.
- */
-export class RedactedSecret {
-  readonly #value: string;
-
-  constructor(value: string) {
-    this.#value = value;
-  }
-
-  reveal(): string {
-    return this.#value;
-  }
-
-  toString(): string {
-    return '[REDACTED]';
-  }
-
-  toJSON(): string {
-    return '[REDACTED]';
-  }
-
-  [inspect.custom](): string {
-    return '[REDACTED]';
-  }
-}
-
 /** The provisioned local world returned by `provisionTwoAccounts`. */
 export interface LocalWorld {
   readonly singleAccount: boolean;
   readonly api: ApiAccountResources & { readonly session: AccountSession };
   readonly edge: EdgeAccountResources & { readonly session: AccountSession };
   /** The initial key's value, wrapped so that printing or serialising the world never leaks it. */
-  readonly initialKeyValue: RedactedSecret;
+  readonly initialKeyValue: SecretValue;
   /** The schedule's input as provisioned (the seed's flat form). */
   readonly scheduleInput: ScheduleInput;
 }
@@ -235,7 +206,7 @@ export async function provisionTwoAccounts(
     singleAccount,
     api: { session: apiSession, ...api },
     edge: { session: edgeSession, ...edge },
-    initialKeyValue: new RedactedSecret(api.initialKeyValue),
+    initialKeyValue: new SecretValue(api.initialKeyValue),
     scheduleInput,
   };
 }
