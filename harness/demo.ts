@@ -4,7 +4,7 @@
  * its timeline and ledger entries read back from DynamoDB, checks the outcome against the
  * emulated AWS, and stops everything it started.
  *
- *   npm run demo -- [--json] [--rotations N] [--single-account] [--verbose]
+ *   npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose]
  */
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
@@ -18,8 +18,10 @@ import {
 } from './inspect';
 import { startLocalEnvironment, type LocalEnvironment } from './local-env';
 import { SCHEDULE_EXPRESSION } from './provision';
+import { CloudFrontSimulator } from './cloudfront-sim';
 
-const USAGE = 'usage: npm run demo -- [--json] [--rotations N] [--single-account] [--verbose]';
+const USAGE =
+  'usage: npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose]';
 
 function parseOptions(argv: string[]) {
   const { values } = parseArgs({
@@ -29,6 +31,7 @@ function parseOptions(argv: string[]) {
       rotations: { type: 'string', default: '1' },
       'single-account': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
+      'propagation-seconds': { type: 'string', default: '2' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -36,7 +39,13 @@ function parseOptions(argv: string[]) {
   if (!Number.isInteger(rotations) || rotations < 1 || rotations > 20) {
     throw new Error(`--rotations must be an integer from 1 to 20, got "${values.rotations}"`);
   }
-  return { ...values, rotations };
+  const propagationSeconds = Number(values['propagation-seconds']);
+  if (!Number.isFinite(propagationSeconds) || propagationSeconds < 0 || propagationSeconds > 120) {
+    throw new Error(
+      `--propagation-seconds must be a number from 0 to 120, got "${values['propagation-seconds']}"`,
+    );
+  }
+  return { ...values, rotations, propagationSeconds };
 }
 
 async function main(): Promise<number> {
@@ -60,6 +69,11 @@ async function main(): Promise<number> {
   const env = await startLocalEnvironment({
     singleAccount: options['single-account'],
     echoLogs: options.verbose,
+    // CloudFront takes minutes to deploy a change; the demo compresses it to a few seconds.
+    keyrot: {
+      cloudFront: new CloudFrontSimulator(options.propagationSeconds * 1000),
+      pollIntervalMs: 250,
+    },
   });
   try {
     await describeWorld(env, say);
