@@ -1,6 +1,8 @@
 import {
   KEY_TAGS,
   publishFailure,
+  recordedSteps,
+  stepsOf,
   PublishError,
   rotationContext,
   summarizeError,
@@ -14,7 +16,6 @@ import {
   type Ledger,
   type RotationReason,
   type SecretValue,
-  type StepRecord,
   type Target,
 } from '@keyrot/shared';
 
@@ -60,16 +61,8 @@ export type IssueResult =
 export async function issueKey(request: IssueRequest, deps: IssuerDeps): Promise<IssueResult> {
   const { rotationId, target } = request;
   const { ledger, keys, log } = deps;
-  const step = (name: StepRecord['step'], fields: Partial<StepRecord> = {}): StepRecord => ({
-    rotationId,
-    target: target.name,
-    step: name,
-    at: deps.clock.now().toISOString(),
-    actor: deps.actor,
-    ...fields,
-  });
-
-  const done = new Map((await ledger.timeline(rotationId)).map((s) => [s.step, s]));
+  const step = stepsOf(rotationId, target.name, deps.actor, deps.clock);
+  const done = await recordedSteps(ledger, rotationId);
   const resuming = done.has('REQUESTED');
   if (done.has('KEY_SENT') || done.has('COMPLETED') || done.has('FAILED') || done.has('REFUSED')) {
     log.info('duplicate request: rotation already past the issuer', { rotationId });
@@ -152,11 +145,9 @@ export async function issueKey(request: IssueRequest, deps: IssuerDeps): Promise
       rolledBack = (await keys.deleteKey(newKey.id).catch(() => 'kept')) !== 'kept';
       if (rolledBack) await ledger.record(step('ROLLED_BACK', { newKey, keys: [newKey] }));
     }
-    await ledger.finish({
-      ...step('FAILED', { error: failure, facts: { stage: 'issue', rolledBack } }),
-      step: 'FAILED',
-      ...(newKey && { newKey }),
-    });
+    await ledger.finish(
+      step('FAILED', { error: failure, facts: { stage: 'issue', rolledBack }, newKey }),
+    );
     await publishFailure(deps, {
       version: 1,
       rotationId,

@@ -41,9 +41,11 @@ export function createHandler(env: ReaperEnvironment) {
       { accounts: [env.edgeAccountId], detailTypes: ['EdgeUpdated', 'RotationFailed'] },
       deps,
       (event) => {
-        const detail = event.detail;
-        deps.log.appendKeys({ rotationId: detail.rotationId, target: detail.target.name });
-        return 'stage' in detail ? closeFailedRotation(detail, deps) : retireKeys(detail, deps);
+        const { rotationId, target } = event.detail;
+        deps.log.appendKeys({ rotationId, target: target.name });
+        return event.detailType === 'RotationFailed'
+          ? closeFailedRotation(event.detail, deps)
+          : retireKeys(event.detail, deps);
       },
     );
   };

@@ -2,6 +2,8 @@ import {
   IntegrityError,
   KEY_TAGS,
   publishFailure,
+  recordedSteps,
+  stepsOf,
   summarizeError,
   type Actor,
   type Clock,
@@ -12,7 +14,6 @@ import {
   type KeyrotLogger,
   type Ledger,
   type RotationFailed,
-  type StepRecord,
 } from '@keyrot/shared';
 
 export interface ReaperDeps {
@@ -32,14 +33,6 @@ export type ReaperResult =
   | { status: 'duplicate' | 'unknown-rotation' | 'late'; rotationId: string }
   | { status: 'failed'; rotationId: string; error: string };
 
-type Timeline = Map<StepRecord['step'], StepRecord>;
-
-async function load(ledger: Ledger, rotationId: string): Promise<Timeline> {
-  return new Map((await ledger.timeline(rotationId)).map((s) => [s.step, s]));
-}
-
-const closed = (t: Timeline) => t.has('COMPLETED') || t.has('FAILED');
-
 /**
  * The last step of a rotation, once the edge sends the new key everywhere: after the grace
  * period, delete the keys this rotation superseded that are keyrot's (tagged for this target)
@@ -50,21 +43,14 @@ const closed = (t: Timeline) => t.has('COMPLETED') || t.has('FAILED');
 export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<ReaperResult> {
   const { rotationId, target, newKey } = event;
   const { ledger, log } = deps;
-  const timeline = await load(ledger, rotationId);
+  const timeline = await recordedSteps(ledger, rotationId);
   const sent = timeline.get('KEY_SENT');
   if (!timeline.has('REQUESTED') || !sent?.newKey) {
     log.error('EdgeUpdated for a rotation this ledger did not send', { rotationId });
     return { status: 'unknown-rotation', rotationId };
   }
   if (timeline.has('COMPLETED')) return { status: 'duplicate', rotationId };
-  const step = (name: StepRecord['step'], fields: Partial<StepRecord> = {}): StepRecord => ({
-    rotationId,
-    target: target.name,
-    step: name,
-    at: deps.clock.now().toISOString(),
-    actor: deps.actor,
-    ...fields,
-  });
+  const step = stepsOf(rotationId, target.name, deps.actor, deps.clock);
   const edgeStep = step('EDGE_UPDATED', {
     at: event.deployedAt,
     actor: event.actor,
@@ -106,7 +92,7 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
     await ledger.record(
       step('KEYS_RETIRED', { newKey, keys: doomed, facts: { strays: strays.length } }),
     );
-    await ledger.finish({ ...step('COMPLETED', { newKey, keys: doomed }), step: 'COMPLETED' });
+    await ledger.finish(step('COMPLETED', { newKey, keys: doomed }));
     await deps.events.publish('KeyRetired', {
       version: 1,
       rotationId,
@@ -121,10 +107,9 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
     // The edge sends the new key: keep every key live, close the rotation as failed.
     const failure = summarizeError(error);
     log.error('retiring the superseded keys failed', { rotationId, error: failure });
-    await ledger.finish({
-      ...step('FAILED', { newKey, error: failure, facts: { stage: 'retire', rolledBack: false } }),
-      step: 'FAILED',
-    });
+    await ledger.finish(
+      step('FAILED', { newKey, error: failure, facts: { stage: 'retire', rolledBack: false } }),
+    );
     await publishFailure(deps, {
       version: 1,
       rotationId,
@@ -150,24 +135,24 @@ export async function closeFailedRotation(
   deps: ReaperDeps,
 ): Promise<ReaperResult> {
   const { rotationId, target } = event;
-  const timeline = await load(deps.ledger, rotationId);
+  const timeline = await recordedSteps(deps.ledger, rotationId);
   if (!timeline.has('REQUESTED')) {
     deps.log.error('RotationFailed for a rotation this ledger did not start', { rotationId });
     return { status: 'unknown-rotation', rotationId };
   }
-  if (closed(timeline)) return { status: 'duplicate', rotationId };
-  const at = deps.clock.now().toISOString();
-  const base = { rotationId, target: target.name, actor: deps.actor, at };
+  if (timeline.has('COMPLETED') || timeline.has('FAILED')) {
+    return { status: 'duplicate', rotationId };
+  }
+  const step = stepsOf(rotationId, target.name, deps.actor, deps.clock);
   const newKey = timeline.get('KEY_CREATED')?.newKey;
   let rolledBack = false;
   if (newKey && !event.edgeUpdated) {
     await deps.keys.deleteKey(newKey.id);
     rolledBack = true;
-    await deps.ledger.record({ ...base, step: 'ROLLED_BACK', newKey, keys: [newKey] });
+    await deps.ledger.record(step('ROLLED_BACK', { newKey, keys: [newKey] }));
   }
   await deps.ledger.finish({
-    ...base,
-    step: 'FAILED',
+    ...step('FAILED'),
     error: event.error,
     facts: {
       stage: event.stage,

@@ -12,13 +12,16 @@ const envelopeSchema = z.object({
   detail: z.unknown(),
 });
 
-export interface TrustedEvent<T extends DetailType> {
-  readonly id: string;
-  readonly account: string;
-  readonly detailType: T;
-  readonly time?: string;
-  readonly detail: DetailOf[T];
-}
+/** A validated event; a union over `detailType`, so checking it narrows `detail`. */
+export type TrustedEvent<T extends DetailType> = {
+  [K in T]: {
+    readonly id: string;
+    readonly account: string;
+    readonly detailType: K;
+    readonly time?: string;
+    readonly detail: DetailOf[K];
+  };
+}[T];
 
 export interface Trust<T extends DetailType> {
   /** Account ids allowed to have put this event. */
@@ -51,7 +54,7 @@ export function parseEvent<T extends DetailType>(raw: unknown, trust: Trust<T>):
     detailType,
     ...(event.time !== undefined && { time: event.time }),
     detail: parseDetail(detailType, event.detail),
-  };
+  } as TrustedEvent<T>;
 }
 
 /** Validates a `detail` of the given type; errors name the path, e.g. `detail.target.originId`. */

@@ -1,3 +1,4 @@
 export * from './dynamodb-ledger';
 export * from './table';
 export * from './types';
+export * from './steps';
