@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidInputError, UntrustedEventError, summarizeError } from './errors';
 import type { EventPublisher } from './aws/publisher';
 import {

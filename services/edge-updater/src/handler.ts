@@ -14,7 +14,7 @@ import {
   type HandlerResult,
 } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CloudFrontEdgeConfig } from './adapters/cloudfront-edge';
 import { updateEdge, type EdgeDeps } from './update-edge';
 

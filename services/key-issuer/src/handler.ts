@@ -18,7 +18,7 @@ import {
   type HandlerResult,
 } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { HttpReadinessProbe } from './adapters/http-readiness';
 import { issueKey, type IssuerDeps } from './issue-key';
 

@@ -15,7 +15,7 @@ import {
   type HandlerResult,
 } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { closeFailedRotation, retireKeys, type ReaperDeps } from './retire-keys';
 
 export const configSchema = z.object({

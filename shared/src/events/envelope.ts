@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidInputError, UntrustedEventError } from '../errors';
 import { DETAIL_SCHEMAS, EVENT_SOURCE, type DetailOf, type DetailType } from './schemas';
 

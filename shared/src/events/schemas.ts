@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { seedInputSchema, targetSchema } from './target';
 
 /** Version of the `detail` contract; bump on any incompatible change. */

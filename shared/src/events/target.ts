@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** API Gateway ids and CloudFront ids: what the services accept, checked before any call. */
 const awsId = (what: string) =>
