@@ -77,7 +77,8 @@ describe('events keyrot must not act on', () => {
   it('rejects a malformed request naming the missing field, and records it', async () => {
     const env = await fixture.world();
     const keysBefore = await liveKeysOnPlan(env.world);
-    const { USAGE_PLAN_ID: _omitted, ...incomplete } = env.world.scheduleInput;
+    const incomplete: Record<string, string> = { ...env.world.scheduleInput };
+    delete incomplete.USAGE_PLAN_ID;
     await env.runner.putOnApiBus('KeyRotationRequested', incomplete);
     const deliveries = await env.runner.drain();
 
