@@ -24,6 +24,7 @@ import { CloudFrontEdgeConfig } from '../services/edge-updater/src/adapters/clou
 import { createHandler as createIssuer } from '../services/key-issuer/src/handler';
 import { createHandler as createReaper } from '../services/key-reaper/src/handler';
 import { clientConfig } from './accounts';
+import { serializeDynamoDb } from './dynamodb-serial';
 import { CloudFrontSimulator } from './cloudfront-sim';
 import type { LocalWorld } from './provision';
 import type { ServiceName } from './subscriptions';
@@ -58,7 +59,7 @@ export function buildHandlers(
   const decorate = options.decorateClient ?? ((client) => client);
   const clock = options.clock ?? systemClock;
   const apiLedger = new DynamoDbLedger(
-    decorate(new DynamoDBClient(api), 'api'),
+    decorate(serializeDynamoDb(new DynamoDBClient(api)), 'api'),
     world.api.ledgerTableName,
   );
   const apiKeys = new ApiGatewayKeyStore(decorate(new APIGatewayClient(api), 'api'));
