@@ -24,6 +24,7 @@ import { CloudFrontEdgeConfig } from '../services/edge-updater/src/adapters/clou
 import { createHandler as createIssuer } from '../services/key-issuer/src/handler';
 import { createHandler as createReaper } from '../services/key-reaper/src/handler';
 import { clientConfig } from './accounts';
+import { correctUsagePlanKeys } from './apigateway-sim';
 import { serializeDynamoDb } from './dynamodb-serial';
 import { CloudFrontSimulator } from './cloudfront-sim';
 import type { LocalWorld } from './provision';
@@ -62,7 +63,9 @@ export function buildHandlers(
     decorate(serializeDynamoDb(new DynamoDBClient(api)), 'api'),
     world.api.ledgerTableName,
   );
-  const apiKeys = new ApiGatewayKeyStore(decorate(new APIGatewayClient(api), 'api'));
+  const apiKeys = new ApiGatewayKeyStore(
+    decorate(correctUsagePlanKeys(new APIGatewayClient(api)), 'api'),
+  );
   const publisher = (side: 'api' | 'edge') =>
     new EventBridgePublisher(
       decorate(new EventBridgeClient(side === 'api' ? api : edge), side),

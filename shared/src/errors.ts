@@ -132,12 +132,15 @@ export class PublishError extends KeyrotError {
 /** Throttling and server-side faults are worth retrying; everything else is not. */
 export function isRetryableAwsError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  const meta = (error as { $metadata?: { httpStatusCode?: number } }).$metadata;
-  const status = meta?.httpStatusCode ?? 0;
+  const sdk = error as { $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+  const status = sdk.$metadata?.httpStatusCode ?? 0;
   return (
+    sdk.$retryable !== undefined ||
     status >= 500 ||
     status === 429 ||
-    /Throttl|TooManyRequests|RequestLimitExceeded/.test(error.name)
+    /Throttl|TooManyRequests|RequestLimitExceeded|ProvisionedThroughputExceeded|TransactionConflict/.test(
+      error.name,
+    )
   );
 }
 

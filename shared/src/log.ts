@@ -6,12 +6,15 @@ const SECRET_NAMES = /^(value|apikey|api_key|x-api-key|key_?value|plaintext|secr
 
 /**
  * JSON replacer applied to every log line: a {@link SecretValue} prints as `[REDACTED]` by
- * itself, and any string under a secret-looking attribute name is replaced as well, so a key
+ * itself, and anything under a secret-looking attribute name (a string, an array, an object)
+ * is replaced as well, so a key
  * value cannot reach a log line even if code hands one over by mistake.
  */
 export function redactingReplacer(key: string, value: unknown): unknown {
   if (value instanceof SecretValue) return REDACTED;
-  if (typeof value === 'string' && SECRET_NAMES.test(key)) return REDACTED;
+  if (SECRET_NAMES.test(key) && (typeof value === 'string' || typeof value === 'object')) {
+    return value === null ? value : REDACTED;
+  }
   return value;
 }
 

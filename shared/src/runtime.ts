@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod';
 import { InvalidInputError, UntrustedEventError, summarizeError } from './errors';
@@ -5,6 +6,7 @@ import type { EventPublisher } from './aws/publisher';
 import {
   parseEvent,
   type Actor,
+  type DetailOf,
   type DetailType,
   type RotationFailed,
   type Trust,
@@ -99,23 +101,32 @@ export async function acceptEvent<T extends DetailType>(
 
 function eventIdOf(raw: unknown): string {
   const id = (raw as { id?: unknown } | null)?.id;
-  return typeof id === 'string' && id.length > 0 ? id : 'unknown';
+  return typeof id === 'string' && id.length > 0 ? id : `unknown-${randomUUID()}`;
 }
 
 /**
- * Emits `RotationFailed`. The ledger already holds the failure, so an event that cannot be
- * put is logged rather than thrown: a retry would only find the rotation closed.
+ * Emits an event whose facts the ledger already holds. An event that cannot be put is logged
+ * rather than thrown: a retry would only find the rotation closed.
  */
-export async function publishFailure(
+export async function publishOrLog<T extends Exclude<DetailType, 'KeyRotationRequested'>>(
   deps: { events: EventPublisher; log: KeyrotLogger },
-  detail: RotationFailed,
+  detailType: T,
+  detail: DetailOf[T],
 ): Promise<void> {
   try {
-    await deps.events.publish('RotationFailed', detail);
+    await deps.events.publish(detailType, detail);
   } catch (error) {
-    deps.log.error('could not emit RotationFailed', {
+    deps.log.error(`could not emit ${detailType}`, {
       rotationId: detail.rotationId,
       error: summarizeError(error),
     });
   }
+}
+
+/** Emits `RotationFailed` (see {@link publishOrLog}). */
+export function publishFailure(
+  deps: { events: EventPublisher; log: KeyrotLogger },
+  detail: RotationFailed,
+): Promise<void> {
+  return publishOrLog(deps, 'RotationFailed', detail);
 }

@@ -58,7 +58,8 @@ export function envelope(
   envelopeCounter += 1;
   return {
     version: '0',
-    id: `6f8d1c2e-0000-4000-8000-${String(envelopeCounter).padStart(12, '0')}`,
+    // Like EventBridge's random UUIDs, ids differ from their first characters on.
+    id: `${envelopeCounter.toString(16).padStart(8, '0')}-6f8d-4000-8000-1c2e3f4a5b6c`,
     'detail-type': detailType,
     source: 'keyrot',
     account: API_ACCOUNT,
@@ -167,7 +168,5 @@ export function lambdaContext(remainingMs = 900_000, functionName = 'keyrot-test
 
 /** A copy of `object` without `key`. */
 export function omit<T extends object, K extends keyof T>(object: T, key: K): Omit<T, K> {
-  const copy: Partial<T> = { ...object };
-  delete copy[key];
-  return copy as Omit<T, K>;
+  return Object.fromEntries(Object.entries(object).filter(([name]) => name !== key)) as Omit<T, K>;
 }

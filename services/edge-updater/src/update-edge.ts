@@ -2,6 +2,7 @@ import {
   DeploymentTimeoutError,
   EdgeDriftError,
   IntegrityError,
+  ResourceNotFoundError,
   publishFailure,
   rotationContext,
   summarizeError,
@@ -46,7 +47,9 @@ export type EdgeResult =
 export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<EdgeResult> {
   const { rotationId, target, newKey } = event;
   const { edge, log } = deps;
-  let written = false;
+  // Whether the edge may send the new key: decides whether the API side may roll it back.
+  // 'unknown' until a read or a refused write says otherwise (a redelivery may find it set).
+  let edgeHasNewKey: 'yes' | 'no' | 'unknown' = 'unknown';
   try {
     const value = await deps.sealer.open(
       event.kmsKeyArn,
@@ -61,12 +64,15 @@ export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<Edg
     const attempts = deps.writeAttempts ?? 3;
     let previousFingerprint: string | null = null;
     let alreadySet = false;
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1; edgeHasNewKey !== 'yes'; attempt++) {
       const current = await edge.readHeader(target);
       if (current.fingerprint === newKey.fingerprint) {
+        edgeHasNewKey = 'yes';
         alreadySet = true;
+        log.info('header already holds the new key', { rotationId, newKey });
         break;
       }
+      edgeHasNewKey = 'no';
       if (current.fingerprint !== null && !superseded.has(current.fingerprint)) {
         throw new EdgeDriftError(
           target.distributionId,
@@ -76,21 +82,23 @@ export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<Edg
         );
       }
       previousFingerprint = current.fingerprint;
+      edgeHasNewKey = 'unknown';
       try {
-        written = true;
         await edge.writeHeader(target, current.etag, value);
-        break;
+        edgeHasNewKey = 'yes';
+        log.info('header updated, waiting for Deployed', {
+          rotationId,
+          newKey,
+          previousFingerprint,
+        });
       } catch (error) {
-        if (!(error instanceof EdgeConfigChangedError) || attempt >= attempts) throw error;
-        written = false;
+        if (!(error instanceof EdgeConfigChangedError)) throw error;
+        edgeHasNewKey = 'no'; // refused by IfMatch: nothing was written
+        if (attempt >= attempts) throw error;
         log.warn('distribution changed while updating, retrying', { rotationId, attempt });
       }
     }
     const updatedAt = deps.clock.now().toISOString();
-    if (alreadySet) log.info('header already holds the new key', { rotationId, newKey });
-    else
-      log.info('header updated, waiting for Deployed', { rotationId, newKey, previousFingerprint });
-    written = true;
 
     await waitForDeployed(event, deps);
     await deps.events.publish('EdgeUpdated', {
@@ -103,14 +111,12 @@ export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<Edg
       deployedAt: deps.clock.now().toISOString(),
       actor: deps.actor,
     });
-    return {
-      status: alreadySet ? 'already-updated' : 'updated',
-      rotationId,
-      previousFingerprint,
-    };
+    return { status: alreadySet ? 'already-updated' : 'updated', rotationId, previousFingerprint };
   } catch (error) {
     const failure = summarizeError(error);
-    log.error('updating the edge failed', { rotationId, error: failure, edgeUpdated: written });
+    const edgeUpdated =
+      edgeHasNewKey === 'unknown' ? await mayHoldNewKey(event, deps) : edgeHasNewKey === 'yes';
+    log.error('updating the edge failed', { rotationId, error: failure, edgeUpdated });
     await publishFailure(deps, {
       version: 1,
       rotationId,
@@ -118,12 +124,28 @@ export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<Edg
       stage: 'edge',
       error: failure,
       newKey,
-      edgeUpdated: written,
+      edgeUpdated,
       rolledBack: false,
       failedAt: deps.clock.now().toISOString(),
       actor: deps.actor,
     });
     return { status: 'failed', rotationId, error: failure.name };
+  }
+}
+
+/**
+ * After a failure with the edge's state unknown (a write that failed oddly, or a redelivery
+ * that failed before reading): does the distribution hold the new key? Only a read saying no,
+ * or a distribution or origin that does not exist, lets the API side roll the key back.
+ * Once the key was written, it stays "yes" whatever happens next: edge locations that
+ * adopted it may send it until the next change has propagated.
+ */
+async function mayHoldNewKey(event: KeyCreated, deps: EdgeDeps): Promise<boolean> {
+  try {
+    const current = await deps.edge.readHeader(event.target);
+    return current.fingerprint === event.newKey.fingerprint;
+  } catch (error) {
+    return !(error instanceof ResourceNotFoundError);
   }
 }
 

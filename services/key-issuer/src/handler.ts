@@ -11,6 +11,7 @@ import {
   createLogger,
   DynamoDbLedger,
   EventBridgePublisher,
+  kmsKeyArnSchema,
   KmsKeySealer,
   readConfig,
   rotationIdFor,
@@ -26,7 +27,7 @@ export const configSchema = z.object({
   API_ACCOUNT_ID: accountIdSchema,
   EVENT_BUS_NAME: z.string().min(1),
   LEDGER_TABLE_NAME: z.string().min(1),
-  EDGE_KMS_KEY_ARN: z.string().startsWith('arn:', { error: 'must be a KMS key ARN' }),
+  EDGE_KMS_KEY_ARN: kmsKeyArnSchema,
   LOCK_SECONDS: z.coerce
     .number()
     .int()

@@ -16,6 +16,7 @@ import {
   type Ledger,
   type RotationReason,
   type SecretValue,
+  type Step,
   type Target,
 } from '@keyrot/shared';
 
@@ -51,6 +52,9 @@ export type IssueResult =
   | { status: 'refused'; rotationId: string; lockedBy: string }
   | { status: 'failed'; rotationId: string; error: string };
 
+/** Steps after which a redelivered request has nothing left to do. */
+const PAST_ISSUER: readonly Step[] = ['EDGE_UPDATED', 'COMPLETED', 'FAILED', 'REFUSED'];
+
 /**
  * The issuer's half of a rotation: lock the target, list the plan's keys, create the new key
  * (tagged as keyrot's), add it to the plan, confirm it is accepted, seal its value for the
@@ -64,7 +68,9 @@ export async function issueKey(request: IssueRequest, deps: IssuerDeps): Promise
   const step = stepsOf(rotationId, target.name, deps.actor, deps.clock);
   const done = await recordedSteps(ledger, rotationId);
   const resuming = done.has('REQUESTED');
-  if (done.has('KEY_SENT') || done.has('COMPLETED') || done.has('FAILED') || done.has('REFUSED')) {
+  // A request redelivered after KEY_SENT announces the key again (the edge and the reaper are
+  // idempotent): the first announcement may have been lost to a crash.
+  if (PAST_ISSUER.some((s) => done.has(s))) {
     log.info('duplicate request: rotation already past the issuer', { rotationId });
     return { status: 'duplicate', rotationId };
   }
@@ -121,6 +127,9 @@ export async function issueKey(request: IssueRequest, deps: IssuerDeps): Promise
       value,
       rotationContext(rotationId, target.name, newKey.id),
     );
+    // Recorded before the announcement: the edge and the reaper may act on KeyCreated
+    // before this function returns, and the reaper needs the recorded step.
+    await ledger.record(step('KEY_SENT', { newKey, keys: superseded }));
     announced = true;
     await deps.events.publish('KeyCreated', {
       version: 1,
@@ -132,12 +141,13 @@ export async function issueKey(request: IssueRequest, deps: IssuerDeps): Promise
       kmsKeyArn: deps.edgeKmsKeyArn,
       issuedAt: deps.clock.now().toISOString(),
     });
-    await ledger.record(step('KEY_SENT', { newKey, keys: superseded }));
     log.info('new key announced to the edge', { rotationId, newKey, superseded });
     return { status: 'sent', rotationId, newKey, supersededKeys: superseded };
   } catch (error) {
-    // Once KeyCreated may have reached the edge, the new key may be in use: keep it.
-    const mayBeAtEdge = announced && !(error instanceof PublishError && error.notPublished);
+    // Once KeyCreated may have reached the edge (now, or in an earlier delivery of this
+    // request), the new key may be in use: keep it.
+    const refused = error instanceof PublishError && error.notPublished;
+    const mayBeAtEdge = done.has('KEY_SENT') || (announced && !refused);
     const failure = summarizeError(error);
     log.error('issuing the new key failed', { rotationId, error: failure, newKey });
     let rolledBack = false;

@@ -2,6 +2,7 @@ import {
   IntegrityError,
   KEY_TAGS,
   publishFailure,
+  publishOrLog,
   recordedSteps,
   stepsOf,
   summarizeError,
@@ -35,10 +36,11 @@ export type ReaperResult =
 
 /**
  * The last step of a rotation, once the edge sends the new key everywhere: after the grace
- * period, delete the keys this rotation superseded that are keyrot's (tagged for this target)
- * or that the edge was sending until now; close the rotation, release the lock and announce
- * `KeyRetired`. Never deletes another client's key: only keys of the target's name, listed
- * by the issuer for this rotation, are candidates.
+ * period, delete the keys this rotation superseded (every other key of the target's name on
+ * its usage plan when the new key was issued, the seed's untagged key included), close the
+ * rotation, release the lock and announce `KeyRetired`. Never deletes another client's key:
+ * only keys of the target's exact name, listed by the issuer for this rotation, are
+ * candidates, and a key tagged for another keyrot target is kept.
  */
 export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<ReaperResult> {
   const { rotationId, target, newKey } = event;
@@ -64,6 +66,7 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
     return { status: 'late', rotationId };
   }
 
+  let retired: KeyRef[];
   try {
     if (sent.newKey.id !== newKey.id || sent.newKey.fingerprint !== newKey.fingerprint) {
       throw new IntegrityError('newKey', sent.newKey.fingerprint, newKey.fingerprint);
@@ -73,36 +76,30 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
     const graceLeft = Date.parse(event.deployedAt) + deps.graceMs - deps.clock.now().getTime();
     if (graceLeft > 0) await deps.clock.sleep(graceLeft);
 
-    const owned = new Set(
+    // Every key of the target's name on its plan at issuance is superseded, except a key
+    // another keyrot target owns (a configuration error, reported, never acted on).
+    const otherTargets = new Set(
       (await deps.keys.listKeysNamed(target.apiKeyName))
-        .filter(
-          (k) => k.tags[KEY_TAGS.managed] === 'true' && k.tags[KEY_TAGS.target] === target.name,
-        )
+        .filter((k) => (k.tags[KEY_TAGS.target] ?? target.name) !== target.name)
         .map((k) => k.id),
     );
     const superseded = (sent.keys ?? []).filter((k) => k.id !== newKey.id);
-    const doomed = superseded.filter(
-      (k) => owned.has(k.id) || k.fingerprint === event.previousFingerprint,
-    );
-    const strays = superseded.filter((k) => !doomed.includes(k));
-    for (const key of doomed) await deps.keys.deleteKey(key.id);
-    if (strays.length > 0) {
-      log.warn('keys of the target name not made by keyrot were left in place', { strays });
+    retired = superseded.filter((k) => !otherTargets.has(k.id));
+    const protectedKeys = superseded.filter((k) => otherTargets.has(k.id));
+    if (protectedKeys.length > 0) {
+      log.warn('keys of the target name owned by another keyrot target were left in place', {
+        protectedKeys,
+      });
     }
+    for (const key of retired) await deps.keys.deleteKey(key.id);
     await ledger.record(
-      step('KEYS_RETIRED', { newKey, keys: doomed, facts: { strays: strays.length } }),
+      step('KEYS_RETIRED', {
+        newKey,
+        keys: retired,
+        facts: { previousFingerprint: event.previousFingerprint, protected: protectedKeys.length },
+      }),
     );
-    await ledger.finish(step('COMPLETED', { newKey, keys: doomed }));
-    await deps.events.publish('KeyRetired', {
-      version: 1,
-      rotationId,
-      target,
-      newKey,
-      retiredKeys: doomed,
-      completedAt: deps.clock.now().toISOString(),
-    });
-    log.info('rotation completed', { rotationId, newKey, retiredKeys: doomed });
-    return { status: 'completed', rotationId, retiredKeys: doomed };
+    await ledger.finish(step('COMPLETED', { newKey, keys: retired }));
   } catch (error) {
     // The edge sends the new key: keep every key live, close the rotation as failed.
     const failure = summarizeError(error);
@@ -124,6 +121,17 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
     });
     return { status: 'failed', rotationId, error: failure.name };
   }
+  // Outside the try: the rotation is closed as COMPLETED; a lost announcement cannot undo it.
+  await publishOrLog(deps, 'KeyRetired', {
+    version: 1,
+    rotationId,
+    target,
+    newKey,
+    retiredKeys: retired,
+    completedAt: deps.clock.now().toISOString(),
+  });
+  log.info('rotation completed', { rotationId, newKey, retiredKeys: retired });
+  return { status: 'completed', rotationId, retiredKeys: retired };
 }
 
 /**

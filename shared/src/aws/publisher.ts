@@ -21,7 +21,8 @@ export class EventBridgePublisher implements EventPublisher {
     detailType: T,
     detail: DetailOf[T],
   ) {
-    DETAIL_SCHEMAS[detailType].parse(detail);
+    const valid = DETAIL_SCHEMAS[detailType].safeParse(detail);
+    if (!valid.success) throw new PublishError(this.busName, detailType, true, valid.error);
     let out;
     try {
       out = await this.client.send(

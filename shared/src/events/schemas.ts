@@ -23,6 +23,13 @@ export const fingerprintSchema = z
   .string()
   .regex(/^[0-9a-f]{12}$/, { error: 'must be 12 lowercase hex digits' });
 
+/** A KMS key ARN (not an alias: encryption context and key policy are per key). */
+export const kmsKeyArnSchema = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, {
+    error: 'must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)',
+  });
+
 /** An API key as keyrot refers to it: by id and fingerprint, never by value. */
 export const keyRefSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9]{1,64}$/, { error: 'must be an API key id' }),
@@ -71,9 +78,7 @@ export const keyCreatedSchema = z.strictObject({
   supersededKeys: z.array(keyRefSchema).max(100),
   /** The new key's value, KMS-encrypted with the edge account's key; base64. */
   encryptedValue: z.string().min(1).max(8192),
-  kmsKeyArn: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, {
-    error: 'must be a KMS key ARN',
-  }),
+  kmsKeyArn: kmsKeyArnSchema,
   issuedAt: isoTime,
 });
 export type KeyCreated = z.output<typeof keyCreatedSchema>;

@@ -1,0 +1,120 @@
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { mockClient } from 'aws-sdk-client-mock';
+import { EventBridgePublisher, PublishError, type KeyRetired } from '../src';
+import { TARGET } from '../../test/support/fixtures';
+
+const eventBridge = mockClient(EventBridgeClient);
+
+const BUS = 'keyrot-api';
+
+function newPublisher() {
+  return new EventBridgePublisher(
+    new EventBridgeClient({
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    }),
+    BUS,
+  );
+}
+
+const retired: KeyRetired = {
+  version: 1,
+  rotationId: 'rot_20261125T090000Z_abc123',
+  target: TARGET,
+  newKey: { id: 'new0000001', fingerprint: '0123456789ab' },
+  retiredKeys: [{ id: 'old0000001', fingerprint: 'ba9876543210' }],
+  completedAt: '2026-11-25T09:10:00.000Z',
+};
+
+async function failureOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
+}
+
+afterEach(() => {
+  eventBridge.reset();
+});
+
+describe('EventBridgePublisher', () => {
+  it('puts one keyrot event on the bus with the detail as JSON', async () => {
+    eventBridge
+      .on(PutEventsCommand)
+      .resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e1' }] });
+
+    await newPublisher().publish('KeyRetired', retired);
+
+    const entries = eventBridge.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries;
+    expect(entries).toHaveLength(1);
+    expect(entries?.[0]).toMatchObject({
+      EventBusName: BUS,
+      Source: 'keyrot',
+      DetailType: 'KeyRetired',
+    });
+    expect(JSON.parse(entries?.[0]?.Detail ?? '')).toEqual(retired);
+  });
+
+  it('reports a rejected entry (FailedEntryCount) as certainly not published', async () => {
+    eventBridge.on(PutEventsCommand).resolves({
+      FailedEntryCount: 1,
+      Entries: [{ ErrorCode: 'AccessDeniedException', ErrorMessage: 'not allowed' }],
+    });
+
+    const error = await failureOf(newPublisher().publish('KeyRetired', retired));
+
+    expect(error).toBeInstanceOf(PublishError);
+    expect((error as PublishError).notPublished).toBe(true);
+    expect((error as Error).message).toContain('KeyRetired');
+  });
+
+  it('reports a client-side refusal (4xx) as certainly not published', async () => {
+    const refused = Object.assign(new Error('bus does not exist'), {
+      name: 'ResourceNotFoundException',
+      $metadata: { httpStatusCode: 400 },
+    });
+    eventBridge.on(PutEventsCommand).rejects(refused);
+
+    const error = await failureOf(newPublisher().publish('KeyRetired', retired));
+
+    expect(error).toBeInstanceOf(PublishError);
+    expect((error as PublishError).notPublished).toBe(true);
+  });
+
+  it('reports a network failure or a server error as possibly published', async () => {
+    eventBridge
+      .on(PutEventsCommand)
+      .rejectsOnce(new Error('socket hang up'))
+      .rejectsOnce(
+        Object.assign(new Error('internal'), {
+          name: 'InternalException',
+          $metadata: { httpStatusCode: 500 },
+        }),
+      );
+    const publisher = newPublisher();
+
+    for (let i = 0; i < 2; i++) {
+      const error = await failureOf(publisher.publish('KeyRetired', retired));
+      expect(error).toBeInstanceOf(PublishError);
+      expect((error as PublishError).notPublished).toBe(false);
+    }
+  });
+
+  it('validates the detail against its schema before sending anything', async () => {
+    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{}] });
+    const invalid = { ...retired, newKey: { id: 'new0000001', fingerprint: 'not-a-fingerprint' } };
+
+    await expect(newPublisher().publish('KeyRetired', invalid)).rejects.toThrow();
+    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(0);
+  });
+
+  it('refuses a detail carrying fields outside the contract (e.g. a plain key value)', async () => {
+    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{}] });
+    const leaky = { ...retired, value: 'PLAINvalueMUSTneverBEsent000000000000' };
+
+    await expect(newPublisher().publish('KeyRetired', leaky)).rejects.toThrow();
+    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(0);
+  });
+});
