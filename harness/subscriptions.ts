@@ -17,11 +17,15 @@ export interface Subscription {
   readonly pattern: EventPattern;
 }
 
+/** A rule's bus: an ARN, a name (created by the stack), or a `Ref` to the stack's own bus. */
+type EventBusRef = string | { Ref: string };
+
 interface ServerlessFile {
   params?: { default?: Record<string, string> };
+  custom?: { keyrot?: { account?: string } };
   functions?: Record<
     string,
-    { events?: { eventBridge?: { eventBus: string; pattern: EventPattern } }[] }
+    { events?: { eventBridge?: { eventBus: EventBusRef; pattern: EventPattern } }[] }
   >;
 }
 
@@ -42,22 +46,44 @@ export function loadSubscriptions(
     return Object.entries(doc.functions ?? {}).flatMap(([functionName, fn]) =>
       (fn.events ?? []).flatMap(({ eventBridge }) => {
         if (!eventBridge) return [];
-        const busArn = resolve(eventBridge.eventBus);
-        const match = /^arn:aws:events:[^:]+:(\d{12}):event-bus\/(.+)$/.exec(busArn);
-        if (!match)
-          throw new Error(`${file}: ${functionName} eventBus is not a bus ARN: ${busArn}`);
+        const bus = busOf(
+          resolve(eventBridge.eventBus),
+          resolve(doc.custom?.keyrot?.account),
+          values.busName,
+        );
+        if (!bus.account || !bus.name) {
+          throw new Error(`${file}: ${functionName}: cannot tell the account and bus of its rule`);
+        }
         return [
           {
             service,
             functionName,
-            account: match[1]!,
-            busName: match[2]!,
+            account: bus.account,
+            busName: bus.name,
             pattern: resolve(eventBridge.pattern),
           },
         ];
       }),
     );
   });
+}
+
+/**
+ * The account and name of a rule's bus. An ARN names both; a bus name or a `Ref` to the
+ * stack's bus (whose name is the `busName` parameter) is in the service's own account, which
+ * each serverless.yml states as `custom.keyrot.account`.
+ */
+function busOf(
+  eventBus: EventBusRef,
+  ownAccount: string | undefined,
+  ownBusName: string | undefined,
+) {
+  if (typeof eventBus === 'string') {
+    const arn = /^arn:aws:events:[^:]+:(\d{12}):event-bus\/(.+)$/.exec(eventBus);
+    if (arn) return { account: arn[1], name: arn[2] };
+    return { account: ownAccount, name: eventBus };
+  }
+  return { account: ownAccount, name: ownBusName };
 }
 
 function resolveParams<T>(node: T, values: Record<string, string>, file: string): T {
