@@ -22,6 +22,7 @@ const pk = {
   target: (target: string) => `TARGET#${target}`,
 };
 const LOCK_SK = 'LOCK';
+const LOCK_TTL_GRACE_SECONDS = 24 * 3600;
 /** Sort key of a step item: `STEP#<nn>#<step>`, ordering a rotation's steps. */
 export const stepSortKey = (step: StepRecord['step']) =>
   `STEP#${String(STEP_ORDER[step]).padStart(2, '0')}#${step}`;
@@ -121,7 +122,13 @@ export class DynamoDbLedger implements Ledger {
             {
               Put: {
                 TableName: this.tableName,
-                Item: { [K.partitionKey]: pk.target(lock.target), [K.sortKey]: LOCK_SK, ...lock },
+                Item: {
+                  [K.partitionKey]: pk.target(lock.target),
+                  [K.sortKey]: LOCK_SK,
+                  ...lock,
+                  // DynamoDB TTL removes a lock a day after it expired (a crashed rotation's).
+                  ttl: Math.floor(Date.parse(expiresAt) / 1000) + LOCK_TTL_GRACE_SECONDS,
+                },
                 // Free, expired (a crashed rotation), or already ours (a redelivery).
                 ConditionExpression: `${notYetRecorded} OR expiresAt < :now OR rotationId = :rid`,
                 ExpressionAttributeValues: { ':now': requested.at, ':rid': lock.rotationId },
