@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { InvalidInputError, UntrustedEventError, summarizeError } from './errors';
 import type { EventPublisher } from './aws/publisher';
 import {
@@ -52,7 +52,10 @@ export function rotationIdFor(eventId: string, time: Date): string {
 /**
  * Reads a service's configuration from the environment; an error names the variable.
  */
-export function readConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
+export function readConfig<S extends z.ZodMiniType>(
+  schema: S,
+  env: NodeJS.ProcessEnv,
+): z.output<S> {
   const result = schema.safeParse(env);
   if (result.success) return result.data;
   const [issue] = result.error.issues;
@@ -62,7 +65,26 @@ export function readConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
 
 export const accountIdSchema = z
   .string()
-  .regex(/^\d{12}$/, { error: 'must be a 12-digit account id' });
+  .check(z.regex(/^\d{12}$/, { error: 'must be a 12-digit account id' }));
+
+/** Builders for the schemas of the functions' environment variables. */
+export const envVar = {
+  /** A name that must be set (bus, table). */
+  name: () => z.string({ error: 'must be set' }).check(z.minLength(1, { error: 'must be set' })),
+  /** A number of seconds (or a count) with bounds and a default. */
+  number: (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+    z._default(
+      z.coerce
+        .number()
+        .check(
+          z.gte(min, { error: `must be at least ${min}` }),
+          z.lte(max, { error: `must be at most ${max}` }),
+        ),
+      fallback,
+    ),
+  /** An optional URL; empty counts as unset (serverless passes empty parameters as ''). */
+  optionalUrl: () => z.optional(z.union([z.literal(''), z.url({ error: 'must be a URL' })])),
+};
 
 export type HandlerResult = { readonly status: string; readonly rotationId?: string };
 

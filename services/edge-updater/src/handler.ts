@@ -7,6 +7,7 @@ import {
   actorOf,
   awsClientConfigFromEnv,
   createLogger,
+  envVar,
   EventBridgePublisher,
   KmsKeySealer,
   readConfig,
@@ -14,17 +15,17 @@ import {
   type HandlerResult,
 } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { CloudFrontEdgeConfig } from './adapters/cloudfront-edge';
 import { updateEdge, type EdgeDeps } from './update-edge';
 
 export const configSchema = z.object({
   API_ACCOUNT_ID: accountIdSchema,
   EDGE_ACCOUNT_ID: accountIdSchema,
-  EVENT_BUS_NAME: z.string().min(1),
-  DEPLOY_POLL_SECONDS: z.coerce.number().min(0).default(20),
+  EVENT_BUS_NAME: envVar.name(),
+  DEPLOY_POLL_SECONDS: envVar.number(20, 0, 300),
   /** Upper bound of the wait for `Deployed` in one invocation; the Lambda timeout also bounds it. */
-  DEPLOY_MAX_WAIT_SECONDS: z.coerce.number().min(0).default(840),
+  DEPLOY_MAX_WAIT_SECONDS: envVar.number(840, 0, 900),
 });
 
 /** Time kept in reserve at the end of an invocation to report the outcome. */

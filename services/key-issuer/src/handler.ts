@@ -9,6 +9,7 @@ import {
   ApiGatewayKeyStore,
   awsClientConfigFromEnv,
   createLogger,
+  envVar,
   DynamoDbLedger,
   EventBridgePublisher,
   kmsKeyArnSchema,
@@ -19,22 +20,18 @@ import {
   type HandlerResult,
 } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { HttpReadinessProbe } from './adapters/http-readiness';
 import { issueKey, type IssuerDeps } from './issue-key';
 
 export const configSchema = z.object({
   API_ACCOUNT_ID: accountIdSchema,
-  EVENT_BUS_NAME: z.string().min(1),
-  LEDGER_TABLE_NAME: z.string().min(1),
+  EVENT_BUS_NAME: envVar.name(),
+  LEDGER_TABLE_NAME: envVar.name(),
   EDGE_KMS_KEY_ARN: kmsKeyArnSchema,
-  LOCK_SECONDS: z.coerce
-    .number()
-    .int()
-    .min(60)
-    .default(6 * 3600),
-  HEALTH_CHECK_URL: z.url().optional(),
-  READINESS_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(60),
+  LOCK_SECONDS: envVar.number(6 * 3600, 60),
+  HEALTH_CHECK_URL: envVar.optionalUrl(),
+  READINESS_TIMEOUT_SECONDS: envVar.number(60, 1, 600),
 });
 
 /** What the handler needs; the Lambda entry builds it from the environment, tests inject it. */

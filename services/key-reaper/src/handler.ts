@@ -8,6 +8,7 @@ import {
   ApiGatewayKeyStore,
   awsClientConfigFromEnv,
   createLogger,
+  envVar,
   DynamoDbLedger,
   EventBridgePublisher,
   readConfig,
@@ -15,16 +16,16 @@ import {
   type HandlerResult,
 } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { closeFailedRotation, retireKeys, type ReaperDeps } from './retire-keys';
 
 export const configSchema = z.object({
   API_ACCOUNT_ID: accountIdSchema,
   EDGE_ACCOUNT_ID: accountIdSchema,
-  EVENT_BUS_NAME: z.string().min(1),
-  LEDGER_TABLE_NAME: z.string().min(1),
+  EVENT_BUS_NAME: envVar.name(),
+  LEDGER_TABLE_NAME: envVar.name(),
   /** Kept short of the Lambda timeout: the reaper waits it out in one invocation. */
-  GRACE_SECONDS: z.coerce.number().min(0).max(600).default(60),
+  GRACE_SECONDS: envVar.number(60, 0, 600),
 });
 
 export type ReaperEnvironment = Omit<ReaperDeps, 'actor'> & {

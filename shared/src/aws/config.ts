@@ -1,5 +1,5 @@
 import type { AwsCredentialIdentity } from '@smithy/types';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { InvalidInputError } from '../errors';
 
 /** What every SDK v3 client of keyrot is built from. */

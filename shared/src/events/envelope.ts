@@ -1,14 +1,14 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { InvalidInputError, UntrustedEventError } from '../errors';
 import { DETAIL_SCHEMAS, EVENT_SOURCE, type DetailOf, type DetailType } from './schemas';
 
 /** The EventBridge envelope fields keyrot reads (what Lambda receives from a rule). */
 const envelopeSchema = z.object({
-  id: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
   account: z.string(),
   source: z.string(),
   'detail-type': z.string(),
-  time: z.string().optional(),
+  time: z.optional(z.string()),
   detail: z.unknown(),
 });
 
@@ -64,7 +64,7 @@ export function parseDetail<T extends DetailType>(detailType: T, detail: unknown
   return result.data as DetailOf[T];
 }
 
-function toInvalidInput(error: z.ZodError, root: string): InvalidInputError {
+function toInvalidInput(error: z.core.$ZodError, root: string): InvalidInputError {
   const issue = deepestIssue(error.issues);
   const path = [root, ...issue.path.map(String)].join('.');
   return new InvalidInputError(path, issue.message);

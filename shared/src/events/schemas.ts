@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import './messages';
+import * as z from 'zod/mini';
 import { seedInputSchema, targetSchema } from './target';
 
 /** Version of the `detail` contract; bump on any incompatible change. */
@@ -17,22 +18,22 @@ export type DetailType = (typeof DETAIL_TYPES)[number];
 const version = z.literal(SCHEMA_VERSION, { error: `must be ${SCHEMA_VERSION}` });
 export const rotationIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9_-]{8,96}$/, { error: 'must be 8-96 letters, digits, _ or -' });
+  .check(z.regex(/^[A-Za-z0-9_-]{8,96}$/, { error: 'must be 8-96 letters, digits, _ or -' }));
 const isoTime = z.iso.datetime({ offset: true });
 export const fingerprintSchema = z
   .string()
-  .regex(/^[0-9a-f]{12}$/, { error: 'must be 12 lowercase hex digits' });
+  .check(z.regex(/^[0-9a-f]{12}$/, { error: 'must be 12 lowercase hex digits' }));
 
 /** A KMS key ARN (not an alias: encryption context and key policy are per key). */
-export const kmsKeyArnSchema = z
-  .string()
-  .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, {
+export const kmsKeyArnSchema = z.string().check(
+  z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, {
     error: 'must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)',
-  });
+  }),
+);
 
 /** An API key as keyrot refers to it: by id and fingerprint, never by value. */
 export const keyRefSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9]{1,64}$/, { error: 'must be an API key id' }),
+  id: z.string().check(z.regex(/^[A-Za-z0-9]{1,64}$/, { error: 'must be an API key id' })),
   fingerprint: fingerprintSchema,
 });
 export type KeyRef = z.output<typeof keyRefSchema>;
@@ -50,9 +51,9 @@ export type RotationReason = (typeof ROTATION_REASONS)[number];
 const structuredRequestSchema = z.strictObject({
   version,
   target: targetSchema,
-  rotationId: rotationIdSchema.optional(),
-  reason: z.enum(ROTATION_REASONS).default('manual'),
-  requestedBy: z.string().max(256).optional(),
+  rotationId: z.optional(rotationIdSchema),
+  reason: z._default(z.enum(ROTATION_REASONS), 'manual'),
+  requestedBy: z.optional(z.string().check(z.maxLength(256))),
 });
 
 export interface RotationRequest {
@@ -66,27 +67,30 @@ export interface RotationRequest {
  * `KeyRotationRequested` accepts the structured form, or the seed's flat scheduler input as
  * is (then the reason is `scheduled`).
  */
-export const keyRotationRequestedSchema: z.ZodType<RotationRequest, unknown> = z.union([
+export const keyRotationRequestedSchema: z.ZodMiniType<RotationRequest, unknown> = z.union([
   structuredRequestSchema,
-  seedInputSchema.transform((target): RotationRequest => ({ target, reason: 'scheduled' })),
+  z.pipe(
+    seedInputSchema,
+    z.transform((target): RotationRequest => ({ target, reason: 'scheduled' })),
+  ),
 ]);
 
 export const keyCreatedSchema = z.strictObject({
   ...rotationBase,
   newKey: keyRefSchema,
   /** Keys of that name on the plan when the new one was made: the edge may replace only these. */
-  supersededKeys: z.array(keyRefSchema).max(100),
+  supersededKeys: z.array(keyRefSchema).check(z.maxLength(100)),
   /** The new key's value, KMS-encrypted with the edge account's key; base64. */
-  encryptedValue: z.string().min(1).max(8192),
+  encryptedValue: z.string().check(z.minLength(1), z.maxLength(8192)),
   kmsKeyArn: kmsKeyArnSchema,
   issuedAt: isoTime,
 });
 export type KeyCreated = z.output<typeof keyCreatedSchema>;
 
 const actorSchema = z.strictObject({
-  function: z.string().max(256),
-  account: z.string().regex(/^\d{12}$/),
-  requestId: z.string().max(256).optional(),
+  function: z.string().check(z.maxLength(256)),
+  account: z.string().check(z.regex(/^\d{12}$/)),
+  requestId: z.optional(z.string().check(z.maxLength(256))),
 });
 export type Actor = z.output<typeof actorSchema>;
 
@@ -94,7 +98,7 @@ export const edgeUpdatedSchema = z.strictObject({
   ...rotationBase,
   newKey: keyRefSchema,
   /** Fingerprint of the header value before this rotation (null when the header was absent). */
-  previousFingerprint: fingerprintSchema.nullable(),
+  previousFingerprint: z.nullable(fingerprintSchema),
   updatedAt: isoTime,
   deployedAt: isoTime,
   actor: actorSchema,
@@ -115,12 +119,12 @@ export const rotationFailedSchema = z.strictObject({
   ...rotationBase,
   stage: z.enum(FAILURE_STAGES),
   error: z.strictObject({
-    name: z.string().max(128),
-    message: z.string().max(2048),
-    field: z.string().max(256).optional(),
+    name: z.string().check(z.maxLength(128)),
+    message: z.string().check(z.maxLength(2048)),
+    field: z.optional(z.string().check(z.maxLength(256))),
     retryable: z.boolean(),
   }),
-  newKey: keyRefSchema.optional(),
+  newKey: z.optional(keyRefSchema),
   /** Whether the edge may be sending the new key: if so, it must not be rolled back. */
   edgeUpdated: z.boolean(),
   /** Whether the new key was removed again before the event was emitted. */
@@ -136,7 +140,7 @@ export const DETAIL_SCHEMAS = {
   EdgeUpdated: edgeUpdatedSchema,
   KeyRetired: keyRetiredSchema,
   RotationFailed: rotationFailedSchema,
-} as const satisfies Record<DetailType, z.ZodType>;
+} as const satisfies Record<DetailType, z.ZodMiniType>;
 
 export interface DetailOf {
   KeyRotationRequested: RotationRequest;

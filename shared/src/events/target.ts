@@ -1,12 +1,33 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
 /** API Gateway ids and CloudFront ids: what the services accept, checked before any call. */
 const awsId = (what: string) =>
   z
     .string({ error: `must be a string (${what})` })
-    .min(1, { error: `must not be empty (${what})` })
-    .max(128, { error: `too long (${what})` })
-    .regex(/^[A-Za-z0-9_.:-]+$/, { error: `has characters a ${what} cannot have` });
+    .check(
+      z.minLength(1, { error: `must not be empty (${what})` }),
+      z.maxLength(128, { error: `too long (${what})` }),
+      z.regex(/^[A-Za-z0-9_.:-]+$/, { error: `has characters a ${what} cannot have` }),
+    );
+
+const targetName = z
+  .string()
+  .check(
+    z.minLength(1),
+    z.maxLength(128),
+    z.regex(/^[A-Za-z0-9_.:/=+@-]+$/, { error: 'may hold letters, digits and _.:/=+@- only' }),
+  );
+const apiKeyName = z
+  .string()
+  .check(
+    z.minLength(1),
+    z.maxLength(1024),
+    z.regex(/^[^\s]/, { error: 'must not start with a space' }),
+  );
+const originId = z.string().check(z.minLength(1), z.maxLength(256));
+const headerName = z
+  .string()
+  .check(z.regex(/^[A-Za-z0-9-]+$/, { error: 'must be an HTTP header name' }));
 
 /**
  * What keyrot rotates: the key named `apiKeyName` on usage plan `usagePlanId`, sent by
@@ -14,23 +35,12 @@ const awsId = (what: string) =>
  */
 export const targetSchema = z.strictObject({
   /** Stable name of the target: lock, ledger history and key tags use it. */
-  name: z
-    .string()
-    .min(1)
-    .max(128)
-    .regex(/^[A-Za-z0-9_.:/=+@-]+$/, { error: 'may hold letters, digits and _.:/=+@- only' }),
-  apiKeyName: z
-    .string()
-    .min(1)
-    .max(1024)
-    .regex(/^[^\s]/, { error: 'must not start with a space' }),
+  name: targetName,
+  apiKeyName,
   usagePlanId: awsId('usage plan id'),
   distributionId: awsId('distribution id'),
-  originId: z.string().min(1).max(256),
-  headerName: z
-    .string()
-    .regex(/^[A-Za-z0-9-]+$/, { error: 'must be an HTTP header name' })
-    .default('x-api-key'),
+  originId,
+  headerName: z._default(headerName, 'x-api-key'),
 });
 export type Target = z.output<typeof targetSchema>;
 
@@ -39,21 +49,22 @@ export type Target = z.output<typeof targetSchema>;
  * `{"API_KEY_NAME","DISTRIBUTION_ID","ORIGIN_ID","USAGE_PLAN_ID"}`.
  * The target's name defaults to the key name.
  */
-export const seedInputSchema = z
-  .strictObject({
-    API_KEY_NAME: targetSchema.shape.apiKeyName,
-    DISTRIBUTION_ID: targetSchema.shape.distributionId,
-    ORIGIN_ID: targetSchema.shape.originId,
-    USAGE_PLAN_ID: targetSchema.shape.usagePlanId,
-    TARGET_NAME: targetSchema.shape.name.optional(),
-    HEADER_NAME: targetSchema.shape.headerName.optional(),
-  })
-  .transform((seed): Target => ({
+export const seedInputSchema = z.pipe(
+  z.strictObject({
+    API_KEY_NAME: apiKeyName,
+    DISTRIBUTION_ID: awsId('distribution id'),
+    ORIGIN_ID: originId,
+    USAGE_PLAN_ID: awsId('usage plan id'),
+    TARGET_NAME: z.optional(targetName),
+    HEADER_NAME: z.optional(headerName),
+  }),
+  z.transform((seed): Target => ({
     name: seed.TARGET_NAME ?? seed.API_KEY_NAME,
     apiKeyName: seed.API_KEY_NAME,
     usagePlanId: seed.USAGE_PLAN_ID,
     distributionId: seed.DISTRIBUTION_ID,
     originId: seed.ORIGIN_ID,
     headerName: seed.HEADER_NAME ?? 'x-api-key',
-  }));
+  })),
+);
 export type SeedInput = z.input<typeof seedInputSchema>;
