@@ -23,6 +23,14 @@ module.exports = {
       ],
     },
     {
+      // Reads the CloudFormation templates `npm run package` writes to dist/templates.
+      displayName: 'templates',
+      transform,
+      moduleNameMapper,
+      testEnvironment: 'node',
+      testMatch: ['<rootDir>/test/templates/**/*.test.ts'],
+    },
+    {
       displayName: 'integration',
       transform,
       moduleNameMapper,

@@ -1,0 +1,264 @@
+import { ledgerTableDefinition } from '@keyrot/shared';
+import {
+  actionsOf,
+  asList,
+  functionStatements,
+  loadTemplate,
+  onlyResource,
+  resourcesOfType,
+  resourceText,
+  roleStatements,
+  type Json,
+  type Statement,
+  type Template,
+} from './template';
+
+const API = '111111111111';
+const EDGE = '222222222222';
+const SERVICES = ['key-issuer', 'edge-updater', 'key-reaper'] as const;
+const TEMPLATES = [
+  ...SERVICES,
+  'key-issuer.single-account',
+  'edge-updater.single-account',
+] as const;
+
+const templates = Object.fromEntries(TEMPLATES.map((n) => [n, loadTemplate(n)])) as Record<
+  (typeof TEMPLATES)[number],
+  Template
+>;
+
+describe.each(TEMPLATES)('the %s template', (name) => {
+  const template = templates[name];
+
+  it('gives every role statement specific actions and specific resources', () => {
+    const statements = roleStatements(template);
+    expect(statements.length).toBeGreaterThan(0);
+    for (const { role, statement } of statements) {
+      for (const action of asList(statement.Action)) {
+        expect({ role, action }).toEqual({
+          role,
+          action: expect.stringMatching(/^[a-z0-9-]+:[A-Za-z]+$/),
+        });
+      }
+      for (const resource of asList(statement.Resource)) {
+        expect({ role, resource }).not.toEqual({ role, resource: '*' });
+      }
+    }
+  });
+
+  it('runs every function on nodejs24.x, arm64', () => {
+    for (const [, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'] });
+    }
+  });
+
+  it('gives every rule target a retry policy and a dead-letter queue', () => {
+    const targets = resourcesOfType(template, 'AWS::Events::Rule').flatMap(
+      ([, rule]) => rule.Properties!.Targets as Record<string, Json>[],
+    );
+    expect(targets.length).toBeGreaterThan(0);
+    for (const target of targets) {
+      expect(target).toMatchObject({
+        RetryPolicy: { MaximumRetryAttempts: expect.any(Number) },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] } },
+      });
+    }
+  });
+});
+
+/** The pattern of the rule that invokes the service's function. */
+function functionRulePattern(template: Template) {
+  const rules = resourcesOfType(template, 'AWS::Events::Rule').filter(([, rule]) =>
+    JSON.stringify(rule.Properties!.Targets).includes('LambdaFunction'),
+  );
+  expect(rules).toHaveLength(1);
+  return rules[0]![1].Properties!.EventPattern;
+}
+
+describe('each function reacts only to its event from its partner account', () => {
+  it.each([
+    ['key-issuer', 'KeyRotationRequested', API],
+    ['edge-updater', 'KeyCreated', API],
+    ['key-reaper', ['EdgeUpdated', 'RotationFailed'], EDGE],
+  ] as const)('%s', (name, detailType, account) => {
+    expect(functionRulePattern(templates[name])).toEqual({
+      source: ['keyrot'],
+      'detail-type': asList<string>(detailType as string | string[]),
+      account: [account],
+    });
+  });
+});
+
+describe('each role holds only its own side of the rotation', () => {
+  const issuer = functionStatements(templates['key-issuer']);
+  const edge = functionStatements(templates['edge-updater']);
+  const reaper = functionStatements(templates['key-reaper']);
+  const prefixes = (statements: Statement[]) =>
+    [...new Set(actionsOf(statements).map((a) => a.split(':')[0]))].sort();
+
+  it('the issuer never touches CloudFront', () => {
+    expect(prefixes(issuer)).toEqual(['apigateway', 'dynamodb', 'events', 'kms', 'logs']);
+    expect(actionsOf(issuer).filter((a) => a.startsWith('kms:'))).toEqual(['kms:Encrypt']);
+  });
+
+  it('the edge-updater never touches API Gateway or DynamoDB, and puts events on its own bus only', () => {
+    expect(prefixes(edge)).toEqual(['cloudfront', 'events', 'kms', 'logs']);
+    expect(actionsOf(edge).filter((a) => a.startsWith('kms:'))).toEqual(['kms:Decrypt']);
+    const putEvents = edge.filter((s) => asList(s.Action).includes('events:PutEvents'));
+    expect(putEvents.flatMap((s) => asList(s.Resource).map(resourceText))).toEqual([
+      `arn:aws:events:us-east-1:${EDGE}:event-bus/keyrot`,
+    ]);
+    const cloudFront = edge.filter((s) => actionsOf([s]).some((a) => a.startsWith('cloudfront:')));
+    expect(cloudFront.flatMap((s) => asList(s.Resource))).toEqual([
+      `arn:aws:cloudfront::${EDGE}:distribution/E1MTSB8DGIOBI2`,
+    ]);
+  });
+
+  it("the reaper's delete permission covers API keys only, never usage plans or APIs", () => {
+    expect(prefixes(reaper)).toEqual(['apigateway', 'dynamodb', 'events', 'logs']);
+    const deletes = reaper.filter((s) => asList(s.Action).includes('apigateway:DELETE'));
+    expect(deletes.flatMap((s) => asList(s.Resource))).toEqual([
+      'arn:aws:apigateway:us-east-1::/apikeys/*',
+    ]);
+  });
+
+  it('the issuer may delete only keys tagged as keyrot-managed (its own rollback)', () => {
+    const deletes = issuer.filter((s) => asList(s.Action).includes('apigateway:DELETE'));
+    expect(deletes).toHaveLength(1);
+    expect(deletes[0]!.Condition).toEqual({
+      StringEquals: { 'aws:ResourceTag/keyrot:managed': 'true' },
+    });
+  });
+});
+
+describe('cross-account trust', () => {
+  /** The single statement of the template's one bus policy. */
+  function busPolicy(template: Template) {
+    const policies = resourcesOfType(template, 'AWS::Events::EventBusPolicy');
+    expect(policies).toHaveLength(1);
+    return policies[0]![1].Properties!.Statement as unknown as Statement;
+  }
+
+  it.each([
+    ['key-issuer', EDGE, ['EdgeUpdated', 'RotationFailed']],
+    ['edge-updater', API, ['KeyCreated']],
+  ] as const)(
+    'the %s bus admits only the partner account and the keyrot source',
+    (name, partner, types) => {
+      expect(busPolicy(templates[name])).toMatchObject({
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${partner}:root` },
+        Action: 'events:PutEvents',
+        Condition: { StringEquals: { 'events:source': 'keyrot', 'events:detail-type': types } },
+      });
+    },
+  );
+
+  it('single-account mode has no bus policy and forwards nothing', () => {
+    for (const name of ['key-issuer.single-account', 'edge-updater.single-account'] as const) {
+      expect(resourcesOfType(templates[name], 'AWS::Events::EventBusPolicy')).toEqual([]);
+      const rules = resourcesOfType(templates[name], 'AWS::Events::Rule');
+      expect(rules.map(([, r]) => r.Properties!.Name)).not.toContainEqual(
+        expect.stringMatching(/^keyrot-forward/),
+      );
+    }
+  });
+
+  it('the KMS key lets the issuer role only encrypt and the edge-updater only decrypt', () => {
+    const key = {
+      Properties: onlyResource<{
+        KeyPolicy: { Statement: Statement[] };
+        EnableKeyRotation: boolean;
+      }>(templates['edge-updater'], 'AWS::KMS::Key'),
+    };
+    expect(key.Properties.EnableKeyRotation).toBe(true);
+    const bySid = Object.fromEntries(key.Properties.KeyPolicy.Statement.map((s) => [s.Sid, s]));
+    expect(bySid.IssuerMayOnlyEncrypt).toMatchObject({
+      Principal: { AWS: `arn:aws:iam::${API}:root` },
+      Action: 'kms:Encrypt',
+      Condition: {
+        ArnEquals: {
+          'aws:PrincipalArn': `arn:aws:iam::${API}:role/keyrot-key-issuer-dev-us-east-1`,
+        },
+        Null: { 'kms:EncryptionContext:keyrot:rotationId': 'false' },
+      },
+    });
+    expect(bySid.EdgeUpdaterMayOnlyDecrypt).toMatchObject({
+      Action: 'kms:Decrypt',
+      Condition: {
+        ArnEquals: {
+          'aws:PrincipalArn': `arn:aws:iam::${EDGE}:role/keyrot-edge-updater-dev-us-east-1`,
+        },
+      },
+    });
+    const grants = key.Properties.KeyPolicy.Statement.flatMap((s) => asList(s.Action));
+    expect(grants).not.toContain('kms:*');
+    expect(grants.filter((a) => a === 'kms:Encrypt' || a === 'kms:Decrypt')).toHaveLength(2);
+  });
+});
+
+describe('the API account resources', () => {
+  const issuer = templates['key-issuer'];
+
+  it('declares the ledger table with the keys the code uses, on demand, PITR, protected', () => {
+    const table = { Properties: onlyResource(issuer, 'AWS::DynamoDB::Table') };
+    const definition = ledgerTableDefinition('keyrot-ledger');
+    expect(table.Properties).toMatchObject({
+      TableName: 'keyrot-ledger',
+      BillingMode: 'PAY_PER_REQUEST',
+      DeletionProtectionEnabled: true,
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      KeySchema: definition.KeySchema,
+      AttributeDefinitions: definition.AttributeDefinitions,
+      GlobalSecondaryIndexes: definition.GlobalSecondaryIndexes,
+    });
+  });
+
+  it('schedules the seed input monthly onto the keyrot bus', () => {
+    const schedule = { Properties: onlyResource(issuer, 'AWS::Scheduler::Schedule') };
+    expect(schedule.Properties).toMatchObject({
+      ScheduleExpression: 'cron(0 0 1 * ? *)',
+      State: 'ENABLED',
+      Target: {
+        Arn: { 'Fn::GetAtt': ['KeyrotBus', 'Arn'] },
+        EventBridgeParameters: { Source: 'keyrot', DetailType: 'KeyRotationRequested' },
+      },
+    });
+    const input = JSON.parse((schedule.Properties.Target as { Input: string }).Input) as object;
+    expect(Object.keys(input).sort()).toEqual([
+      'API_KEY_NAME',
+      'DISTRIBUTION_ID',
+      'ORIGIN_ID',
+      'USAGE_PLAN_ID',
+    ]);
+  });
+});
+
+describe('the protected API example', () => {
+  const example = loadTemplate('example-protected-api');
+
+  it('requires an API key on its method, and CloudFront sends one to api-gateway-origin', () => {
+    expect(onlyResource(example, 'AWS::ApiGateway::Method')).toMatchObject({
+      ApiKeyRequired: true,
+    });
+    const distribution = onlyResource<{ DistributionConfig: { Origins: Record<string, Json>[] } }>(
+      example,
+      'AWS::CloudFront::Distribution',
+    );
+    const origins = distribution.DistributionConfig.Origins;
+    expect(origins).toEqual([
+      expect.objectContaining({
+        Id: 'api-gateway-origin',
+        OriginCustomHeaders: [expect.objectContaining({ HeaderName: 'x-api-key' })],
+      }),
+    ]);
+    expect(resourcesOfType(example, 'AWS::ApiGateway::UsagePlanKey')).toHaveLength(1);
+  });
+
+  it('outputs what keyrot needs', () => {
+    expect(Object.keys(example.Outputs ?? {})).toEqual(
+      expect.arrayContaining(['USAGEPLANID', 'DISTRIBUTIONID', 'ORIGINID']),
+    );
+  });
+});
