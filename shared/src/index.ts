@@ -8,3 +8,4 @@ export * from './ledger';
 export * from './log';
 export * from './runtime';
 export * from './secret';
+export * from './metrics';

@@ -9,10 +9,12 @@ import {
   type DetailOf,
   type DetailType,
   type RotationFailed,
+  type Target,
   type Trust,
   type TrustedEvent,
 } from './events';
 import type { Ledger } from './ledger';
+import { MetricUnit, recordResult, type KeyrotMetrics } from './metrics';
 import type { KeyrotLogger } from './log';
 
 /** Time, injectable so tests and the local runner control it. */
@@ -86,7 +88,12 @@ export const envVar = {
   optionalUrl: () => z.optional(z.union([z.literal(''), z.url({ error: 'must be a URL' })])),
 };
 
-export type HandlerResult = { readonly status: string; readonly rotationId?: string };
+export interface HandlerResult {
+  readonly status: string;
+  readonly rotationId?: string;
+  /** Durations worth a metric (ms), by name: a step, the whole rotation, the deploy wait. */
+  readonly durationsMs?: Readonly<Record<string, number>>;
+}
 
 /**
  * The one way a keyrot handler accepts an event: check its origin and schema, and reject
@@ -96,29 +103,51 @@ export type HandlerResult = { readonly status: string; readonly rotationId?: str
 export async function acceptEvent<T extends DetailType>(
   raw: unknown,
   trust: Trust<T>,
-  deps: { log: KeyrotLogger; ledger?: Ledger; actor: Actor; clock: Clock },
+  deps: {
+    log: KeyrotLogger;
+    metrics?: KeyrotMetrics;
+    ledger?: Ledger;
+    actor: Actor;
+    clock: Clock;
+    context?: Context;
+  },
   handle: (event: TrustedEvent<T>) => Promise<HandlerResult>,
 ): Promise<HandlerResult> {
-  let event: TrustedEvent<T>;
+  const { log, metrics } = deps;
+  // Keys appended in an earlier invocation of this execution environment must not leak in.
+  log.resetKeys();
+  if (deps.context) log.addContext(deps.context);
+  log.appendKeys({ account: deps.actor.account, eventId: eventIdOf(raw), step: 'RECEIVED' });
   try {
-    event = parseEvent(raw, trust);
-  } catch (error) {
-    if (!(error instanceof UntrustedEventError || error instanceof InvalidInputError)) throw error;
-    const eventId = eventIdOf(raw);
-    deps.log.error('event rejected', { eventId, error: summarizeError(error) });
-    await deps.ledger?.record({
-      rotationId: `evt_${eventId.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 80) || 'unknown'}`,
-      target: '-',
-      step: 'REJECTED',
-      at: deps.clock.now().toISOString(),
-      actor: deps.actor,
-      error: summarizeError(error),
-      facts: { eventId },
-    });
-    return { status: 'rejected' };
+    let event: TrustedEvent<T>;
+    try {
+      event = parseEvent(raw, trust);
+    } catch (error) {
+      if (!(error instanceof UntrustedEventError || error instanceof InvalidInputError))
+        throw error;
+      const eventId = eventIdOf(raw);
+      log.error('event rejected', { error: summarizeError(error) });
+      metrics?.addMetric('EventsRejected', MetricUnit.Count, 1);
+      await deps.ledger?.record({
+        rotationId: `evt_${eventId.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 80) || 'unknown'}`,
+        target: '-',
+        step: 'REJECTED',
+        at: deps.clock.now().toISOString(),
+        actor: deps.actor,
+        error: summarizeError(error),
+        facts: { eventId },
+      });
+      return { status: 'rejected' };
+    }
+    const { rotationId, target } = event.detail as { rotationId?: string; target: Target };
+    log.appendKeys({ detailType: event.detailType, target: target.name, rotationId });
+    metrics?.addDimension('target', target.name);
+    const result = await handle(event);
+    if (metrics) recordResult(metrics, result);
+    return result;
+  } finally {
+    metrics?.publishStoredMetrics();
   }
-  deps.log.appendKeys({ eventId: event.id, detailType: event.detailType });
-  return handle(event);
 }
 
 function eventIdOf(raw: unknown): string {

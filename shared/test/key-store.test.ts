@@ -19,6 +19,7 @@ import {
   ResourceNotFoundError,
   SecretValue,
 } from '../src';
+import { failureOf } from '../../test/support/fixtures';
 
 const apiGateway = mockClient(APIGatewayClient);
 
@@ -44,15 +45,6 @@ const tooManyRequests = () =>
     message: 'Too Many Requests',
     $metadata: { httpStatusCode: 429 },
   });
-
-async function failureOf(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error,
-  );
-}
 
 afterEach(() => {
   apiGateway.reset();

@@ -1,7 +1,7 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EventBridgePublisher, PublishError, type KeyRetired } from '../src';
-import { TARGET } from '../../test/support/fixtures';
+import { failureOf, TARGET } from '../../test/support/fixtures';
 
 const eventBridge = mockClient(EventBridgeClient);
 
@@ -25,15 +25,6 @@ const retired: KeyRetired = {
   retiredKeys: [{ id: 'old0000001', fingerprint: 'ba9876543210' }],
   completedAt: '2026-11-25T09:10:00.000Z',
 };
-
-async function failureOf(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error,
-  );
-}
 
 afterEach(() => {
   eventBridge.reset();

@@ -42,6 +42,7 @@ import {
   STATIC_PATH_PATTERN,
   readScheduledRotation,
 } from '../../harness/provision';
+import { failureOf } from '../support/fixtures';
 import { useMoto } from '../support/local';
 
 jest.setTimeout(60_000);
@@ -85,19 +86,15 @@ function opened<C extends { destroy(): void }>(client: C): C {
 }
 
 /**
- * The error name and HTTP status a call failed with, or 'succeeded'. Never the call's answer:
- * it may hold a key value, and a failed expectation would print it.
+ * {@link failureOf} reduced to the error's name and HTTP status. Never the call's answer nor
+ * the whole error: either may hold a key value, and a failed expectation would print it.
  */
-async function failureOf(
+async function redactedFailureOf(
   call: Promise<unknown>,
-): Promise<{ name: string; status: number | undefined } | 'succeeded'> {
-  try {
-    await call;
-    return 'succeeded';
-  } catch (error) {
-    const { name, $metadata } = error as Error & { $metadata?: { httpStatusCode?: number } };
-    return { name, status: $metadata?.httpStatusCode };
-  }
+): Promise<{ name: string; status: number | undefined }> {
+  const error = await failureOf(call);
+  const { name, $metadata } = error as Error & { $metadata?: { httpStatusCode?: number } };
+  return { name, status: $metadata?.httpStatusCode };
 }
 
 /** The ids of the keys on a usage plan, sorted. */
@@ -263,7 +260,7 @@ describe('API Gateway', () => {
 
   it('DeleteApiKey of an unknown id is NotFoundException 404', async () => {
     expect(
-      await failureOf(
+      await redactedFailureOf(
         apiGateway(shared().world.api.session).send(
           new DeleteApiKeyCommand({ apiKey: 'nosuchkey1' }),
         ),
@@ -274,7 +271,7 @@ describe('API Gateway', () => {
   it('CreateUsagePlanKey with an unknown key id is NotFoundException 404', async () => {
     const { api } = shared().world;
     expect(
-      await failureOf(
+      await redactedFailureOf(
         apiGateway(api.session).send(
           new CreateUsagePlanKeyCommand({
             usagePlanId: api.usagePlanId,
@@ -339,7 +336,9 @@ describe('API Gateway', () => {
       const { apigw, keyId } = await probeKey('assumptions-deleted');
       const deleted = await apigw.send(new DeleteApiKeyCommand({ apiKey: keyId }));
       expect(deleted.$metadata.httpStatusCode).toBe(202);
-      expect(await failureOf(apigw.send(new DeleteApiKeyCommand({ apiKey: keyId })))).toEqual({
+      expect(
+        await redactedFailureOf(apigw.send(new DeleteApiKeyCommand({ apiKey: keyId }))),
+      ).toEqual({
         name: 'NotFoundException',
         status: 404,
       });
@@ -424,7 +423,7 @@ describe('CloudFront', () => {
 
   it('GetDistributionConfig of an unknown id is NoSuchDistribution 404', async () => {
     expect(
-      await failureOf(
+      await redactedFailureOf(
         cloudFront(shared().world.edge.session).send(
           new GetDistributionConfigCommand({ Id: 'E0000000000000' }),
         ),
@@ -607,7 +606,7 @@ describe('KMS', () => {
   it("KMS Encrypt with another account's key ARN is NotFoundException", async () => {
     const { api, edge } = shared().world;
     expect(
-      await failureOf(
+      await redactedFailureOf(
         kms(api.session).send(
           new EncryptCommand({
             KeyId: edge.kmsKeyArn,
@@ -646,7 +645,7 @@ describe('KMS', () => {
       }),
     );
     expect(
-      await failureOf(
+      await redactedFailureOf(
         client.send(
           new DecryptCommand({
             CiphertextBlob: encrypted.CiphertextBlob,

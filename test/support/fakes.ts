@@ -17,6 +17,7 @@ import {
   type DetailOf,
   type DetailType,
   type EventPublisher,
+  type KeyRef,
   type KeySealer,
   type KeyStore,
   type KeyrotLogger,
@@ -27,6 +28,7 @@ import {
   type StepRecord,
   type Target,
 } from '@keyrot/shared';
+import { actor, API_ACCOUNT, ROTATION_ID, TARGET } from './fixtures';
 import {
   EdgeConfigChangedError,
   type EdgeConfigStore,
@@ -592,4 +594,61 @@ export class FakeWorld {
   dispose(): void {
     this.logs.stop();
   }
+}
+
+/**
+ * Gives every test a fresh {@link FakeWorld} for `serviceName`, prepared by `setup`; after
+ * each test it checks I4 (no key value in a log line, the ledger or an event, whatever
+ * happened) and disposes of the world. Call at the top of a test file; the getter returns
+ * the current test's world.
+ */
+export function useFakeWorld(
+  serviceName: string,
+  setup?: (world: FakeWorld) => void | Promise<void>,
+): () => FakeWorld {
+  let current: FakeWorld | undefined;
+  beforeEach(async () => {
+    current = new FakeWorld(serviceName);
+    await setup?.(current);
+  });
+  afterEach(() => {
+    const world = current;
+    current = undefined;
+    if (!world) return;
+    try {
+      world.expectNoSecretLeaks();
+    } finally {
+      world.dispose();
+    }
+  });
+  return () => {
+    if (!current) throw new Error('useFakeWorld: no world outside a test');
+    return current;
+  };
+}
+
+/**
+ * Leaves `world`'s ledger as the issuer does once it has sent KeyCreated for `newKey`
+ * superseding `superseded`: the rotation's steps up to KEY_SENT, at the clock's time, with the
+ * target's lock still held.
+ */
+export async function issuerSent(
+  world: Pick<FakeWorld, 'ledger' | 'clock'>,
+  newKey: KeyRef,
+  superseded: readonly KeyRef[],
+): Promise<void> {
+  const at = world.clock.now().toISOString();
+  const step = (name: StepRecord['step'], fields: Partial<StepRecord> = {}): StepRecord => ({
+    rotationId: ROTATION_ID,
+    target: TARGET.name,
+    step: name,
+    at,
+    actor: actor(API_ACCOUNT, 'keyrot-key-issuer'),
+    ...fields,
+  });
+  await world.ledger.begin(step('REQUESTED', { reason: 'scheduled', targetSpec: TARGET }), 3600);
+  await world.ledger.record(step('KEYS_LISTED', { keys: superseded }));
+  await world.ledger.record(step('KEY_CREATED', { newKey }));
+  await world.ledger.record(step('KEY_ASSOCIATED', { newKey }));
+  await world.ledger.record(step('KEY_SENT', { newKey, keys: superseded }));
 }

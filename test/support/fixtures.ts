@@ -1,4 +1,7 @@
-/** Shared test data: accounts, the seed's target, EventBridge envelopes, Lambda contexts. */
+/**
+ * Shared test data (accounts, the seed's target, EventBridge envelopes, Lambda contexts) and
+ * small assertion helpers.
+ */
 import {
   rotationContext,
   SecretValue,
@@ -164,6 +167,22 @@ export function lambdaContext(remainingMs = 900_000, functionName = 'keyrot-test
     fail: () => undefined,
     succeed: () => undefined,
   };
+}
+
+/** The one item of `items`; fails the test unless there is exactly one. */
+export function onlyOne<T>(items: readonly T[]): T {
+  expect(items).toHaveLength(1);
+  return items[0]!;
+}
+
+/** The error `promise` rejects with; fails the test if it resolves. */
+export async function failureOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
 }
 
 /** A copy of `object` without `key`. */

@@ -7,12 +7,15 @@ import {
   actorOf,
   awsClientConfigFromEnv,
   createLogger,
+  createMetrics,
+  countRetries,
   envVar,
   EventBridgePublisher,
   KmsKeySealer,
   readConfig,
   systemClock,
   type HandlerResult,
+  type KeyrotMetrics,
 } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod/mini';
@@ -32,6 +35,7 @@ export const configSchema = z.object({
 const RESERVE_MS = 20_000;
 
 export type EdgeEnvironment = Omit<EdgeDeps, 'actor'> & {
+  readonly metrics?: KeyrotMetrics;
   readonly apiAccountId: string;
   readonly edgeAccountId: string;
 };
@@ -49,14 +53,8 @@ export function createHandler(env: EdgeEnvironment) {
     return acceptEvent(
       raw,
       { accounts: [env.apiAccountId], detailTypes: ['KeyCreated'] },
-      { ...deps },
-      (event) => {
-        deps.log.appendKeys({
-          rotationId: event.detail.rotationId,
-          target: event.detail.target.name,
-        });
-        return updateEdge(event.detail, deps);
-      },
+      { ...deps, ...(context && { context }) },
+      (event) => updateEdge(event.detail, deps),
     );
   };
 }
@@ -65,13 +63,16 @@ export function createHandler(env: EdgeEnvironment) {
 export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): EdgeEnvironment {
   const config = readConfig(configSchema, env);
   const aws = awsClientConfigFromEnv(env);
+  const metrics = createMetrics('edge-updater');
+  const client = <C extends Parameters<typeof countRetries>[0]>(c: C) => countRetries(c, metrics);
   return {
     apiAccountId: config.API_ACCOUNT_ID,
     edgeAccountId: config.EDGE_ACCOUNT_ID,
-    edge: new CloudFrontEdgeConfig(new CloudFrontClient(aws)),
-    sealer: new KmsKeySealer(new KMSClient(aws)),
-    events: new EventBridgePublisher(new EventBridgeClient(aws), config.EVENT_BUS_NAME),
+    edge: new CloudFrontEdgeConfig(client(new CloudFrontClient(aws))),
+    sealer: new KmsKeySealer(client(new KMSClient(aws))),
+    events: new EventBridgePublisher(client(new EventBridgeClient(aws)), config.EVENT_BUS_NAME),
     clock: systemClock,
+    metrics,
     log: createLogger('edge-updater'),
     pollIntervalMs: config.DEPLOY_POLL_SECONDS * 1000,
     maxWaitMs: config.DEPLOY_MAX_WAIT_SECONDS * 1000,

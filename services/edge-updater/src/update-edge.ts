@@ -35,6 +35,7 @@ export type EdgeResult =
       status: 'updated' | 'already-updated';
       rotationId: string;
       previousFingerprint: string | null;
+      durationsMs: { EdgeDeploy: number };
     }
   | { status: 'failed'; rotationId: string; error: string };
 
@@ -99,8 +100,11 @@ export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<Edg
       }
     }
     const updatedAt = deps.clock.now().toISOString();
+    log.appendKeys({ step: 'EDGE_HEADER_SET' });
 
     await waitForDeployed(event, deps);
+    const deployedAt = deps.clock.now().toISOString();
+    log.appendKeys({ step: 'EDGE_DEPLOYED' });
     await deps.events.publish('EdgeUpdated', {
       version: 1,
       rotationId,
@@ -108,10 +112,15 @@ export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<Edg
       newKey,
       previousFingerprint,
       updatedAt,
-      deployedAt: deps.clock.now().toISOString(),
+      deployedAt,
       actor: deps.actor,
     });
-    return { status: alreadySet ? 'already-updated' : 'updated', rotationId, previousFingerprint };
+    return {
+      status: alreadySet ? 'already-updated' : 'updated',
+      rotationId,
+      previousFingerprint,
+      durationsMs: { EdgeDeploy: Date.parse(deployedAt) - Date.parse(updatedAt) },
+    };
   } catch (error) {
     const failure = summarizeError(error);
     const edgeUpdated =

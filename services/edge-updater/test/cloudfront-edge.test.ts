@@ -18,7 +18,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { CloudFrontEdgeConfig } from '../src/adapters/cloudfront-edge';
 import { EdgeConfigChangedError } from '../src/edge-config';
-import { omit } from '../../../test/support/fixtures';
+import { failureOf, omit } from '../../../test/support/fixtures';
 
 const cloudFront = mockClient(CloudFrontClient);
 
@@ -101,13 +101,9 @@ const noSuchDistribution = () =>
     $metadata: { httpStatusCode: 404 },
   });
 
-async function failureOf(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error,
-  );
+/** The API origin of the config UpdateDistribution was called with. */
+function writtenApiOrigin(): Origin | undefined {
+  return writtenConfig().Origins?.Items?.find((o) => o.Id === 'api-gateway-origin');
 }
 
 function newEdge() {
@@ -117,6 +113,27 @@ function newEdge() {
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     }),
   );
+}
+
+/** Reads the header, then writes NEW_VALUE with the ETag read. */
+async function writeNewValue(): Promise<void> {
+  const edge = newEdge();
+  await edge.writeHeader(target, (await edge.readHeader(target)).etag, new SecretValue(NEW_VALUE));
+}
+
+/** GetDistribution answering `status`, the API origin sending NEW_VALUE. */
+function givenDistribution(status: 'Deployed' | 'InProgress') {
+  cloudFront.on(GetDistributionCommand).resolves({
+    Distribution: {
+      Id: DISTRIBUTION,
+      ARN: `arn:aws:cloudfront::222222222222:distribution/${DISTRIBUTION}`,
+      Status: status,
+      LastModifiedTime: new Date('2026-11-25T09:00:00Z'),
+      InProgressInvalidationBatches: 0,
+      DomainName: 'd111111abcdef8.cloudfront.net',
+      DistributionConfig: distributionConfig([{ HeaderName: 'x-api-key', HeaderValue: NEW_VALUE }]),
+    },
+  });
 }
 
 afterEach(() => {
@@ -193,10 +210,8 @@ describe('CloudFrontEdgeConfig', () => {
         { HeaderName: 'x-api-key', HeaderValue: OLD_VALUE },
       ]);
       givenConfig(config);
-      const edge = newEdge();
 
-      const { etag } = await edge.readHeader(target);
-      await edge.writeHeader(target, etag, new SecretValue(NEW_VALUE));
+      await writeNewValue();
 
       const input = cloudFront.commandCalls(UpdateDistributionCommand)[0]?.args[0].input;
       expect(input?.Id).toBe(DISTRIBUTION);
@@ -210,16 +225,10 @@ describe('CloudFrontEdgeConfig', () => {
 
     it('replaces a header whose name differs in case, without adding a second one', async () => {
       givenConfig(distributionConfig([{ HeaderName: 'X-Api-Key', HeaderValue: OLD_VALUE }]));
-      const edge = newEdge();
 
-      await edge.writeHeader(
-        target,
-        (await edge.readHeader(target)).etag,
-        new SecretValue(NEW_VALUE),
-      );
+      await writeNewValue();
 
-      const api = writtenConfig().Origins?.Items?.find((o) => o.Id === 'api-gateway-origin');
-      expect(api?.CustomHeaders).toEqual({
+      expect(writtenApiOrigin()?.CustomHeaders).toEqual({
         Quantity: 1,
         Items: [{ HeaderName: 'X-Api-Key', HeaderValue: NEW_VALUE }],
       });
@@ -227,16 +236,10 @@ describe('CloudFrontEdgeConfig', () => {
 
     it('adds the header when the origin has no custom headers yet', async () => {
       givenConfig(distributionConfig());
-      const edge = newEdge();
 
-      await edge.writeHeader(
-        target,
-        (await edge.readHeader(target)).etag,
-        new SecretValue(NEW_VALUE),
-      );
+      await writeNewValue();
 
-      const api = writtenConfig().Origins?.Items?.find((o) => o.Id === 'api-gateway-origin');
-      expect(api?.CustomHeaders).toEqual({
+      expect(writtenApiOrigin()?.CustomHeaders).toEqual({
         Quantity: 1,
         Items: [{ HeaderName: 'x-api-key', HeaderValue: NEW_VALUE }],
       });
@@ -244,16 +247,10 @@ describe('CloudFrontEdgeConfig', () => {
 
     it('adds the header next to the origin’s other headers', async () => {
       givenConfig(distributionConfig([{ HeaderName: 'x-origin-verify', HeaderValue: 'v' }]));
-      const edge = newEdge();
 
-      await edge.writeHeader(
-        target,
-        (await edge.readHeader(target)).etag,
-        new SecretValue(NEW_VALUE),
-      );
+      await writeNewValue();
 
-      const api = writtenConfig().Origins?.Items?.find((o) => o.Id === 'api-gateway-origin');
-      expect(api?.CustomHeaders).toEqual({
+      expect(writtenApiOrigin()?.CustomHeaders).toEqual({
         Quantity: 2,
         Items: [
           { HeaderName: 'x-origin-verify', HeaderValue: 'v' },
@@ -264,13 +261,8 @@ describe('CloudFrontEdgeConfig', () => {
 
     it('leaves other origins, their headers and the rest of the config byte for byte', async () => {
       givenConfig(distributionConfig([{ HeaderName: 'x-api-key', HeaderValue: OLD_VALUE }]));
-      const edge = newEdge();
 
-      await edge.writeHeader(
-        target,
-        (await edge.readHeader(target)).etag,
-        new SecretValue(NEW_VALUE),
-      );
+      await writeNewValue();
 
       const written = writtenConfig();
       const original = distributionConfig([{ HeaderName: 'x-api-key', HeaderValue: OLD_VALUE }]);
@@ -347,19 +339,7 @@ describe('CloudFrontEdgeConfig', () => {
 
   describe('deployment', () => {
     it('reports Deployed and the fingerprint of the header the distribution holds', async () => {
-      cloudFront.on(GetDistributionCommand).resolves({
-        Distribution: {
-          Id: DISTRIBUTION,
-          ARN: `arn:aws:cloudfront::222222222222:distribution/${DISTRIBUTION}`,
-          Status: 'Deployed',
-          LastModifiedTime: new Date('2026-11-25T09:00:00Z'),
-          InProgressInvalidationBatches: 0,
-          DomainName: 'd111111abcdef8.cloudfront.net',
-          DistributionConfig: distributionConfig([
-            { HeaderName: 'x-api-key', HeaderValue: NEW_VALUE },
-          ]),
-        },
-      });
+      givenDistribution('Deployed');
 
       await expect(newEdge().deployment(target)).resolves.toEqual({
         deployed: true,
@@ -368,19 +348,7 @@ describe('CloudFrontEdgeConfig', () => {
     });
 
     it('reports InProgress as not deployed', async () => {
-      cloudFront.on(GetDistributionCommand).resolves({
-        Distribution: {
-          Id: DISTRIBUTION,
-          ARN: `arn:aws:cloudfront::222222222222:distribution/${DISTRIBUTION}`,
-          Status: 'InProgress',
-          LastModifiedTime: new Date('2026-11-25T09:00:00Z'),
-          InProgressInvalidationBatches: 0,
-          DomainName: 'd111111abcdef8.cloudfront.net',
-          DistributionConfig: distributionConfig([
-            { HeaderName: 'x-api-key', HeaderValue: NEW_VALUE },
-          ]),
-        },
-      });
+      givenDistribution('InProgress');
 
       await expect(newEdge().deployment(target)).resolves.toMatchObject({ deployed: false });
     });

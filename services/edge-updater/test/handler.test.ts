@@ -1,6 +1,6 @@
 import { SecretValue } from '@keyrot/shared';
 import { createHandler, type EdgeEnvironment } from '../src/handler';
-import { FakeWorld } from '../../../test/support/fakes';
+import { useFakeWorld } from '../../../test/support/fakes';
 import {
   API_ACCOUNT,
   EDGE_ACCOUNT,
@@ -15,17 +15,25 @@ const OLD_VALUE = 'HANDLERoldVALUE00000000000000000000000';
 const NEW_VALUE = 'HANDLERnewVALUE11111111111111111111111';
 const OLD = { id: 'oldkey0001', fingerprint: new SecretValue(OLD_VALUE).fingerprint };
 
-let world: FakeWorld;
+const world = useFakeWorld('edge-updater', (w) => {
+  w.addSecret(OLD_VALUE);
+  w.addSecret(NEW_VALUE);
+  w.edge.addDistribution(TARGET.distributionId, {
+    [TARGET.originId]: [{ name: 'x-api-key', value: OLD_VALUE }],
+  });
+  w.edge.deployDelayMs = 60_000;
+});
 
 function handler(overrides: Partial<EdgeEnvironment> = {}) {
+  const { edge, sealer, events, clock, logs } = world();
   return createHandler({
     apiAccountId: API_ACCOUNT,
     edgeAccountId: EDGE_ACCOUNT,
-    edge: world.edge,
-    sealer: world.sealer,
-    events: world.events,
-    clock: world.clock,
-    log: world.logs.log,
+    edge,
+    sealer,
+    events,
+    clock,
+    log: logs.log,
     pollIntervalMs: 20_000,
     maxWaitMs: 840_000,
     ...overrides,
@@ -33,34 +41,17 @@ function handler(overrides: Partial<EdgeEnvironment> = {}) {
 }
 
 async function keyCreatedDetail() {
-  return keyCreated(world.sealer, { value: NEW_VALUE, superseded: [OLD] });
+  return keyCreated(world().sealer, { value: NEW_VALUE, superseded: [OLD] });
 }
 
 function apiHeaders() {
-  return world.edge.headersOf(TARGET.distributionId, TARGET.originId);
+  return world().edge.headersOf(TARGET.distributionId, TARGET.originId);
 }
 
 function rejectionLog() {
-  return world.logs.entries().find((e) => e.message === 'event rejected');
+  const { logs } = world();
+  return logs.entries().find((e) => e.message === 'event rejected');
 }
-
-beforeEach(() => {
-  world = new FakeWorld('edge-updater');
-  world.addSecret(OLD_VALUE);
-  world.addSecret(NEW_VALUE);
-  world.edge.addDistribution(TARGET.distributionId, {
-    [TARGET.originId]: [{ name: 'x-api-key', value: OLD_VALUE }],
-  });
-  world.edge.deployDelayMs = 60_000;
-});
-
-afterEach(() => {
-  try {
-    world.expectNoSecretLeaks();
-  } finally {
-    world.dispose();
-  }
-});
 
 describe('edge-updater handler', () => {
   it('updates the edge for a KeyCreated from the API account and announces EdgeUpdated', async () => {
@@ -70,7 +61,7 @@ describe('edge-updater handler', () => {
 
     expect(result).toMatchObject({ status: 'updated', rotationId: detail.rotationId });
     expect(apiHeaders()).toEqual([{ name: 'x-api-key', value: NEW_VALUE }]);
-    expect(world.events.ofType('EdgeUpdated')).toEqual([
+    expect(world().events.ofType('EdgeUpdated')).toEqual([
       expect.objectContaining({
         rotationId: detail.rotationId,
         actor: expect.objectContaining({ account: EDGE_ACCOUNT, function: 'keyrot-test' }),
@@ -85,16 +76,16 @@ describe('edge-updater handler', () => {
     const second = await handler()(raw);
 
     expect(second.status).toBe('already-updated');
-    expect(world.edge.writes).toHaveLength(1);
+    expect(world().edge.writes).toHaveLength(1);
   });
 
   it('rejects a KeyCreated from an account other than the API account', async () => {
     const raw = envelope('KeyCreated', await keyCreatedDetail(), { account: OTHER_ACCOUNT });
 
     await expect(handler()(raw)).resolves.toEqual({ status: 'rejected' });
-    expect(world.edge.writeAttempts).toEqual([]);
-    expect(world.sealer.openCalls).toEqual([]);
-    expect(world.events.published).toEqual([]);
+    expect(world().edge.writeAttempts).toEqual([]);
+    expect(world().sealer.openCalls).toEqual([]);
+    expect(world().events.published).toEqual([]);
     expect(rejectionLog()).toMatchObject({ error: { field: 'account' } });
   });
 
@@ -102,7 +93,7 @@ describe('edge-updater handler', () => {
     const raw = envelope('KeyCreated', await keyCreatedDetail(), { source: 'keyrot.fake' });
 
     await expect(handler()(raw)).resolves.toEqual({ status: 'rejected' });
-    expect(world.edge.writeAttempts).toEqual([]);
+    expect(world().edge.writeAttempts).toEqual([]);
     expect(rejectionLog()).toMatchObject({ error: { field: 'source' } });
   });
 
@@ -111,22 +102,22 @@ describe('edge-updater handler', () => {
     const raw = envelope('KeyCreated', { ...detail, target: { ...detail.target, originId: '' } });
 
     await expect(handler()(raw)).resolves.toEqual({ status: 'rejected' });
-    expect(world.edge.writeAttempts).toEqual([]);
+    expect(world().edge.writeAttempts).toEqual([]);
     expect(apiHeaders()).toEqual([{ name: 'x-api-key', value: OLD_VALUE }]);
-    expect(world.events.published).toEqual([]);
+    expect(world().events.published).toEqual([]);
     expect(rejectionLog()).toMatchObject({ error: { field: 'detail.target.originId' } });
   });
 
   it('bounds the wait for Deployed by the time the Lambda has left', async () => {
-    world.edge.deployDelayMs = Infinity;
+    world().edge.deployDelayMs = Infinity;
     const raw = envelope('KeyCreated', await keyCreatedDetail());
 
     // 80 s left, 20 s of it kept in reserve to report: at most 60 s of waiting.
     const result = await handler()(raw, lambdaContext(80_000));
 
     expect(result.status).toBe('failed');
-    expect(world.clock.slept).toBeLessThanOrEqual(60_000);
-    expect(world.events.ofType('RotationFailed')).toEqual([
+    expect(world().clock.slept).toBeLessThanOrEqual(60_000);
+    expect(world().events.ofType('RotationFailed')).toEqual([
       expect.objectContaining({
         error: expect.objectContaining({ name: 'DeploymentTimeoutError' }),
         edgeUpdated: true,

@@ -1,11 +1,12 @@
 import { AwsCallError, SecretValue, type KeyCreated, type RotationFailed } from '@keyrot/shared';
 import { updateEdge, type EdgeDeps } from '../src/update-edge';
-import { FakeWorld, type FakeHeader } from '../../../test/support/fakes';
+import { useFakeWorld, type FakeHeader } from '../../../test/support/fakes';
 import {
   actor,
   EDGE_ACCOUNT,
   EDGE_KMS_KEY_ARN,
   keyCreated,
+  onlyOne,
   TARGET,
 } from '../../../test/support/fixtures';
 
@@ -18,15 +19,19 @@ const OLD = { id: 'oldkey0001', fingerprint: new SecretValue(OLD_VALUE).fingerpr
 const POLL_MS = 20_000;
 const MAX_WAIT_MS = 840_000;
 
-let world: FakeWorld;
+const world = useFakeWorld('edge-updater', (w) => {
+  for (const value of [OLD_VALUE, NEW_VALUE, OTHER_VALUE, SITE_SECRET]) w.addSecret(value);
+  w.edge.deployDelayMs = 5 * 60_000;
+});
 
 function deps(overrides: Partial<EdgeDeps> = {}): EdgeDeps {
+  const { edge, sealer, events, clock, logs } = world();
   return {
-    edge: world.edge,
-    sealer: world.sealer,
-    events: world.events,
-    clock: world.clock,
-    log: world.logs.log,
+    edge,
+    sealer,
+    events,
+    clock,
+    log: logs.log,
     actor: actor(EDGE_ACCOUNT, 'keyrot-edge-updater'),
     pollIntervalMs: POLL_MS,
     maxWaitMs: MAX_WAIT_MS,
@@ -37,7 +42,7 @@ function deps(overrides: Partial<EdgeDeps> = {}): EdgeDeps {
 
 /** The distribution with the API origin sending `apiHeaders`, next to another origin. */
 function givenDistribution(apiHeaders: FakeHeader[]) {
-  world.edge.addDistribution(TARGET.distributionId, {
+  world().edge.addDistribution(TARGET.distributionId, {
     'site-origin': [
       { name: 'x-api-key', value: SITE_SECRET },
       { name: 'x-site-token', value: 'site-token' },
@@ -47,38 +52,22 @@ function givenDistribution(apiHeaders: FakeHeader[]) {
 }
 
 function apiHeaders(): FakeHeader[] {
-  return world.edge.headersOf(TARGET.distributionId, TARGET.originId);
+  return world().edge.headersOf(TARGET.distributionId, TARGET.originId);
 }
 
 function onlyRotationFailed(): RotationFailed {
-  const failed = world.events.ofType('RotationFailed');
-  expect(failed).toHaveLength(1);
-  return failed[0]!;
+  return onlyOne(world().events.ofType('RotationFailed'));
 }
 
 async function eventFor(overrides: Partial<Parameters<typeof keyCreated>[1]> = {}) {
-  return keyCreated(world.sealer, { value: NEW_VALUE, superseded: [OLD], ...overrides });
+  return keyCreated(world().sealer, { value: NEW_VALUE, superseded: [OLD], ...overrides });
 }
-
-beforeEach(() => {
-  world = new FakeWorld('edge-updater');
-  for (const value of [OLD_VALUE, NEW_VALUE, OTHER_VALUE, SITE_SECRET]) world.addSecret(value);
-  world.edge.deployDelayMs = 5 * 60_000;
-});
-
-afterEach(() => {
-  try {
-    world.expectNoSecretLeaks();
-  } finally {
-    world.dispose();
-  }
-});
 
 describe('updateEdge', () => {
   it('replaces the superseded key with the new one and announces it once Deployed', async () => {
     givenDistribution([{ name: 'x-api-key', value: OLD_VALUE }]);
     const event = await eventFor();
-    const startedAt = world.clock.now().getTime();
+    const startedAt = world().clock.now().getTime();
 
     const result = await updateEdge(event, deps());
 
@@ -86,9 +75,11 @@ describe('updateEdge', () => {
       status: 'updated',
       rotationId: event.rotationId,
       previousFingerprint: OLD.fingerprint,
+      // The fake distribution deploys in 300 s; that wait is the metric.
+      durationsMs: { EdgeDeploy: 300_000 },
     });
     expect(apiHeaders()).toEqual([{ name: 'x-api-key', value: NEW_VALUE }]);
-    const [announced, ...more] = world.events.ofType('EdgeUpdated');
+    const [announced, ...more] = world().events.ofType('EdgeUpdated');
     expect(more).toEqual([]);
     expect(announced).toMatchObject({
       rotationId: event.rotationId,
@@ -112,7 +103,7 @@ describe('updateEdge', () => {
       { name: 'x-origin-verify', value: 'verify' },
       { name: 'x-api-key', value: NEW_VALUE },
     ]);
-    expect(world.events.ofType('EdgeUpdated')[0]?.previousFingerprint).toBeNull();
+    expect(world().events.ofType('EdgeUpdated')[0]?.previousFingerprint).toBeNull();
   });
 
   it('replaces a header whose name differs in case instead of adding a second one', async () => {
@@ -129,7 +120,7 @@ describe('updateEdge', () => {
       { name: 'x-api-key', value: OLD_VALUE },
       { name: 'x-trace', value: 'on' },
     ]);
-    const siteBefore = world.edge.headersOf(TARGET.distributionId, 'site-origin');
+    const siteBefore = world().edge.headersOf(TARGET.distributionId, 'site-origin');
 
     await updateEdge(await eventFor(), deps());
 
@@ -138,8 +129,8 @@ describe('updateEdge', () => {
       { name: 'x-api-key', value: NEW_VALUE },
       { name: 'x-trace', value: 'on' },
     ]);
-    expect(world.edge.headersOf(TARGET.distributionId, 'site-origin')).toEqual(siteBefore);
-    expect(world.edge.writes).toEqual([expect.objectContaining({ originId: TARGET.originId })]);
+    expect(world().edge.headersOf(TARGET.distributionId, 'site-origin')).toEqual(siteBefore);
+    expect(world().edge.writes).toEqual([expect.objectContaining({ originId: TARGET.originId })]);
   });
 
   it('fails at stage edge without writing when the origin id is unknown', async () => {
@@ -149,7 +140,7 @@ describe('updateEdge', () => {
     const result = await updateEdge(event, deps());
 
     expect(result).toMatchObject({ status: 'failed', error: 'OriginNotFoundError' });
-    expect(world.edge.writeAttempts).toEqual([]);
+    expect(world().edge.writeAttempts).toEqual([]);
     expect(onlyRotationFailed()).toMatchObject({
       stage: 'edge',
       error: { name: 'OriginNotFoundError', field: 'ORIGIN_ID' },
@@ -157,7 +148,7 @@ describe('updateEdge', () => {
       edgeUpdated: false,
       rolledBack: false,
     });
-    expect(world.events.ofType('EdgeUpdated')).toEqual([]);
+    expect(world().events.ofType('EdgeUpdated')).toEqual([]);
   });
 
   it('fails naming DISTRIBUTION_ID when the distribution does not exist', async () => {
@@ -166,7 +157,7 @@ describe('updateEdge', () => {
 
     await updateEdge(event, deps());
 
-    expect(world.edge.writeAttempts).toEqual([]);
+    expect(world().edge.writeAttempts).toEqual([]);
     expect(onlyRotationFailed()).toMatchObject({
       error: { field: 'DISTRIBUTION_ID' },
       edgeUpdated: false,
@@ -175,36 +166,36 @@ describe('updateEdge', () => {
 
   it('reads again and retries when the distribution changed since it was read', async () => {
     givenDistribution([{ name: 'x-api-key', value: OLD_VALUE }]);
-    world.edge.changeBeforeNextWrites(1);
+    world().edge.changeBeforeNextWrites(1);
 
     const result = await updateEdge(await eventFor(), deps());
 
     expect(result.status).toBe('updated');
-    expect(world.edge.writeAttempts).toHaveLength(2);
-    expect(world.edge.writes).toHaveLength(1);
+    expect(world().edge.writeAttempts).toHaveLength(2);
+    expect(world().edge.writes).toHaveLength(1);
     expect(apiHeaders()).toEqual([{ name: 'x-api-key', value: NEW_VALUE }]);
   });
 
   it('gives up after the configured write attempts, leaving the edge as it was', async () => {
     givenDistribution([{ name: 'x-api-key', value: OLD_VALUE }]);
-    world.edge.changeBeforeNextWrites(5);
+    world().edge.changeBeforeNextWrites(5);
 
     const result = await updateEdge(await eventFor(), deps({ writeAttempts: 3 }));
 
     expect(result).toMatchObject({ status: 'failed', error: 'EdgeConfigChangedError' });
-    expect(world.edge.writeAttempts).toHaveLength(3);
-    expect(world.edge.writes).toEqual([]);
+    expect(world().edge.writeAttempts).toHaveLength(3);
+    expect(world().edge.writes).toEqual([]);
     expect(apiHeaders()).toEqual([{ name: 'x-api-key', value: OLD_VALUE }]);
     expect(onlyRotationFailed()).toMatchObject({
       stage: 'edge',
       error: { name: 'EdgeConfigChangedError' },
     });
-    expect(world.events.ofType('EdgeUpdated')).toEqual([]);
+    expect(world().events.ofType('EdgeUpdated')).toEqual([]);
   });
 
   it('reports edgeUpdated false when every write attempt was refused (the key may be rolled back)', async () => {
     givenDistribution([{ name: 'x-api-key', value: OLD_VALUE }]);
-    world.edge.changeBeforeNextWrites(5);
+    world().edge.changeBeforeNextWrites(5);
 
     await updateEdge(await eventFor(), deps({ writeAttempts: 3 }));
 
@@ -219,10 +210,10 @@ describe('updateEdge', () => {
     const result = await updateEdge(await eventFor(), deps());
 
     expect(result).toMatchObject({ status: 'failed', error: 'EdgeDriftError' });
-    expect(world.edge.writeAttempts).toEqual([]);
+    expect(world().edge.writeAttempts).toEqual([]);
     expect(apiHeaders()).toEqual([{ name: 'x-api-key', value: OTHER_VALUE }]);
     expect(onlyRotationFailed()).toMatchObject({ edgeUpdated: false, rolledBack: false });
-    expect(world.events.ofType('EdgeUpdated')).toEqual([]);
+    expect(world().events.ofType('EdgeUpdated')).toEqual([]);
   });
 
   it('refuses a value whose fingerprint differs from the announced one', async () => {
@@ -234,7 +225,7 @@ describe('updateEdge', () => {
     const result = await updateEdge(event, deps());
 
     expect(result).toMatchObject({ status: 'failed', error: 'IntegrityError' });
-    expect(world.edge.writeAttempts).toEqual([]);
+    expect(world().edge.writeAttempts).toEqual([]);
     expect(apiHeaders()).toEqual([{ name: 'x-api-key', value: OLD_VALUE }]);
     expect(onlyRotationFailed()).toMatchObject({
       error: { name: 'IntegrityError' },
@@ -250,7 +241,7 @@ describe('updateEdge', () => {
     const result = await updateEdge(moved, deps());
 
     expect(result.status).toBe('failed');
-    expect(world.edge.writeAttempts).toEqual([]);
+    expect(world().edge.writeAttempts).toEqual([]);
     expect(apiHeaders()).toEqual([{ name: 'x-api-key', value: OLD_VALUE }]);
   });
 
@@ -263,16 +254,16 @@ describe('updateEdge', () => {
 
     expect(first.status).toBe('updated');
     expect(second.status).toBe('already-updated');
-    expect(world.edge.writes).toHaveLength(1);
+    expect(world().edge.writes).toHaveLength(1);
     expect(apiHeaders()).toEqual([{ name: 'x-api-key', value: NEW_VALUE }]);
-    expect(world.events.ofType('RotationFailed')).toEqual([]);
+    expect(world().events.ofType('RotationFailed')).toEqual([]);
   });
 
   it('reports edgeUpdated true when a redelivery fails after the first delivery updated the edge', async () => {
     givenDistribution([{ name: 'x-api-key', value: OLD_VALUE }]);
     const event = await eventFor();
     await updateEdge(event, deps());
-    world.sealer.failNext(
+    world().sealer.failNext(
       'open',
       new AwsCallError(
         'kms:Decrypt',
@@ -291,13 +282,13 @@ describe('updateEdge', () => {
 
   it('fails with edgeUpdated true when Deployed is not reached within maxWaitMs', async () => {
     givenDistribution([{ name: 'x-api-key', value: OLD_VALUE }]);
-    world.edge.deployDelayMs = Infinity;
+    world().edge.deployDelayMs = Infinity;
 
     const result = await updateEdge(await eventFor(), deps({ maxWaitMs: 120_000 }));
 
     expect(result).toMatchObject({ status: 'failed', error: 'DeploymentTimeoutError' });
-    expect(world.clock.slept).toBeLessThanOrEqual(120_000);
-    expect(world.clock.sleeps.length).toBeGreaterThan(0);
+    expect(world().clock.slept).toBeLessThanOrEqual(120_000);
+    expect(world().clock.sleeps.length).toBeGreaterThan(0);
     expect(apiHeaders()).toEqual([{ name: 'x-api-key', value: NEW_VALUE }]);
     expect(onlyRotationFailed()).toMatchObject({
       stage: 'edge',
@@ -305,31 +296,31 @@ describe('updateEdge', () => {
       edgeUpdated: true,
       rolledBack: false,
     });
-    expect(world.events.ofType('EdgeUpdated')).toEqual([]);
+    expect(world().events.ofType('EdgeUpdated')).toEqual([]);
   });
 
   it('polls at the configured interval until Deployed', async () => {
     givenDistribution([{ name: 'x-api-key', value: OLD_VALUE }]);
-    world.edge.deployDelayMs = 3 * POLL_MS;
+    world().edge.deployDelayMs = 3 * POLL_MS;
 
     await updateEdge(await eventFor(), deps());
 
-    expect(world.clock.sleeps).toEqual([POLL_MS, POLL_MS, POLL_MS]);
-    expect(world.events.ofType('EdgeUpdated')).toHaveLength(1);
+    expect(world().clock.sleeps).toEqual([POLL_MS, POLL_MS, POLL_MS]);
+    expect(world().events.ofType('EdgeUpdated')).toHaveLength(1);
   });
 
   it('never announces a key the edge stopped sending while it deployed', async () => {
     givenDistribution([{ name: 'x-api-key', value: OLD_VALUE }]);
     let checks = 0;
-    world.edge.beforeDeploymentCheck = () => {
+    world().edge.beforeDeploymentCheck = () => {
       checks += 1;
-      if (checks === 2) world.edge.setHeaderOutOfBand(TARGET, OTHER_VALUE);
+      if (checks === 2) world().edge.setHeaderOutOfBand(TARGET, OTHER_VALUE);
     };
 
     const result = await updateEdge(await eventFor(), deps());
 
     expect(result).toMatchObject({ status: 'failed', error: 'EdgeDriftError' });
-    expect(world.events.ofType('EdgeUpdated')).toEqual([]);
+    expect(world().events.ofType('EdgeUpdated')).toEqual([]);
     expect(onlyRotationFailed()).toMatchObject({ edgeUpdated: true });
   });
 });

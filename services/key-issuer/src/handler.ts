@@ -9,6 +9,8 @@ import {
   ApiGatewayKeyStore,
   awsClientConfigFromEnv,
   createLogger,
+  createMetrics,
+  countRetries,
   envVar,
   DynamoDbLedger,
   EventBridgePublisher,
@@ -17,7 +19,9 @@ import {
   readConfig,
   rotationIdFor,
   systemClock,
+  withStepLogging,
   type HandlerResult,
+  type KeyrotMetrics,
 } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod/mini';
@@ -35,23 +39,31 @@ export const configSchema = z.object({
 });
 
 /** What the handler needs; the Lambda entry builds it from the environment, tests inject it. */
-export type IssuerEnvironment = Omit<IssuerDeps, 'actor'> & { readonly apiAccountId: string };
+export type IssuerEnvironment = Omit<IssuerDeps, 'actor'> & {
+  readonly metrics?: KeyrotMetrics;
+  readonly apiAccountId: string;
+};
 
 /** The issuer's Lambda handler over injected dependencies. */
 export function createHandler(env: IssuerEnvironment) {
   return async (raw: unknown, context?: Context): Promise<HandlerResult> => {
-    const deps = { ...env, actor: actorOf(env.apiAccountId, context) };
+    const deps = {
+      ...env,
+      ledger: withStepLogging(env.ledger, env.log),
+      actor: actorOf(env.apiAccountId, context),
+      ...(context && { context }),
+    };
     return acceptEvent(
       raw,
       { accounts: [env.apiAccountId], detailTypes: ['KeyRotationRequested'] },
       deps,
       (event) => {
-        const { target, reason } = event.detail;
+        const { target, reason, requestedBy } = event.detail;
         const rotationId =
           event.detail.rotationId ??
           rotationIdFor(event.id, event.time ? new Date(event.time) : deps.clock.now());
-        deps.log.appendKeys({ rotationId, target: target.name });
-        return issueKey({ rotationId, target, reason }, deps);
+        deps.log.appendKeys({ rotationId });
+        return issueKey({ rotationId, target, reason, requestedBy, eventId: event.id }, deps);
       },
     );
   };
@@ -61,13 +73,16 @@ export function createHandler(env: IssuerEnvironment) {
 export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): IssuerEnvironment {
   const config = readConfig(configSchema, env);
   const aws = awsClientConfigFromEnv(env);
+  const metrics = createMetrics('key-issuer');
+  const client = <C extends Parameters<typeof countRetries>[0]>(c: C) => countRetries(c, metrics);
   return {
     apiAccountId: config.API_ACCOUNT_ID,
-    keys: new ApiGatewayKeyStore(new APIGatewayClient(aws)),
-    sealer: new KmsKeySealer(new KMSClient(aws)),
-    ledger: new DynamoDbLedger(new DynamoDBClient(aws), config.LEDGER_TABLE_NAME),
-    events: new EventBridgePublisher(new EventBridgeClient(aws), config.EVENT_BUS_NAME),
+    keys: new ApiGatewayKeyStore(client(new APIGatewayClient(aws))),
+    sealer: new KmsKeySealer(client(new KMSClient(aws))),
+    ledger: new DynamoDbLedger(client(new DynamoDBClient(aws)), config.LEDGER_TABLE_NAME),
+    events: new EventBridgePublisher(client(new EventBridgeClient(aws)), config.EVENT_BUS_NAME),
     clock: systemClock,
+    metrics,
     log: createLogger('key-issuer'),
     edgeKmsKeyArn: config.EDGE_KMS_KEY_ARN,
     lockSeconds: config.LOCK_SECONDS,

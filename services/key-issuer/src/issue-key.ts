@@ -44,6 +44,10 @@ export interface IssueRequest {
   readonly rotationId: string;
   readonly target: Target;
   readonly reason: RotationReason;
+  /** Who asked, as the request says (the CLI puts the caller's IAM ARN); recorded for audit. */
+  readonly requestedBy?: string;
+  /** Id of the EventBridge event that carried the request (to trace it in CloudTrail). */
+  readonly eventId?: string;
 }
 
 export type IssueResult =
@@ -76,7 +80,11 @@ export async function issueKey(request: IssueRequest, deps: IssuerDeps): Promise
   }
   if (!resuming) {
     const begun = await ledger.begin(
-      step('REQUESTED', { reason: request.reason, targetSpec: target }),
+      step('REQUESTED', {
+        reason: request.reason,
+        targetSpec: target,
+        ...requestFacts(request),
+      }),
       deps.lockSeconds,
     );
     if (begun.status === 'refused') {
@@ -172,6 +180,14 @@ export async function issueKey(request: IssueRequest, deps: IssuerDeps): Promise
     });
     return { status: 'failed', rotationId, error: failure.name };
   }
+}
+
+/** Who asked for the rotation and with which event, when known. */
+function requestFacts({ requestedBy, eventId }: IssueRequest) {
+  if (requestedBy === undefined && eventId === undefined) return {};
+  return {
+    facts: { ...(requestedBy !== undefined && { requestedBy }), ...(eventId && { eventId }) },
+  };
 }
 
 /** A key this rotation created before a crash, found by its rotation tag. */

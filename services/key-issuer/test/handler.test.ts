@@ -1,5 +1,5 @@
 import { createHandler, type IssuerEnvironment } from '../src/handler';
-import { FakeWorld } from '../../../test/support/fakes';
+import { useFakeWorld } from '../../../test/support/fakes';
 import {
   API_ACCOUNT,
   EDGE_ACCOUNT,
@@ -7,22 +7,27 @@ import {
   envelope,
   lambdaContext,
   omit,
+  onlyOne,
   OTHER_ACCOUNT,
   SEED_INPUT,
   TARGET,
 } from '../../../test/support/fixtures';
 
-let world: FakeWorld;
+const world = useFakeWorld('key-issuer', (w) => {
+  w.keys.addPlan(TARGET.usagePlanId);
+  w.keys.seedKey({ name: TARGET.apiKeyName, plans: [TARGET.usagePlanId] });
+});
 
 function handler(overrides: Partial<IssuerEnvironment> = {}) {
+  const { keys, sealer, ledger, events, clock, logs } = world();
   return createHandler({
     apiAccountId: API_ACCOUNT,
-    keys: world.keys,
-    sealer: world.sealer,
-    ledger: world.ledger,
-    events: world.events,
-    clock: world.clock,
-    log: world.logs.log,
+    keys,
+    sealer,
+    ledger,
+    events,
+    clock,
+    log: logs.log,
     edgeKmsKeyArn: EDGE_KMS_KEY_ARN,
     lockSeconds: 3600,
     ...overrides,
@@ -31,31 +36,17 @@ function handler(overrides: Partial<IssuerEnvironment> = {}) {
 
 /** The one REJECTED record the ledger holds. */
 function rejection() {
-  const rejected = world.ledger.records().filter((r) => r.step === 'REJECTED');
-  expect(rejected).toHaveLength(1);
-  return rejected[0]!;
+  const { ledger } = world();
+  return onlyOne(ledger.records().filter((r) => r.step === 'REJECTED'));
 }
 
 function expectNothingChanged() {
-  expect(world.keys.created).toEqual([]);
-  expect(world.keys.deleteCalls).toEqual([]);
-  expect(world.events.published).toEqual([]);
-  expect(world.ledger.records().filter((r) => r.step !== 'REJECTED')).toEqual([]);
+  const { keys, events, ledger } = world();
+  expect(keys.created).toEqual([]);
+  expect(keys.deleteCalls).toEqual([]);
+  expect(events.published).toEqual([]);
+  expect(ledger.records().filter((r) => r.step !== 'REJECTED')).toEqual([]);
 }
-
-beforeEach(() => {
-  world = new FakeWorld('key-issuer');
-  world.keys.addPlan(TARGET.usagePlanId);
-  world.keys.seedKey({ name: TARGET.apiKeyName, plans: [TARGET.usagePlanId] });
-});
-
-afterEach(() => {
-  try {
-    world.expectNoSecretLeaks();
-  } finally {
-    world.dispose();
-  }
-});
 
 describe('key-issuer handler', () => {
   it("rotates the target of the seed's flat scheduler input", async () => {
@@ -65,10 +56,10 @@ describe('key-issuer handler', () => {
     );
 
     expect(result.status).toBe('sent');
-    const [announced] = world.events.ofType('KeyCreated');
+    const [announced] = world().events.ofType('KeyCreated');
     expect(announced?.rotationId).toBe(result.rotationId);
     expect(announced?.target).toEqual(TARGET);
-    expect(world.ledger.find(result.rotationId!, 'REQUESTED')).toMatchObject({
+    expect(world().ledger.find(result.rotationId!, 'REQUESTED')).toMatchObject({
       reason: 'scheduled',
       actor: { account: API_ACCOUNT, function: 'keyrot-test', requestId: 'req-0001' },
     });
@@ -80,7 +71,7 @@ describe('key-issuer handler', () => {
     const result = await handler()(envelope('KeyRotationRequested', detail));
 
     expect(result).toMatchObject({ status: 'sent', rotationId: 'rot_manual_20261125_01' });
-    expect(world.ledger.find('rot_manual_20261125_01', 'REQUESTED')?.reason).toBe('manual');
+    expect(world().ledger.find('rot_manual_20261125_01', 'REQUESTED')?.reason).toBe('manual');
   });
 
   it('treats a redelivered scheduler event as the same rotation and creates one key', async () => {
@@ -92,10 +83,10 @@ describe('key-issuer handler', () => {
     expect(first.status).toBe('sent');
     expect(second.rotationId).toBe(first.rotationId);
     expect(second.status).not.toBe('failed');
-    expect(world.keys.created).toHaveLength(1);
-    const announcedKeys = world.events.ofType('KeyCreated').map((e) => e.newKey.id);
-    expect(new Set(announcedKeys)).toEqual(new Set(world.keys.created));
-    expect(world.events.ofType('RotationFailed')).toEqual([]);
+    expect(world().keys.created).toHaveLength(1);
+    const announced = world().events.ofType('KeyCreated');
+    expect(new Set(announced.map((e) => e.newKey.id))).toEqual(new Set(world().keys.created));
+    expect(world().events.ofType('RotationFailed')).toEqual([]);
   });
 
   it('refuses a second request for a target whose rotation is in flight', async () => {
@@ -104,8 +95,8 @@ describe('key-issuer handler', () => {
     const second = await handler()(envelope('KeyRotationRequested', { ...SEED_INPUT }));
 
     expect(second.status).toBe('refused');
-    expect(world.keys.created).toHaveLength(1);
-    expect(world.ledger.steps(second.rotationId!)).toEqual(['REFUSED']);
+    expect(world().keys.created).toHaveLength(1);
+    expect(world().ledger.steps(second.rotationId!)).toEqual(['REFUSED']);
   });
 
   it('rejects a malformed detail naming the field, records it and changes nothing', async () => {
@@ -119,7 +110,7 @@ describe('key-issuer handler', () => {
       error: { name: 'InvalidInputError', field: 'detail.USAGE_PLAN_ID', retryable: false },
       facts: { eventId: raw.id },
     });
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
   });
 
   it('rejects a request from another account', async () => {
@@ -156,7 +147,8 @@ describe('key-issuer handler', () => {
   it('logs the rejection with the field at fault', async () => {
     await handler()(envelope('KeyRotationRequested', { ...SEED_INPUT, ORIGIN_ID: '' }));
 
-    const entry = world.logs.entries().find((e) => e.message === 'event rejected');
+    const { logs } = world();
+    const entry = logs.entries().find((e) => e.message === 'event rejected');
     expect(entry).toMatchObject({ error: { field: 'detail.ORIGIN_ID' } });
   });
 });

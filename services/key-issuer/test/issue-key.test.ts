@@ -6,13 +6,15 @@ import {
   rotationContext,
   SecretValue,
   type KeyCreated,
+  type RotationFailed,
 } from '@keyrot/shared';
 import { issueKey, type IssuerDeps, type IssueRequest, type KeyReadiness } from '../src/issue-key';
-import { FakeWorld } from '../../../test/support/fakes';
+import { useFakeWorld } from '../../../test/support/fakes';
 import {
   actor,
   API_ACCOUNT,
   EDGE_KMS_KEY_ARN,
+  onlyOne,
   ROTATION_ID,
   TARGET,
 } from '../../../test/support/fixtures';
@@ -20,16 +22,19 @@ import {
 const PLAN = TARGET.usagePlanId;
 const LOCK_SECONDS = 3600;
 
-let world: FakeWorld;
+const world = useFakeWorld('key-issuer', (w) => {
+  w.keys.addPlan(PLAN);
+});
 
 function deps(overrides: Partial<IssuerDeps> = {}): IssuerDeps {
+  const { keys, sealer, ledger, events, clock, logs } = world();
   return {
-    keys: world.keys,
-    sealer: world.sealer,
-    ledger: world.ledger,
-    events: world.events,
-    clock: world.clock,
-    log: world.logs.log,
+    keys,
+    sealer,
+    ledger,
+    events,
+    clock,
+    log: logs.log,
     actor: actor(API_ACCOUNT, 'keyrot-key-issuer'),
     edgeKmsKeyArn: EDGE_KMS_KEY_ARN,
     lockSeconds: LOCK_SECONDS,
@@ -42,46 +47,28 @@ function request(rotationId = ROTATION_ID): IssueRequest {
 }
 
 function onlyKeyCreated(): KeyCreated {
-  const announced = world.events.ofType('KeyCreated');
-  expect(announced).toHaveLength(1);
-  return announced[0]!;
+  return onlyOne(world().events.ofType('KeyCreated'));
 }
 
-function onlyRotationFailed() {
-  const failed = world.events.ofType('RotationFailed');
-  expect(failed).toHaveLength(1);
-  return failed[0]!;
+function onlyRotationFailed(): RotationFailed {
+  return onlyOne(world().events.ofType('RotationFailed'));
 }
-
-beforeEach(() => {
-  world = new FakeWorld('key-issuer');
-  world.keys.addPlan(PLAN);
-});
-
-afterEach(() => {
-  // I4: whatever happened, no key value reached a log line, the ledger or an event.
-  try {
-    world.expectNoSecretLeaks();
-  } finally {
-    world.dispose();
-  }
-});
 
 describe('issueKey', () => {
   it('creates the first key on an empty plan and announces it with nothing superseded', async () => {
     const result = await issueKey(request(), deps());
 
     expect(result).toMatchObject({ status: 'sent', rotationId: ROTATION_ID, supersededKeys: [] });
-    expect(world.keys.created).toHaveLength(1);
-    const newKeyId = world.keys.created[0]!;
-    expect(world.keys.planKeyIds(PLAN)).toEqual([newKeyId]);
+    expect(world().keys.created).toHaveLength(1);
+    const newKeyId = world().keys.created[0]!;
+    expect(world().keys.planKeyIds(PLAN)).toEqual([newKeyId]);
     const announced = onlyKeyCreated();
     expect(announced).toMatchObject({
       rotationId: ROTATION_ID,
       target: TARGET,
       newKey: {
         id: newKeyId,
-        fingerprint: new SecretValue(world.keys.valueOf(newKeyId)!).fingerprint,
+        fingerprint: new SecretValue(world().keys.valueOf(newKeyId)!).fingerprint,
       },
       supersededKeys: [],
       kmsKeyArn: EDGE_KMS_KEY_ARN,
@@ -91,8 +78,8 @@ describe('issueKey', () => {
   it('tags the new key as keyrot-owned for the target and the rotation', async () => {
     await issueKey(request(), deps());
 
-    const newKeyId = world.keys.created[0]!;
-    expect(world.keys.tagsOf(newKeyId)).toEqual({
+    const newKeyId = world().keys.created[0]!;
+    expect(world().keys.tagsOf(newKeyId)).toEqual({
       [KEY_TAGS.managed]: 'true',
       [KEY_TAGS.target]: TARGET.name,
       [KEY_TAGS.rotation]: ROTATION_ID,
@@ -104,10 +91,10 @@ describe('issueKey', () => {
 
     const announced = onlyKeyCreated();
     const context = rotationContext(ROTATION_ID, TARGET.name, announced.newKey.id);
-    const opened = await world.sealer.open(EDGE_KMS_KEY_ARN, announced.encryptedValue, context);
-    expect(opened.reveal()).toBe(world.keys.valueOf(announced.newKey.id));
+    const opened = await world().sealer.open(EDGE_KMS_KEY_ARN, announced.encryptedValue, context);
+    expect(opened.reveal()).toBe(world().keys.valueOf(announced.newKey.id));
     await expect(
-      world.sealer.open(
+      world().sealer.open(
         EDGE_KMS_KEY_ARN,
         announced.encryptedValue,
         rotationContext('rot_someone_else', TARGET.name, announced.newKey.id),
@@ -118,129 +105,129 @@ describe('issueKey', () => {
   it('records every step by key id and fingerprint and keeps the lock for the edge', async () => {
     await issueKey(request(), deps());
 
-    expect(world.ledger.steps(ROTATION_ID)).toEqual([
+    expect(world().ledger.steps(ROTATION_ID)).toEqual([
       'REQUESTED',
       'KEYS_LISTED',
       'KEY_CREATED',
       'KEY_ASSOCIATED',
       'KEY_SENT',
     ]);
-    expect(world.ledger.find(ROTATION_ID, 'REQUESTED')).toMatchObject({
+    expect(world().ledger.find(ROTATION_ID, 'REQUESTED')).toMatchObject({
       reason: 'scheduled',
       targetSpec: TARGET,
       actor: { account: API_ACCOUNT },
     });
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toMatchObject({
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toMatchObject({
       rotationId: ROTATION_ID,
     });
   });
 
   it('lists every key of the target name on the plan as superseded, and no other', async () => {
-    const seed = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
-    const previous = world.keys.seedKey({
+    const seed = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
+    const previous = world().keys.seedKey({
       name: TARGET.apiKeyName,
       plans: [PLAN],
       tags: { [KEY_TAGS.managed]: 'true', [KEY_TAGS.target]: TARGET.name },
     });
-    const stray = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
-    const partner = world.keys.seedKey({ name: 'partner-client', plans: [PLAN] });
-    const offPlan = world.keys.seedKey({ name: TARGET.apiKeyName });
+    const stray = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
+    const partner = world().keys.seedKey({ name: 'partner-client', plans: [PLAN] });
+    const offPlan = world().keys.seedKey({ name: TARGET.apiKeyName });
 
     const result = await issueKey(request(), deps());
 
     const expected = [seed, previous, stray].map(({ id, fingerprint }) => ({ id, fingerprint }));
     expect(result).toMatchObject({ status: 'sent', supersededKeys: expected });
     expect(onlyKeyCreated().supersededKeys).toEqual(expected);
-    expect(world.ledger.find(ROTATION_ID, 'KEYS_LISTED')?.keys).toEqual(expected);
+    expect(world().ledger.find(ROTATION_ID, 'KEYS_LISTED')?.keys).toEqual(expected);
     const listed = JSON.stringify(onlyKeyCreated());
     expect(listed).not.toContain(partner.id);
     expect(listed).not.toContain(offPlan.id);
   });
 
   it('leaves every existing key live and on the plan (I1)', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
-    const partner = world.keys.seedKey({ name: 'partner-client', plans: [PLAN] });
+    const old = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
+    const partner = world().keys.seedKey({ name: 'partner-client', plans: [PLAN] });
 
     await issueKey(request(), deps());
 
-    expect(world.keys.deleteCalls).toEqual([]);
-    expect(world.keys.planKeyIds(PLAN)).toEqual(expect.arrayContaining([old.id, partner.id]));
+    expect(world().keys.deleteCalls).toEqual([]);
+    expect(world().keys.planKeyIds(PLAN)).toEqual(expect.arrayContaining([old.id, partner.id]));
   });
 
   it('creates one key when the same rotation is requested twice, announcing only that key', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
+    const old = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
 
     const first = await issueKey(request(), deps());
     const second = await issueKey(request(), deps());
 
     expect(first.status).toBe('sent');
     expect(second.status).not.toBe('failed');
-    expect(world.keys.created).toHaveLength(1);
-    const newKeyId = world.keys.created[0]!;
-    const announced = world.events.ofType('KeyCreated');
+    expect(world().keys.created).toHaveLength(1);
+    const newKeyId = world().keys.created[0]!;
+    const announced = world().events.ofType('KeyCreated');
     expect(announced.length).toBeGreaterThanOrEqual(1);
     for (const event of announced) {
       expect(event.newKey.id).toBe(newKeyId);
       expect(event.supersededKeys).toEqual([{ id: old.id, fingerprint: old.fingerprint }]);
     }
-    expect(world.keys.deleteCalls).toEqual([]);
-    expect(world.events.ofType('RotationFailed')).toEqual([]);
+    expect(world().keys.deleteCalls).toEqual([]);
+    expect(world().events.ofType('RotationFailed')).toEqual([]);
   });
 
   it('never rolls back a key an earlier delivery already announced when a redelivery fails', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
+    const old = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
     await issueKey(request(), deps());
-    const newKeyId = world.keys.created[0]!;
+    const newKeyId = world().keys.created[0]!;
     // The edge may already send the new key when the request is delivered again and a
     // transient error (API Gateway throttling) hits the redelivery.
     const throttled = Object.assign(new Error('Too Many Requests'), {
       name: 'TooManyRequestsException',
       $metadata: { httpStatusCode: 429 },
     });
-    world.keys.failNext(
+    world().keys.failNext(
       'addToPlan',
       new AwsCallError('CreateUsagePlanKey', `usage plan ${PLAN}`, throttled),
     );
 
     await issueKey(request(), deps());
 
-    expect(world.keys.has(newKeyId)).toBe(true);
-    expect(world.keys.planKeyIds(PLAN)).toEqual([old.id, newKeyId]);
-    for (const failed of world.events.ofType('RotationFailed')) {
+    expect(world().keys.has(newKeyId)).toBe(true);
+    expect(world().keys.planKeyIds(PLAN)).toEqual([old.id, newKeyId]);
+    for (const failed of world().events.ofType('RotationFailed')) {
       expect(failed).toMatchObject({ edgeUpdated: true, rolledBack: false });
     }
   });
 
   it('does nothing for a request redelivered after the rotation was closed', async () => {
     await issueKey(request(), deps());
-    const newKeyId = world.keys.created[0]!;
-    await world.ledger.finish({
+    const newKeyId = world().keys.created[0]!;
+    await world().ledger.finish({
       rotationId: ROTATION_ID,
       target: TARGET.name,
       step: 'COMPLETED',
-      at: world.clock.now().toISOString(),
+      at: world().clock.now().toISOString(),
       actor: actor(API_ACCOUNT, 'keyrot-key-reaper'),
     });
-    const published = world.events.published.length;
+    const published = world().events.published.length;
 
     const again = await issueKey(request(), deps());
 
     expect(again).toEqual({ status: 'duplicate', rotationId: ROTATION_ID });
-    expect(world.keys.created).toEqual([newKeyId]);
-    expect(world.events.published).toHaveLength(published);
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
+    expect(world().keys.created).toEqual([newKeyId]);
+    expect(world().events.published).toHaveLength(published);
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
   });
 
   it('resumes a rotation interrupted after creating its key, without a second key', async () => {
     // A first run took the lock, listed the keys and created the key, then its Lambda died.
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
-    const at = world.clock.now().toISOString();
+    const old = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
+    const at = world().clock.now().toISOString();
     const who = actor(API_ACCOUNT, 'keyrot-key-issuer');
-    await world.ledger.begin(
+    await world().ledger.begin(
       { rotationId: ROTATION_ID, target: TARGET.name, step: 'REQUESTED', at, actor: who },
       LOCK_SECONDS,
     );
-    const orphan = world.keys.seedKey({
+    const orphan = world().keys.seedKey({
       name: TARGET.apiKeyName,
       tags: {
         [KEY_TAGS.managed]: 'true',
@@ -251,13 +238,13 @@ describe('issueKey', () => {
 
     const result = await issueKey(request(), deps());
 
-    expect(world.keys.created).toEqual([]);
+    expect(world().keys.created).toEqual([]);
     expect(result).toMatchObject({
       status: 'sent',
       newKey: { id: orphan.id, fingerprint: orphan.fingerprint },
       supersededKeys: [{ id: old.id, fingerprint: old.fingerprint }],
     });
-    expect(world.keys.planKeyIds(PLAN)).toEqual(expect.arrayContaining([old.id, orphan.id]));
+    expect(world().keys.planKeyIds(PLAN)).toEqual(expect.arrayContaining([old.id, orphan.id]));
   });
 
   it('refuses a second rotation of a locked target: records REFUSED and creates no key', async () => {
@@ -267,24 +254,24 @@ describe('issueKey', () => {
     const result = await issueKey(request(second), deps());
 
     expect(result).toEqual({ status: 'refused', rotationId: second, lockedBy: ROTATION_ID });
-    expect(world.keys.created).toHaveLength(1);
-    expect(world.ledger.steps(second)).toEqual(['REFUSED']);
-    expect(world.ledger.find(second, 'REFUSED')?.facts).toMatchObject({ lockedBy: ROTATION_ID });
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toMatchObject({
+    expect(world().keys.created).toHaveLength(1);
+    expect(world().ledger.steps(second)).toEqual(['REFUSED']);
+    expect(world().ledger.find(second, 'REFUSED')?.facts).toMatchObject({ lockedBy: ROTATION_ID });
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toMatchObject({
       rotationId: ROTATION_ID,
     });
-    expect(world.events.types()).toEqual(['KeyCreated']);
+    expect(world().events.types()).toEqual(['KeyCreated']);
   });
 
   it('takes over a lock left by a rotation that outlived the lock time', async () => {
     await issueKey(request(ROTATION_ID), deps());
-    world.clock.advance((LOCK_SECONDS + 1) * 1000);
+    world().clock.advance((LOCK_SECONDS + 1) * 1000);
     const second = 'rot_20261125T101500Z_second01';
 
     const result = await issueKey(request(second), deps());
 
     expect(result.status).toBe('sent');
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toMatchObject({ rotationId: second });
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toMatchObject({ rotationId: second });
   });
 
   it('fails naming USAGE_PLAN_ID when the plan does not exist, creating nothing', async () => {
@@ -293,11 +280,11 @@ describe('issueKey', () => {
     const result = await issueKey({ ...request(), target }, deps());
 
     expect(result).toMatchObject({ status: 'failed', error: 'ResourceNotFoundError' });
-    expect(world.keys.created).toEqual([]);
-    expect(world.ledger.find(ROTATION_ID, 'FAILED')?.error).toMatchObject({
+    expect(world().keys.created).toEqual([]);
+    expect(world().ledger.find(ROTATION_ID, 'FAILED')?.error).toMatchObject({
       field: 'USAGE_PLAN_ID',
     });
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
     const failed = onlyRotationFailed();
     expect(failed).toMatchObject({
       stage: 'issue',
@@ -306,12 +293,12 @@ describe('issueKey', () => {
       rolledBack: false,
     });
     expect(failed.newKey).toBeUndefined();
-    expect(world.keys.keyIds()).toEqual([]);
+    expect(world().keys.keyIds()).toEqual([]);
   });
 
   it('rolls the new key back when sealing fails before KeyCreated', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
-    world.sealer.failNext(
+    const old = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
+    world().sealer.failNext(
       'seal',
       new AwsCallError('kms:Encrypt', EDGE_KMS_KEY_ARN, new Error('x')),
     );
@@ -319,14 +306,14 @@ describe('issueKey', () => {
     const result = await issueKey(request(), deps());
 
     expect(result.status).toBe('failed');
-    const newKeyId = world.keys.created[0]!;
-    expect(world.keys.has(newKeyId)).toBe(false);
-    expect(world.keys.planKeyIds(PLAN)).toEqual([old.id]);
-    expect(world.ledger.steps(ROTATION_ID)).toEqual(
+    const newKeyId = world().keys.created[0]!;
+    expect(world().keys.has(newKeyId)).toBe(false);
+    expect(world().keys.planKeyIds(PLAN)).toEqual([old.id]);
+    expect(world().ledger.steps(ROTATION_ID)).toEqual(
       expect.arrayContaining(['KEY_CREATED', 'ROLLED_BACK', 'FAILED']),
     );
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
-    expect(world.events.types()).toEqual(['RotationFailed']);
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
+    expect(world().events.types()).toEqual(['RotationFailed']);
     expect(onlyRotationFailed()).toMatchObject({
       stage: 'issue',
       newKey: { id: newKeyId },
@@ -344,13 +331,13 @@ describe('issueKey', () => {
 
     await issueKey(request(), deps({ readiness }));
 
-    expect(world.keys.has(world.keys.created[0]!)).toBe(false);
+    expect(world().keys.has(world().keys.created[0]!)).toBe(false);
     expect(onlyRotationFailed()).toMatchObject({
       error: { name: 'KeyNotAcceptedError', field: 'HEALTH_CHECK_URL' },
       rolledBack: true,
       edgeUpdated: false,
     });
-    expect(world.events.ofType('KeyCreated')).toEqual([]);
+    expect(world().events.ofType('KeyCreated')).toEqual([]);
   });
 
   it('announces the key only after API Gateway accepts it', async () => {
@@ -358,7 +345,7 @@ describe('issueKey', () => {
     const readiness: KeyReadiness = {
       waitUntilAccepted: async (value) => {
         probed.push(value);
-        expect(world.events.published).toEqual([]);
+        expect(world().events.published).toEqual([]);
       },
     };
 
@@ -366,25 +353,25 @@ describe('issueKey', () => {
 
     const announced = onlyKeyCreated();
     expect(probed.map((v) => v.fingerprint)).toEqual([announced.newKey.fingerprint]);
-    expect(world.ledger.steps(ROTATION_ID)).toContain('KEY_READY');
+    expect(world().ledger.steps(ROTATION_ID)).toContain('KEY_READY');
   });
 
   it('rolls the new key back when EventBridge certainly refused KeyCreated', async () => {
-    world.events.failNext(
+    world().events.failNext(
       'KeyCreated',
       new PublishError('keyrot-api', 'KeyCreated', true, new Error('AccessDenied')),
     );
 
     await issueKey(request(), deps());
 
-    expect(world.keys.has(world.keys.created[0]!)).toBe(false);
+    expect(world().keys.has(world().keys.created[0]!)).toBe(false);
     expect(onlyRotationFailed()).toMatchObject({ rolledBack: true, edgeUpdated: false });
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
   });
 
   it('keeps the new key when KeyCreated may have reached the edge', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
-    world.events.failNext(
+    const old = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
+    world().events.failNext(
       'KeyCreated',
       new PublishError('keyrot-api', 'KeyCreated', false, new Error('socket hang up')),
     );
@@ -392,12 +379,12 @@ describe('issueKey', () => {
     const result = await issueKey(request(), deps());
 
     expect(result.status).toBe('failed');
-    const newKeyId = world.keys.created[0]!;
-    expect(world.keys.deleteCalls).toEqual([]);
-    expect(world.keys.planKeyIds(PLAN)).toEqual([old.id, newKeyId]);
-    expect(world.ledger.outcomes(ROTATION_ID)).toEqual(['FAILED']);
-    expect(world.ledger.steps(ROTATION_ID)).not.toContain('ROLLED_BACK');
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
+    const newKeyId = world().keys.created[0]!;
+    expect(world().keys.deleteCalls).toEqual([]);
+    expect(world().keys.planKeyIds(PLAN)).toEqual([old.id, newKeyId]);
+    expect(world().ledger.outcomes(ROTATION_ID)).toEqual(['FAILED']);
+    expect(world().ledger.steps(ROTATION_ID)).not.toContain('ROLLED_BACK');
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
     expect(onlyRotationFailed()).toMatchObject({
       newKey: { id: newKeyId },
       edgeUpdated: true,
@@ -413,8 +400,8 @@ describe('issueKey', () => {
     const result = await issueKey(request(), deps({ edgeKmsKeyArn: aliasArn }));
 
     expect(result.status).toBe('failed');
-    expect(world.events.ofType('KeyCreated')).toEqual([]);
-    expect(world.keys.has(world.keys.created[0]!)).toBe(false);
+    expect(world().events.ofType('KeyCreated')).toEqual([]);
+    expect(world().keys.has(world().keys.created[0]!)).toBe(false);
     expect(onlyRotationFailed()).toMatchObject({ edgeUpdated: false, rolledBack: true });
   });
 });

@@ -8,12 +8,16 @@ import {
   ApiGatewayKeyStore,
   awsClientConfigFromEnv,
   createLogger,
+  createMetrics,
+  countRetries,
   envVar,
   DynamoDbLedger,
   EventBridgePublisher,
   readConfig,
   systemClock,
+  withStepLogging,
   type HandlerResult,
+  type KeyrotMetrics,
 } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod/mini';
@@ -29,6 +33,7 @@ export const configSchema = z.object({
 });
 
 export type ReaperEnvironment = Omit<ReaperDeps, 'actor'> & {
+  readonly metrics?: KeyrotMetrics;
   readonly apiAccountId: string;
   readonly edgeAccountId: string;
 };
@@ -36,14 +41,17 @@ export type ReaperEnvironment = Omit<ReaperDeps, 'actor'> & {
 /** The reaper's Lambda handler over injected dependencies. */
 export function createHandler(env: ReaperEnvironment) {
   return async (raw: unknown, context?: Context): Promise<HandlerResult> => {
-    const deps: ReaperDeps = { ...env, actor: actorOf(env.apiAccountId, context) };
+    const deps: ReaperDeps & { context?: Context } = {
+      ...env,
+      ledger: withStepLogging(env.ledger, env.log),
+      actor: actorOf(env.apiAccountId, context),
+      ...(context && { context }),
+    };
     return acceptEvent(
       raw,
       { accounts: [env.edgeAccountId], detailTypes: ['EdgeUpdated', 'RotationFailed'] },
       deps,
       (event) => {
-        const { rotationId, target } = event.detail;
-        deps.log.appendKeys({ rotationId, target: target.name });
         return event.detailType === 'RotationFailed'
           ? closeFailedRotation(event.detail, deps)
           : retireKeys(event.detail, deps);
@@ -56,13 +64,16 @@ export function createHandler(env: ReaperEnvironment) {
 export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): ReaperEnvironment {
   const config = readConfig(configSchema, env);
   const aws = awsClientConfigFromEnv(env);
+  const metrics = createMetrics('key-reaper');
+  const client = <C extends Parameters<typeof countRetries>[0]>(c: C) => countRetries(c, metrics);
   return {
     apiAccountId: config.API_ACCOUNT_ID,
     edgeAccountId: config.EDGE_ACCOUNT_ID,
-    keys: new ApiGatewayKeyStore(new APIGatewayClient(aws)),
-    ledger: new DynamoDbLedger(new DynamoDBClient(aws), config.LEDGER_TABLE_NAME),
-    events: new EventBridgePublisher(new EventBridgeClient(aws), config.EVENT_BUS_NAME),
+    keys: new ApiGatewayKeyStore(client(new APIGatewayClient(aws))),
+    ledger: new DynamoDbLedger(client(new DynamoDBClient(aws)), config.LEDGER_TABLE_NAME),
+    events: new EventBridgePublisher(client(new EventBridgeClient(aws)), config.EVENT_BUS_NAME),
     clock: systemClock,
+    metrics,
     log: createLogger('key-reaper'),
     graceMs: config.GRACE_SECONDS * 1000,
   };

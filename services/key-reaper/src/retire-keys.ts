@@ -26,10 +26,21 @@ export interface ReaperDeps {
   readonly actor: Actor;
   /** Time after `Deployed` before the superseded keys are deleted. */
   readonly graceMs: number;
+  /** Grace of an emergency rotation (a key to revoke now); default: {@link EMERGENCY_GRACE_MS}. */
+  readonly emergencyGraceMs?: number;
 }
 
+/** An emergency rotation's grace (at most `graceMs`): the edge already sends the new key. */
+export const EMERGENCY_GRACE_MS = 5_000;
+
 export type ReaperResult =
-  | { status: 'completed'; rotationId: string; retiredKeys: KeyRef[] }
+  | {
+      status: 'completed';
+      rotationId: string;
+      retiredKeys: KeyRef[];
+      /** Request to completion, and each side's part of it (for metrics). */
+      durationsMs: Record<'Rotation' | 'Issue' | 'EdgeDeploy' | 'Retire', number>;
+    }
   | { status: 'rolled-back' | 'closed'; rotationId: string }
   | { status: 'duplicate' | 'unknown-rotation' | 'late'; rotationId: string }
   | { status: 'failed'; rotationId: string; error: string };
@@ -73,7 +84,11 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
     }
     await ledger.record(edgeStep);
 
-    const graceLeft = Date.parse(event.deployedAt) + deps.graceMs - deps.clock.now().getTime();
+    const emergency = timeline.get('REQUESTED')?.reason === 'emergency';
+    const graceMs = emergency
+      ? Math.min(deps.graceMs, deps.emergencyGraceMs ?? EMERGENCY_GRACE_MS)
+      : deps.graceMs;
+    const graceLeft = Date.parse(event.deployedAt) + graceMs - deps.clock.now().getTime();
     if (graceLeft > 0) await deps.clock.sleep(graceLeft);
 
     // Every key of the target's name on its plan at issuance is superseded, except a key
@@ -96,10 +111,22 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
       step('KEYS_RETIRED', {
         newKey,
         keys: retired,
-        facts: { previousFingerprint: event.previousFingerprint, protected: protectedKeys.length },
+        facts: {
+          previousFingerprint: event.previousFingerprint,
+          protected: protectedKeys.length,
+          graceSeconds: graceMs / 1000,
+        },
       }),
     );
-    await ledger.finish(step('COMPLETED', { newKey, keys: retired }));
+    // The key's creation time makes the ledger's current-key item (keys older than N days).
+    const keyCreatedAt = timeline.get('KEY_CREATED')?.at;
+    await ledger.finish(
+      step('COMPLETED', {
+        newKey,
+        keys: retired,
+        ...(keyCreatedAt && { facts: { keyCreatedAt } }),
+      }),
+    );
   } catch (error) {
     // The edge sends the new key: keep every key live, close the rotation as failed.
     const failure = summarizeError(error);
@@ -131,7 +158,19 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
     completedAt: deps.clock.now().toISOString(),
   });
   log.info('rotation completed', { rotationId, newKey, retiredKeys: retired });
-  return { status: 'completed', rotationId, retiredKeys: retired };
+  const at = (name: 'REQUESTED' | 'KEY_SENT') => Date.parse(timeline.get(name)?.at ?? '');
+  const completedAt = deps.clock.now().getTime();
+  return {
+    status: 'completed',
+    rotationId,
+    retiredKeys: retired,
+    durationsMs: {
+      Rotation: completedAt - at('REQUESTED'),
+      Issue: at('KEY_SENT') - at('REQUESTED'),
+      EdgeDeploy: Date.parse(event.deployedAt) - Date.parse(event.updatedAt),
+      Retire: completedAt - Date.parse(event.deployedAt),
+    },
+  };
 }
 
 /**
@@ -167,6 +206,8 @@ export async function closeFailedRotation(
       rolledBack,
       failedAt: event.failedAt,
       reportedBy: event.actor.account,
+      reportedByFunction: event.actor.function,
+      ...(event.actor.requestId && { reportedByRequestId: event.actor.requestId }),
     },
     ...(newKey && { newKey }),
   });

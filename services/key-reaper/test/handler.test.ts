@@ -1,14 +1,14 @@
-import { KEY_TAGS, type KeyRef, type StepRecord } from '@keyrot/shared';
+import { KEY_TAGS } from '@keyrot/shared';
 import { createHandler, type ReaperEnvironment } from '../src/handler';
-import { FakeWorld, type SeededKey } from '../../../test/support/fakes';
+import { issuerSent, useFakeWorld, type SeededKey } from '../../../test/support/fakes';
 import {
-  actor,
   API_ACCOUNT,
   EDGE_ACCOUNT,
   edgeUpdated,
   envelope,
   keyRef,
   lambdaContext,
+  onlyOne,
   ROTATION_ID,
   rotationFailed,
   TARGET,
@@ -17,79 +17,51 @@ import {
 const PLAN = TARGET.usagePlanId;
 const OWNED_TAGS = { [KEY_TAGS.managed]: 'true', [KEY_TAGS.target]: TARGET.name };
 
-let world: FakeWorld;
 let old: SeededKey;
 let fresh: SeededKey;
 
+const world = useFakeWorld('key-reaper', async (w) => {
+  w.keys.addPlan(PLAN);
+  old = w.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
+  fresh = w.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
+  await issuerSent(w, keyRef(fresh), [keyRef(old)]);
+});
+
 function handler(overrides: Partial<ReaperEnvironment> = {}) {
+  const { keys, ledger, events, clock, logs } = world();
   return createHandler({
     apiAccountId: API_ACCOUNT,
     edgeAccountId: EDGE_ACCOUNT,
-    keys: world.keys,
-    ledger: world.ledger,
-    events: world.events,
-    clock: world.clock,
-    log: world.logs.log,
+    keys,
+    ledger,
+    events,
+    clock,
+    log: logs.log,
     graceMs: 60_000,
     ...overrides,
   });
-}
-
-/** The ledger as the issuer leaves it once KeyCreated is sent. */
-async function issuerSent(newKey: KeyRef, superseded: readonly KeyRef[]) {
-  const base = {
-    rotationId: ROTATION_ID,
-    target: TARGET.name,
-    at: world.clock.now().toISOString(),
-    actor: actor(API_ACCOUNT, 'keyrot-key-issuer'),
-  };
-  const step = (name: StepRecord['step'], fields: Partial<StepRecord> = {}): StepRecord => ({
-    ...base,
-    step: name,
-    ...fields,
-  });
-  await world.ledger.begin(step('REQUESTED', { reason: 'scheduled' }), 3600);
-  await world.ledger.record(step('KEYS_LISTED', { keys: superseded }));
-  await world.ledger.record(step('KEY_CREATED', { newKey }));
-  await world.ledger.record(step('KEY_SENT', { newKey, keys: superseded }));
 }
 
 function edgeUpdatedDetail() {
   return edgeUpdated({
     newKey: keyRef(fresh),
     previousFingerprint: old.fingerprint,
-    deployedAt: world.clock.now().toISOString(),
+    deployedAt: world().clock.now().toISOString(),
   });
 }
 
+/** The one REJECTED record the ledger holds. */
 function rejection() {
-  const rejected = world.ledger.records().filter((r) => r.step === 'REJECTED');
-  expect(rejected).toHaveLength(1);
-  return rejected[0]!;
+  const { ledger } = world();
+  return onlyOne(ledger.records().filter((r) => r.step === 'REJECTED'));
 }
 
 function expectNothingChanged() {
-  expect(world.keys.deleteCalls).toEqual([]);
-  expect(world.events.published).toEqual([]);
-  expect(world.ledger.steps(ROTATION_ID)).not.toContain('EDGE_UPDATED');
-  expect(world.ledger.outcomes(ROTATION_ID)).toEqual([]);
+  expect(world().keys.deleteCalls).toEqual([]);
+  expect(world().events.published).toEqual([]);
+  expect(world().ledger.steps(ROTATION_ID)).not.toContain('EDGE_UPDATED');
+  expect(world().ledger.outcomes(ROTATION_ID)).toEqual([]);
 }
-
-beforeEach(async () => {
-  world = new FakeWorld('key-reaper');
-  world.keys.addPlan(PLAN);
-  old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
-  fresh = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
-  await issuerSent(keyRef(fresh), [keyRef(old)]);
-});
-
-afterEach(() => {
-  try {
-    world.expectNoSecretLeaks();
-  } finally {
-    world.dispose();
-  }
-});
 
 describe('key-reaper handler', () => {
   it('retires the superseded keys on EdgeUpdated from the edge account', async () => {
@@ -98,9 +70,9 @@ describe('key-reaper handler', () => {
     const result = await handler()(raw, lambdaContext());
 
     expect(result).toMatchObject({ status: 'completed', rotationId: ROTATION_ID });
-    expect(world.keys.planKeyIds(PLAN)).toEqual([fresh.id]);
-    expect(world.events.types()).toEqual(['KeyRetired']);
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
+    expect(world().keys.planKeyIds(PLAN)).toEqual([fresh.id]);
+    expect(world().events.types()).toEqual(['KeyRetired']);
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
   });
 
   it('deletes once when EdgeUpdated is delivered twice', async () => {
@@ -110,8 +82,8 @@ describe('key-reaper handler', () => {
     const second = await handler()(raw);
 
     expect(second.status).toBe('duplicate');
-    expect(world.keys.deleteCalls.map((c) => c.id)).toEqual([old.id]);
-    expect(world.events.types()).toEqual(['KeyRetired']);
+    expect(world().keys.deleteCalls.map((c) => c.id)).toEqual([old.id]);
+    expect(world().events.types()).toEqual(['KeyRetired']);
   });
 
   it('rolls the new key back on RotationFailed from the edge account when the edge never sent it', async () => {
@@ -121,9 +93,9 @@ describe('key-reaper handler', () => {
     const result = await handler()(raw);
 
     expect(result).toMatchObject({ status: 'rolled-back' });
-    expect(world.keys.planKeyIds(PLAN)).toEqual([old.id]);
-    expect(world.ledger.outcomes(ROTATION_ID)).toEqual(['FAILED']);
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
+    expect(world().keys.planKeyIds(PLAN)).toEqual([old.id]);
+    expect(world().ledger.outcomes(ROTATION_ID)).toEqual(['FAILED']);
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
   });
 
   it('keeps both keys on RotationFailed when the edge may be sending the new key', async () => {
@@ -132,7 +104,7 @@ describe('key-reaper handler', () => {
     const result = await handler()(envelope('RotationFailed', detail, { account: EDGE_ACCOUNT }));
 
     expect(result).toMatchObject({ status: 'closed' });
-    expect(world.keys.deleteCalls).toEqual([]);
+    expect(world().keys.deleteCalls).toEqual([]);
   });
 
   it('rejects EdgeUpdated from the API account: only the edge may report the edge', async () => {
@@ -169,7 +141,7 @@ describe('key-reaper handler', () => {
       error: { name: 'InvalidInputError', field: 'detail.version' },
       facts: { eventId: raw.id },
     });
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toMatchObject({
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toMatchObject({
       rotationId: ROTATION_ID,
     });
   });

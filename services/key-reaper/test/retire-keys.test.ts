@@ -1,6 +1,6 @@
-import { KEY_TAGS, PublishError, type KeyRef, type StepRecord } from '@keyrot/shared';
+import { KEY_TAGS, PublishError, type KeyRef } from '@keyrot/shared';
 import { closeFailedRotation, retireKeys, type ReaperDeps } from '../src/retire-keys';
-import { FakeWorld, type SeededKey } from '../../../test/support/fakes';
+import { issuerSent, useFakeWorld, type SeededKey } from '../../../test/support/fakes';
 import {
   actor,
   API_ACCOUNT,
@@ -15,75 +15,55 @@ const PLAN = TARGET.usagePlanId;
 const GRACE_MS = 60_000;
 const OWNED_TAGS = { [KEY_TAGS.managed]: 'true', [KEY_TAGS.target]: TARGET.name };
 
-let world: FakeWorld;
+const world = useFakeWorld('key-reaper', (w) => {
+  w.keys.addPlan(PLAN);
+});
 
 function deps(overrides: Partial<ReaperDeps> = {}): ReaperDeps {
+  const { keys, ledger, events, clock, logs } = world();
   return {
-    keys: world.keys,
-    ledger: world.ledger,
-    events: world.events,
-    clock: world.clock,
-    log: world.logs.log,
+    keys,
+    ledger,
+    events,
+    clock,
+    log: logs.log,
     actor: actor(API_ACCOUNT, 'keyrot-key-reaper'),
     graceMs: GRACE_MS,
     ...overrides,
   };
 }
 
-/** The ledger as the issuer leaves it once KeyCreated is sent (the lock still held). */
-async function issuerSent(newKey: KeyRef, superseded: readonly KeyRef[], rotationId = ROTATION_ID) {
-  const who = actor(API_ACCOUNT, 'keyrot-key-issuer');
-  const at = world.clock.now().toISOString();
-  const step = (name: StepRecord['step'], fields: Partial<StepRecord> = {}): StepRecord => ({
-    rotationId,
-    target: TARGET.name,
-    step: name,
-    at,
-    actor: who,
-    ...fields,
-  });
-  await world.ledger.begin(step('REQUESTED', { reason: 'scheduled', targetSpec: TARGET }), 3600);
-  await world.ledger.record(step('KEYS_LISTED', { keys: superseded }));
-  await world.ledger.record(step('KEY_CREATED', { newKey }));
-  await world.ledger.record(step('KEY_ASSOCIATED', { newKey }));
-  await world.ledger.record(step('KEY_SENT', { newKey, keys: superseded }));
-}
-
 function newKeyOnPlan(): SeededKey {
-  return world.keys.seedKey({
+  return world().keys.seedKey({
     name: TARGET.apiKeyName,
     plans: [PLAN],
     tags: { ...OWNED_TAGS, [KEY_TAGS.rotation]: ROTATION_ID },
   });
 }
 
-/** EdgeUpdated, deployed now. */
-function deployedNow(newKey: KeyRef, previousFingerprint: string | null) {
-  return edgeUpdated({
-    newKey,
-    previousFingerprint,
-    deployedAt: world.clock.now().toISOString(),
-  });
+/** EdgeUpdated, deployed at clock time `at` (by default now). */
+function deployedNow(
+  newKey: KeyRef,
+  previousFingerprint: string | null,
+  at = world().clock.now().getTime(),
+) {
+  return edgeUpdated({ newKey, previousFingerprint, deployedAt: new Date(at).toISOString() });
 }
 
-beforeEach(() => {
-  world = new FakeWorld('key-reaper');
-  world.keys.addPlan(PLAN);
-});
-
-afterEach(() => {
-  try {
-    world.expectNoSecretLeaks();
-  } finally {
-    world.dispose();
-  }
-});
+/**
+ * The target's previous key (keyrot-owned) and the new key on the plan, and the ledger as the
+ * issuer leaves it once it has sent the new key.
+ */
+async function sentRotation(): Promise<{ old: SeededKey; fresh: SeededKey }> {
+  const old = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
+  const fresh = newKeyOnPlan();
+  await issuerSent(world(), keyRef(fresh), [keyRef(old)]);
+  return { old, fresh };
+}
 
 describe('retireKeys', () => {
   it('deletes the superseded key after the grace period, closes the rotation and announces it', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
-    const fresh = newKeyOnPlan();
-    await issuerSent(keyRef(fresh), [keyRef(old)]);
+    const { old, fresh } = await sentRotation();
     const event = deployedNow(keyRef(fresh), old.fingerprint);
 
     const result = await retireKeys(event, deps());
@@ -92,67 +72,68 @@ describe('retireKeys', () => {
       status: 'completed',
       rotationId: ROTATION_ID,
       retiredKeys: [keyRef(old)],
+      // Request, issue and deploy take no fake time here; retiring waits out the 60 s grace.
+      durationsMs: { Rotation: 60_000, Issue: 0, EdgeDeploy: 0, Retire: 60_000 },
     });
-    expect(world.keys.has(old.id)).toBe(false);
-    expect(world.keys.planKeyIds(PLAN)).toEqual([fresh.id]);
-    expect(world.ledger.steps(ROTATION_ID)).toEqual(
+    expect(world().keys.has(old.id)).toBe(false);
+    expect(world().keys.planKeyIds(PLAN)).toEqual([fresh.id]);
+    expect(world().ledger.steps(ROTATION_ID)).toEqual(
       expect.arrayContaining(['EDGE_UPDATED', 'KEYS_RETIRED', 'COMPLETED']),
     );
-    expect(world.ledger.outcomes(ROTATION_ID)).toEqual(['COMPLETED']);
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
-    expect(world.events.ofType('KeyRetired')).toEqual([
+    expect(world().ledger.outcomes(ROTATION_ID)).toEqual(['COMPLETED']);
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
+    expect(world().events.ofType('KeyRetired')).toEqual([
       expect.objectContaining({ newKey: keyRef(fresh), retiredKeys: [keyRef(old)] }),
     ]);
   });
 
   it('deletes nothing before the grace period after Deployed has passed (I1)', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
-    const fresh = newKeyOnPlan();
-    await issuerSent(keyRef(fresh), [keyRef(old)]);
-    const deployedAt = world.clock.now().getTime();
-    world.clock.advance(10_000); // EdgeUpdated arrives 10 s after Deployed.
+    const { old, fresh } = await sentRotation();
+    const deployedAt = world().clock.now().getTime();
+    world().clock.advance(10_000); // EdgeUpdated arrives 10 s after Deployed.
 
-    await retireKeys(deployedNowAt(keyRef(fresh), old.fingerprint, deployedAt), deps());
+    await retireKeys(deployedNow(keyRef(fresh), old.fingerprint, deployedAt), deps());
 
-    expect(world.keys.deleteCalls.map((c) => c.id)).toEqual([old.id]);
-    expect(world.keys.deleteCalls[0]!.at).toBeGreaterThanOrEqual(deployedAt + GRACE_MS);
+    expect(world().keys.deleteCalls.map((c) => c.id)).toEqual([old.id]);
+    expect(world().keys.deleteCalls[0]!.at).toBeGreaterThanOrEqual(deployedAt + GRACE_MS);
   });
 
   it('does not wait again when the grace period is already over', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
-    const fresh = newKeyOnPlan();
-    await issuerSent(keyRef(fresh), [keyRef(old)]);
-    const deployedAt = world.clock.now().getTime();
-    world.clock.advance(GRACE_MS + 1);
+    const { old, fresh } = await sentRotation();
+    const deployedAt = world().clock.now().getTime();
+    world().clock.advance(GRACE_MS + 1);
 
-    await retireKeys(deployedNowAt(keyRef(fresh), old.fingerprint, deployedAt), deps());
+    await retireKeys(deployedNow(keyRef(fresh), old.fingerprint, deployedAt), deps());
 
-    expect(world.clock.slept).toBe(0);
-    expect(world.keys.has(old.id)).toBe(false);
+    expect(world().clock.slept).toBe(0);
+    expect(world().keys.has(old.id)).toBe(false);
   });
 
   it("deletes every superseded key of the target's name, but not one another target owns", async () => {
-    const seed = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] }); // at the edge
-    const owned = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
-    const untagged = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
-    const foreignOwned = world.keys.seedKey({
+    const seed = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] }); // at the edge
+    const owned = world().keys.seedKey({
+      name: TARGET.apiKeyName,
+      plans: [PLAN],
+      tags: OWNED_TAGS,
+    });
+    const untagged = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
+    const foreignOwned = world().keys.seedKey({
       name: TARGET.apiKeyName,
       plans: [PLAN],
       tags: { [KEY_TAGS.managed]: 'true', [KEY_TAGS.target]: 'another-target' },
     });
     const fresh = newKeyOnPlan();
     const superseded = [seed, owned, untagged, foreignOwned].map(keyRef);
-    await issuerSent(keyRef(fresh), superseded);
+    await issuerSent(world(), keyRef(fresh), superseded);
 
     const result = await retireKeys(deployedNow(keyRef(fresh), seed.fingerprint), deps());
 
     const retired = [seed, owned, untagged].map(keyRef);
     expect(result).toMatchObject({ retiredKeys: retired });
-    expect(world.keys.deleteCalls.map((c) => c.id).sort()).toEqual(
-      [seed.id, owned.id, untagged.id].sort(),
-    );
-    expect(world.keys.planKeyIds(PLAN).sort()).toEqual([foreignOwned.id, fresh.id].sort());
-    expect(world.ledger.find(ROTATION_ID, 'KEYS_RETIRED')).toMatchObject({
+    const deleted = world().keys.deleteCalls.map((c) => c.id);
+    expect(deleted.sort()).toEqual([seed.id, owned.id, untagged.id].sort());
+    expect(world().keys.planKeyIds(PLAN).sort()).toEqual([foreignOwned.id, fresh.id].sort());
+    expect(world().ledger.find(ROTATION_ID, 'KEYS_RETIRED')).toMatchObject({
       keys: retired,
       facts: { protected: 1 },
     });
@@ -160,55 +141,51 @@ describe('retireKeys', () => {
 
   it('retires the key the edge sent even when a redelivered EdgeUpdated arrives first', async () => {
     // A redelivered KeyCreated finds the header already set and reports no previous key.
-    const seed = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
+    const seed = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
     const fresh = newKeyOnPlan();
-    await issuerSent(keyRef(fresh), [keyRef(seed)]);
+    await issuerSent(world(), keyRef(fresh), [keyRef(seed)]);
 
     await retireKeys(deployedNow(keyRef(fresh), null), deps());
 
-    expect(world.keys.has(seed.id)).toBe(false);
-    expect(world.keys.has(fresh.id)).toBe(true);
+    expect(world().keys.has(seed.id)).toBe(false);
+    expect(world().keys.has(fresh.id)).toBe(true);
   });
 
   it("never deletes another client's key on the plan", async () => {
-    const partner = world.keys.seedKey({ name: 'partner-client', plans: [PLAN] });
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
-    const fresh = newKeyOnPlan();
-    await issuerSent(keyRef(fresh), [keyRef(old)]);
+    const partner = world().keys.seedKey({ name: 'partner-client', plans: [PLAN] });
+    const { old, fresh } = await sentRotation();
 
     await retireKeys(deployedNow(keyRef(fresh), old.fingerprint), deps());
 
-    expect(world.keys.has(partner.id)).toBe(true);
-    expect(world.keys.planKeyIds(PLAN)).toContain(partner.id);
-    expect(world.keys.deleteCalls.map((c) => c.id)).not.toContain(partner.id);
+    expect(world().keys.has(partner.id)).toBe(true);
+    expect(world().keys.planKeyIds(PLAN)).toContain(partner.id);
+    expect(world().keys.deleteCalls.map((c) => c.id)).not.toContain(partner.id);
   });
 
   it('never deletes the new key, even if it was listed among the superseded', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
+    const old = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
     const fresh = newKeyOnPlan();
-    await issuerSent(keyRef(fresh), [keyRef(old), keyRef(fresh)]);
+    await issuerSent(world(), keyRef(fresh), [keyRef(old), keyRef(fresh)]);
 
     await retireKeys(deployedNow(keyRef(fresh), old.fingerprint), deps());
 
-    expect(world.keys.has(fresh.id)).toBe(true);
-    expect(world.keys.planKeyIds(PLAN)).toEqual([fresh.id]);
+    expect(world().keys.has(fresh.id)).toBe(true);
+    expect(world().keys.planKeyIds(PLAN)).toEqual([fresh.id]);
   });
 
   it('completes the first rotation on an empty plan without deleting anything', async () => {
     const fresh = newKeyOnPlan();
-    await issuerSent(keyRef(fresh), []);
+    await issuerSent(world(), keyRef(fresh), []);
 
     const result = await retireKeys(deployedNow(keyRef(fresh), null), deps());
 
-    expect(result).toEqual({ status: 'completed', rotationId: ROTATION_ID, retiredKeys: [] });
-    expect(world.keys.deleteCalls).toEqual([]);
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
+    expect(result).toMatchObject({ status: 'completed', rotationId: ROTATION_ID, retiredKeys: [] });
+    expect(world().keys.deleteCalls).toEqual([]);
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
   });
 
   it('deletes once and announces KeyRetired once when EdgeUpdated is delivered twice', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
-    const fresh = newKeyOnPlan();
-    await issuerSent(keyRef(fresh), [keyRef(old)]);
+    const { old, fresh } = await sentRotation();
     const event = deployedNow(keyRef(fresh), old.fingerprint);
 
     const first = await retireKeys(event, deps());
@@ -216,73 +193,67 @@ describe('retireKeys', () => {
 
     expect(first.status).toBe('completed');
     expect(second).toEqual({ status: 'duplicate', rotationId: ROTATION_ID });
-    expect(world.keys.deleteCalls.map((c) => c.id)).toEqual([old.id]);
-    expect(world.events.types()).toEqual(['KeyRetired']);
+    expect(world().keys.deleteCalls.map((c) => c.id)).toEqual([old.id]);
+    expect(world().events.types()).toEqual(['KeyRetired']);
   });
 
   it('ignores EdgeUpdated for a rotation this ledger never sent', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
-    const stranger = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
+    const old = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
+    const stranger = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
 
     const result = await retireKeys(deployedNow(keyRef(stranger), old.fingerprint), deps());
 
     expect(result.status).toBe('unknown-rotation');
-    expect(world.keys.deleteCalls).toEqual([]);
-    expect(world.events.published).toEqual([]);
+    expect(world().keys.deleteCalls).toEqual([]);
+    expect(world().events.published).toEqual([]);
   });
 
   it('keeps every key when the edge reports after the rotation was closed as failed', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
-    const fresh = newKeyOnPlan();
-    await issuerSent(keyRef(fresh), [keyRef(old)]);
+    const { old, fresh } = await sentRotation();
     await closeFailedRotation(rotationFailed({ edgeUpdated: true, newKey: keyRef(fresh) }), deps());
 
     const result = await retireKeys(deployedNow(keyRef(fresh), old.fingerprint), deps());
 
     expect(result.status).toBe('late');
-    expect(world.keys.deleteCalls).toEqual([]);
-    expect(world.ledger.steps(ROTATION_ID)).toContain('EDGE_UPDATED');
-    expect(world.events.ofType('KeyRetired')).toEqual([]);
+    expect(world().keys.deleteCalls).toEqual([]);
+    expect(world().ledger.steps(ROTATION_ID)).toContain('EDGE_UPDATED');
+    expect(world().events.ofType('KeyRetired')).toEqual([]);
   });
 
   it('fails without deleting when EdgeUpdated names another new key than the one sent', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
+    const old = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
     const fresh = newKeyOnPlan();
-    const impostor = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
-    await issuerSent(keyRef(fresh), [keyRef(old)]);
+    const impostor = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
+    await issuerSent(world(), keyRef(fresh), [keyRef(old)]);
 
     const result = await retireKeys(deployedNow(keyRef(impostor), old.fingerprint), deps());
 
     expect(result).toMatchObject({ status: 'failed', error: 'IntegrityError' });
-    expect(world.keys.deleteCalls).toEqual([]);
-    expect(world.ledger.outcomes(ROTATION_ID)).toEqual(['FAILED']);
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
-    expect(world.events.ofType('RotationFailed')).toEqual([
+    expect(world().keys.deleteCalls).toEqual([]);
+    expect(world().ledger.outcomes(ROTATION_ID)).toEqual(['FAILED']);
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
+    expect(world().events.ofType('RotationFailed')).toEqual([
       expect.objectContaining({ stage: 'retire', edgeUpdated: true, rolledBack: false }),
     ]);
   });
 
   it('records a single outcome when KeyRetired cannot be published after completing', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
-    const fresh = newKeyOnPlan();
-    await issuerSent(keyRef(fresh), [keyRef(old)]);
-    world.events.failNext(
+    const { old, fresh } = await sentRotation();
+    world().events.failNext(
       'KeyRetired',
       new PublishError('keyrot-api', 'KeyRetired', false, new Error('socket hang up')),
     );
 
     await retireKeys(deployedNow(keyRef(fresh), old.fingerprint), deps());
 
-    expect(world.keys.has(old.id)).toBe(false);
-    expect(world.ledger.outcomes(ROTATION_ID)).toEqual(['COMPLETED']);
+    expect(world().keys.has(old.id)).toBe(false);
+    expect(world().ledger.outcomes(ROTATION_ID)).toEqual(['COMPLETED']);
   });
 });
 
 describe('closeFailedRotation', () => {
   it('rolls the new key back when the edge never sent it, and releases the lock', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
-    const fresh = newKeyOnPlan();
-    await issuerSent(keyRef(fresh), [keyRef(old)]);
+    const { old, fresh } = await sentRotation();
 
     const result = await closeFailedRotation(
       rotationFailed({ edgeUpdated: false, newKey: keyRef(fresh) }),
@@ -290,22 +261,20 @@ describe('closeFailedRotation', () => {
     );
 
     expect(result).toEqual({ status: 'rolled-back', rotationId: ROTATION_ID });
-    expect(world.keys.has(fresh.id)).toBe(false);
-    expect(world.keys.planKeyIds(PLAN)).toEqual([old.id]);
-    expect(world.ledger.steps(ROTATION_ID)).toEqual(
+    expect(world().keys.has(fresh.id)).toBe(false);
+    expect(world().keys.planKeyIds(PLAN)).toEqual([old.id]);
+    expect(world().ledger.steps(ROTATION_ID)).toEqual(
       expect.arrayContaining(['ROLLED_BACK', 'FAILED']),
     );
-    expect(world.ledger.find(ROTATION_ID, 'FAILED')).toMatchObject({
+    expect(world().ledger.find(ROTATION_ID, 'FAILED')).toMatchObject({
       error: { name: 'DeploymentTimeoutError' },
       facts: { stage: 'edge', rolledBack: true },
     });
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
   });
 
   it('deletes nothing when the edge may be sending the new key, and releases the lock', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
-    const fresh = newKeyOnPlan();
-    await issuerSent(keyRef(fresh), [keyRef(old)]);
+    const { old, fresh } = await sentRotation();
 
     const result = await closeFailedRotation(
       rotationFailed({ edgeUpdated: true, newKey: keyRef(fresh) }),
@@ -313,28 +282,26 @@ describe('closeFailedRotation', () => {
     );
 
     expect(result).toEqual({ status: 'closed', rotationId: ROTATION_ID });
-    expect(world.keys.deleteCalls).toEqual([]);
-    expect(world.keys.planKeyIds(PLAN).sort()).toEqual([old.id, fresh.id].sort());
-    expect(world.ledger.outcomes(ROTATION_ID)).toEqual(['FAILED']);
-    await expect(world.ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
+    expect(world().keys.deleteCalls).toEqual([]);
+    expect(world().keys.planKeyIds(PLAN).sort()).toEqual([old.id, fresh.id].sort());
+    expect(world().ledger.outcomes(ROTATION_ID)).toEqual(['FAILED']);
+    await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
   });
 
   it('changes nothing when the same RotationFailed is delivered twice', async () => {
     const fresh = newKeyOnPlan();
-    await issuerSent(keyRef(fresh), []);
+    await issuerSent(world(), keyRef(fresh), []);
     const event = rotationFailed({ edgeUpdated: false, newKey: keyRef(fresh) });
 
     await closeFailedRotation(event, deps());
     const second = await closeFailedRotation(event, deps());
 
     expect(second).toEqual({ status: 'duplicate', rotationId: ROTATION_ID });
-    expect(world.keys.deleteCalls.map((c) => c.id)).toEqual([fresh.id]);
+    expect(world().keys.deleteCalls.map((c) => c.id)).toEqual([fresh.id]);
   });
 
   it('keeps the key of a completed rotation when a stale failure arrives (a replayed KeyCreated)', async () => {
-    const old = world.keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN], tags: OWNED_TAGS });
-    const fresh = newKeyOnPlan();
-    await issuerSent(keyRef(fresh), [keyRef(old)]);
+    const { old, fresh } = await sentRotation();
     await retireKeys(deployedNow(keyRef(fresh), old.fingerprint), deps());
 
     const result = await closeFailedRotation(
@@ -343,8 +310,8 @@ describe('closeFailedRotation', () => {
     );
 
     expect(result.status).toBe('duplicate');
-    expect(world.keys.has(fresh.id)).toBe(true);
-    expect(world.ledger.outcomes(ROTATION_ID)).toEqual(['COMPLETED']);
+    expect(world().keys.has(fresh.id)).toBe(true);
+    expect(world().ledger.outcomes(ROTATION_ID)).toEqual(['COMPLETED']);
   });
 
   it('ignores RotationFailed for a rotation this ledger never started', async () => {
@@ -356,16 +323,7 @@ describe('closeFailedRotation', () => {
     );
 
     expect(result.status).toBe('unknown-rotation');
-    expect(world.keys.deleteCalls).toEqual([]);
-    expect(world.ledger.records()).toEqual([]);
+    expect(world().keys.deleteCalls).toEqual([]);
+    expect(world().ledger.records()).toEqual([]);
   });
 });
-
-/** EdgeUpdated with `deployedAt` at the given clock time. */
-function deployedNowAt(newKey: KeyRef, previousFingerprint: string | null, at: number) {
-  return edgeUpdated({
-    newKey,
-    previousFingerprint,
-    deployedAt: new Date(at).toISOString(),
-  });
-}

@@ -1,0 +1,69 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { MiddlewareStack } from '@smithy/types';
+import type { HandlerResult } from './runtime';
+
+export const METRICS_NAMESPACE = 'keyrot';
+export type KeyrotMetrics = Metrics;
+export { MetricUnit };
+
+/**
+ * CloudWatch metrics in Embedded Metric Format (Powertools Metrics): every function emits in
+ * namespace `keyrot` with its `service` dimension; alarms (docs/operations.md) watch them.
+ */
+export function createMetrics(serviceName: string): Metrics {
+  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
+}
+
+/**
+ * Counts the retries the SDK made (throttling and server errors; adaptive retry mode) as
+ * `ThrottlingRetries`, from each call's `$metadata.attempts`.
+ */
+// Each SDK client's middleware stack is generic over its own input and output unions; this
+// middleware only reads `$metadata`, so it takes any client's stack.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyClient = { middlewareStack: MiddlewareStack<any, any> };
+
+export function countRetries<C extends AnyClient>(client: C, metrics: Metrics): C {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const note = (metadata: { attempts?: number } | undefined) => {
+        const retries = (metadata?.attempts ?? 1) - 1;
+        if (retries > 0) metrics.addMetric('ThrottlingRetries', MetricUnit.Count, retries);
+      };
+      try {
+        const result = await next(args);
+        note((result.output as { $metadata?: { attempts?: number } }).$metadata);
+        return result;
+      } catch (error) {
+        note((error as { $metadata?: { attempts?: number } }).$metadata);
+        throw error;
+      }
+    },
+    { step: 'initialize', name: 'keyrotCountRetries' },
+  );
+  return client;
+}
+
+/** What each handler outcome counts as. */
+const OUTCOME_METRICS: Readonly<Record<string, string>> = {
+  sent: 'RotationsStarted',
+  refused: 'RotationsRefused',
+  updated: 'EdgeUpdates',
+  'already-updated': 'EdgeUpdates',
+  completed: 'RotationsCompleted',
+  failed: 'RotationsFailed',
+  'rolled-back': 'RotationsFailed',
+  closed: 'RotationsFailed',
+  duplicate: 'DuplicateEvents',
+  late: 'DuplicateEvents',
+  'unknown-rotation': 'EventsRejected',
+};
+
+/** Adds the metrics of one handler result: its outcome count and its durations. */
+export function recordResult(metrics: Metrics, result: HandlerResult): void {
+  const name = OUTCOME_METRICS[result.status];
+  if (name) metrics.addMetric(name, MetricUnit.Count, 1);
+  for (const [what, ms] of Object.entries(result.durationsMs ?? {})) {
+    metrics.addMetric(`${what}Duration`, MetricUnit.Milliseconds, ms);
+  }
+}
