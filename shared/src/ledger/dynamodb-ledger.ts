@@ -7,7 +7,7 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { AwsCallError } from '../errors';
-import { LEDGER_KEYS as K } from './table';
+import { LEDGER_ITEMS as I, LEDGER_KEYS as K } from './table';
 import {
   OUTCOMES,
   STEP_ORDER,
@@ -17,11 +17,8 @@ import {
   type StepRecord,
 } from './types';
 
-const pk = {
-  rotation: (rotationId: string) => `ROTATION#${rotationId}`,
-  target: (target: string) => `TARGET#${target}`,
-};
-const LOCK_SK = 'LOCK';
+const pk = { rotation: I.rotationPartition, target: I.targetPartition };
+const LOCK_SK = I.lockSortKey;
 const LOCK_TTL_GRACE_SECONDS = 24 * 3600;
 /** Sort key of a step item: `STEP#<nn>#<step>`, ordering a rotation's steps. */
 export const stepSortKey = (step: StepRecord['step']) =>
@@ -37,27 +34,71 @@ function stepItem(record: StepRecord): Record<string, unknown> {
     ...record,
   };
   if ((OUTCOMES as readonly string[]).includes(record.step)) {
-    item[K.outcomeIndexPartitionKey] = `OUTCOME#${record.at.slice(0, 7)}`;
+    item[K.outcomeIndexPartitionKey] = I.outcomePartition(record.at.slice(0, 7));
     item[K.outcomeIndexSortKey] = `${record.at}#${record.rotationId}`;
   }
   return item;
 }
 
+/**
+ * The target registry item (`SK = SPEC`): the target as last requested, so the operator's
+ * tools can list every target and know what a target is without a configuration file.
+ */
+function specItem(requested: StepRecord): Record<string, unknown> | undefined {
+  if (!requested.targetSpec) return undefined;
+  return {
+    [K.partitionKey]: pk.target(requested.target),
+    [K.sortKey]: I.specSortKey,
+    [K.outcomeIndexPartitionKey]: I.targetsPartition,
+    [K.outcomeIndexSortKey]: requested.target,
+    target: requested.target,
+    targetSpec: requested.targetSpec,
+    updatedAt: requested.at,
+    rotationId: requested.rotationId,
+  };
+}
+
+/**
+ * The target's current key item (`SK = KEY`), replaced by every completed rotation; sorted in
+ * GSI2 by the key's creation time, so "keys older than N days" is one Query.
+ */
+function currentKeyItem(outcome: StepRecord): Record<string, unknown> | undefined {
+  if (outcome.step !== 'COMPLETED' || !outcome.newKey) return undefined;
+  const created = outcome.facts?.keyCreatedAt;
+  const keyCreatedAt = typeof created === 'string' ? created : outcome.at;
+  return {
+    [K.partitionKey]: pk.target(outcome.target),
+    [K.sortKey]: I.keySortKey,
+    [K.outcomeIndexPartitionKey]: I.keysPartition,
+    [K.outcomeIndexSortKey]: `${keyCreatedAt}#${outcome.target}`,
+    target: outcome.target,
+    rotationId: outcome.rotationId,
+    key: outcome.newKey,
+    keyCreatedAt,
+    completedAt: outcome.at,
+  };
+}
+
 const KEY_ATTRIBUTES: readonly string[] = Object.values(K);
 
-function toRecord(item: Record<string, unknown>): StepRecord {
-  const record = Object.fromEntries(
+/** An item as read from the table, without the table's and indexes' key attributes. */
+export function withoutTableKeys(item: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
     Object.entries(item).filter(([name]) => !KEY_ATTRIBUTES.includes(name)),
   );
-  return record as unknown as StepRecord;
+}
+
+function toRecord(item: Record<string, unknown>): StepRecord {
+  return withoutTableKeys(item) as unknown as StepRecord;
 }
 
 const notYetRecorded = `attribute_not_exists(${K.partitionKey})`;
 
 /**
  * {@link Ledger} on one DynamoDB table (see `table.ts` for the key design). Steps are
- * conditional puts, so a redelivered event never writes a step twice; the lock is the only
- * item ever changed or deleted.
+ * conditional puts, so a redelivered event never writes a step twice. Besides the lock, only
+ * two derived items per target change: its registry entry (SPEC, written with REQUESTED) and
+ * its current key (KEY, written with COMPLETED), each in the same transaction as its step.
  *
  * @example
  * const ledger = new DynamoDbLedger(new DynamoDBClient({}), 'keyrot-ledger');
@@ -141,6 +182,7 @@ export class DynamoDbLedger implements Ledger {
                 ConditionExpression: notYetRecorded,
               },
             },
+            ...this.plainPut(specItem(requested)),
           ],
         }),
       );
@@ -200,6 +242,7 @@ export class DynamoDbLedger implements Ledger {
                 ExpressionAttributeValues: { ':rid': outcome.rotationId },
               },
             },
+            ...this.plainPut(currentKeyItem(outcome)),
           ],
         }),
       );
@@ -210,7 +253,13 @@ export class DynamoDbLedger implements Ledger {
       if (outcomeReason?.Code === 'ConditionalCheckFailed') return; // already finished
       if (lockReason?.Code === 'ConditionalCheckFailed') {
         // The lock expired and another rotation took it: record the outcome, keep its lock.
-        await this.record(outcome);
+        const recorded = await this.record(outcome);
+        const keyItem = currentKeyItem(outcome);
+        if (recorded && keyItem) {
+          await this.call('PutItem', () =>
+            this.doc.send(new PutCommand({ TableName: this.tableName, Item: keyItem })),
+          );
+        }
         return;
       }
       throw new AwsCallError('TransactWriteItems', `ledger ${this.tableName}`, error);
@@ -230,6 +279,11 @@ export class DynamoDbLedger implements Ledger {
     if (!out.Item) return undefined;
     const { rotationId, acquiredAt, expiresAt } = out.Item as Lock;
     return { target, rotationId, acquiredAt, expiresAt };
+  }
+
+  /** An unconditional put of a derived item (registry, current key), when there is one. */
+  private plainPut(item: Record<string, unknown> | undefined) {
+    return item ? [{ Put: { TableName: this.tableName, Item: item } }] : [];
   }
 
   private async call<T>(operation: string, send: () => Promise<T>): Promise<T> {

@@ -3,10 +3,16 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 /**
  * Key design of the rotation ledger (single table). See docs/ledger.md.
  *
- * - `PK = TARGET#<target>`, `SK = LOCK`: the per-target lock (the only mutable item).
  * - `PK = ROTATION#<rotationId>`, `SK = STEP#<nn>#<step>`: one immutable item per step.
- * - GSI1 (`GSI1PK = TARGET#<target>`, `GSI1SK = <iso time>#<rotationId>#<nn>`): a target's history.
- * - GSI2 (`GSI2PK = OUTCOME#<yyyy-mm>`, `GSI2SK = <iso time>#<rotationId>`): rotation outcomes by month.
+ * - `PK = TARGET#<target>`, `SK = LOCK`: the per-target lock (deleted when the rotation ends).
+ * - `PK = TARGET#<target>`, `SK = SPEC`: the target as last requested (the target registry).
+ * - `PK = TARGET#<target>`, `SK = KEY`: the key the target's last completed rotation issued.
+ * - GSI1 (`GSI1PK = TARGET#<target>`, `GSI1SK = <iso time>#<rotationId>#STEP#<nn>#<step>`):
+ *   a target's history, step items only.
+ * - GSI2, overloaded: `GSI2PK = OUTCOME#<yyyy-mm>`, `GSI2SK = <iso time>#<rotationId>` on
+ *   outcome steps (rotations by month); `GSI2PK = TARGETS`, `GSI2SK = <target>` on SPEC items
+ *   (every target); `GSI2PK = KEYS`, `GSI2SK = <key created at>#<target>` on KEY items (keys
+ *   older than N days).
  */
 export const LEDGER_KEYS = {
   partitionKey: 'PK',
@@ -17,6 +23,21 @@ export const LEDGER_KEYS = {
   outcomeIndex: 'GSI2',
   outcomeIndexPartitionKey: 'GSI2PK',
   outcomeIndexSortKey: 'GSI2SK',
+} as const;
+
+/** The values of the ledger's keys: one place for every item type and access pattern. */
+export const LEDGER_ITEMS = {
+  rotationPartition: (rotationId: string) => `ROTATION#${rotationId}`,
+  targetPartition: (target: string) => `TARGET#${target}`,
+  lockSortKey: 'LOCK',
+  specSortKey: 'SPEC',
+  keySortKey: 'KEY',
+  /** GSI2 partition of a month's outcomes; `month` is `yyyy-mm`. */
+  outcomePartition: (month: string) => `OUTCOME#${month}`,
+  /** GSI2 partition holding one SPEC item per target. */
+  targetsPartition: 'TARGETS',
+  /** GSI2 partition holding one KEY item per target, sorted by the key's creation time. */
+  keysPartition: 'KEYS',
 } as const;
 
 /** The table as `CreateTable` wants it; the serverless template declares the same keys. */
