@@ -25,6 +25,8 @@ export class LogCapture {
 
   start(echo = false): void {
     process.env.POWERTOOLS_DEV = 'true';
+    // Dev mode turns EMF metrics off unless told otherwise; the tests read them.
+    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
     // The local machines run Node 20 (Lambda runs 24); the SDK's notice about it is noise here.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
     for (const method of CONSOLE_METHODS) {

@@ -11,6 +11,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import {
   ApiGatewayKeyStore,
   createLogger,
+  createMetrics,
   DynamoDbLedger,
   EventBridgePublisher,
   KmsKeySealer,
@@ -82,6 +83,7 @@ export function buildHandlers(
       events: publisher('api'),
       clock,
       log: createLogger('key-issuer'),
+      metrics: createMetrics('key-issuer'),
       edgeKmsKeyArn: world.edge.kmsKeyArn,
       lockSeconds: options.lockSeconds ?? 3600,
     }),
@@ -98,6 +100,7 @@ export function buildHandlers(
       events: publisher('edge'),
       clock,
       log: createLogger('edge-updater'),
+      metrics: createMetrics('edge-updater'),
       pollIntervalMs: options.pollIntervalMs ?? 50,
       maxWaitMs: options.maxWaitMs ?? 30_000,
     }),
@@ -109,6 +112,7 @@ export function buildHandlers(
       events: publisher('api'),
       clock,
       log: createLogger('key-reaper'),
+      metrics: createMetrics('key-reaper'),
       graceMs: (options.graceSeconds ?? 0) * 1000,
     }),
   };

@@ -53,9 +53,11 @@ describe.each(TEMPLATES)('the %s template', (name) => {
   });
 
   it('gives every rule target a retry policy and a dead-letter queue', () => {
-    const targets = resourcesOfType(template, 'AWS::Events::Rule').flatMap(
-      ([, rule]) => rule.Properties!.Targets as Record<string, Json>[],
-    );
+    // Event-driven rules only; the reaper's hourly check is a schedule whose missed runs
+    // the key-age alarm notices (missing data counts as breaching).
+    const targets = resourcesOfType(template, 'AWS::Events::Rule')
+      .filter(([, rule]) => rule.Properties!.EventPattern !== undefined)
+      .flatMap(([, rule]) => rule.Properties!.Targets as Record<string, Json>[]);
     expect(targets.length).toBeGreaterThan(0);
     for (const target of targets) {
       expect(target).toMatchObject({
@@ -66,13 +68,11 @@ describe.each(TEMPLATES)('the %s template', (name) => {
   });
 });
 
-/** The pattern of the rule that invokes the service's function. */
-function functionRulePattern(template: Template) {
-  const rules = resourcesOfType(template, 'AWS::Events::Rule').filter(([, rule]) =>
-    JSON.stringify(rule.Properties!.Targets).includes('LambdaFunction'),
-  );
-  expect(rules).toHaveLength(1);
-  return rules[0]![1].Properties!.EventPattern;
+/** The patterns of the rules that invoke the service's function on an event. */
+function functionRulePatterns(template: Template) {
+  return resourcesOfType(template, 'AWS::Events::Rule')
+    .filter(([, rule]) => JSON.stringify(rule.Properties!.Targets).includes('LambdaFunction'))
+    .flatMap(([, rule]) => (rule.Properties!.EventPattern ? [rule.Properties!.EventPattern] : []));
 }
 
 describe('each function reacts only to its event from its partner account', () => {
@@ -81,11 +81,18 @@ describe('each function reacts only to its event from its partner account', () =
     ['edge-updater', 'KeyCreated', API],
     ['key-reaper', ['EdgeUpdated', 'RotationFailed'], EDGE],
   ] as const)('%s', (name, detailType, account) => {
-    expect(functionRulePattern(templates[name])).toEqual({
+    expect(functionRulePatterns(templates[name])).toContainEqual({
       source: ['keyrot'],
       'detail-type': asList<string>(detailType as string | string[]),
       account: [account],
     });
+  });
+
+  it("besides, the edge-updater hears only its own account's deployment re-check", () => {
+    expect(functionRulePatterns(templates['edge-updater'])).toEqual([
+      { source: ['keyrot'], 'detail-type': ['KeyCreated'], account: [API] },
+      { source: ['keyrot'], 'detail-type': ['EdgeDeploymentCheck'], account: [EDGE] },
+    ]);
   });
 });
 
@@ -102,7 +109,7 @@ describe('each role holds only its own side of the rotation', () => {
   });
 
   it('the edge-updater never touches API Gateway or DynamoDB, and puts events on its own bus only', () => {
-    expect(prefixes(edge)).toEqual(['cloudfront', 'events', 'kms', 'logs']);
+    expect(prefixes(edge)).toEqual(['cloudfront', 'events', 'iam', 'kms', 'logs', 'scheduler']);
     expect(actionsOf(edge).filter((a) => a.startsWith('kms:'))).toEqual(['kms:Decrypt']);
     const putEvents = edge.filter((s) => asList(s.Action).includes('events:PutEvents'));
     expect(putEvents.flatMap((s) => asList(s.Resource).map(resourceText))).toEqual([
@@ -111,6 +118,39 @@ describe('each role holds only its own side of the rotation', () => {
     const cloudFront = edge.filter((s) => actionsOf([s]).some((a) => a.startsWith('cloudfront:')));
     expect(cloudFront.flatMap((s) => asList(s.Resource))).toEqual([
       `arn:aws:cloudfront::${EDGE}:distribution/E1MTSB8DGIOBI2`,
+    ]);
+  });
+
+  it('the edge-updater schedules its re-checks in its own group, through a role that can only put them on its bus', () => {
+    const template = templates['edge-updater'];
+    const scheduling = edge.filter((s) => actionsOf([s]).some((a) => a.startsWith('scheduler:')));
+    expect(scheduling).toHaveLength(1);
+    expect(actionsOf(scheduling)).toEqual(['scheduler:CreateSchedule']);
+    expect(asList(scheduling[0]!.Resource)).toEqual([
+      `arn:aws:scheduler:us-east-1:${EDGE}:schedule/keyrot-deploy-checks-dev/*`,
+    ]);
+    const passRole = edge.filter((s) => asList(s.Action).includes('iam:PassRole'));
+    expect(passRole).toHaveLength(1);
+    expect(asList(passRole[0]!.Resource)).toEqual([
+      { 'Fn::GetAtt': ['DeployCheckSchedulerRole', 'Arn'] },
+    ]);
+    expect(passRole[0]!.Condition).toEqual({
+      StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
+    });
+    expect(onlyResource(template, 'AWS::Scheduler::ScheduleGroup')).toEqual({
+      Name: 'keyrot-deploy-checks-dev',
+    });
+    const role = template.Resources.DeployCheckSchedulerRole!.Properties!;
+    expect(JSON.stringify(role.AssumeRolePolicyDocument)).toContain('scheduler.amazonaws.com');
+    expect(roleStatements(template).filter((s) => s.role === 'DeployCheckSchedulerRole')).toEqual([
+      {
+        role: 'DeployCheckSchedulerRole',
+        statement: {
+          Effect: 'Allow',
+          Action: ['events:PutEvents'],
+          Resource: [`arn:aws:events:us-east-1:${EDGE}:event-bus/keyrot`],
+        },
+      },
     ]);
   });
 
@@ -261,4 +301,56 @@ describe('the protected API example', () => {
       expect.arrayContaining(['USAGEPLANID', 'DISTRIBUTIONID', 'ORIGINID']),
     );
   });
+});
+
+describe('alarms and notifications', () => {
+  /** Alarm name → its properties, for a template. */
+  function alarms(template: Template) {
+    return Object.fromEntries(
+      resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([id, alarm]) => [
+        id,
+        alarm.Properties!,
+      ]),
+    );
+  }
+  const notifies = (alarm: Record<string, Json>, side: 'api' | 'edge') => {
+    const actions = JSON.stringify(alarm.AlarmActions);
+    return (
+      actions === JSON.stringify([{ Ref: 'AlarmTopic' }]) ||
+      actions.includes(`keyrot-${side}-alarms-`)
+    );
+  };
+
+  it.each([
+    ['key-issuer', 'api', ['DeadLetterQueueAlarm', 'IssueFailedAlarm']],
+    [
+      'key-reaper',
+      'api',
+      ['DeadLetterQueueAlarm', 'KeyTooOldAlarm', 'RotationFailedAlarm', 'RotationStuckAlarm'],
+    ],
+    ['edge-updater', 'edge', ['DeadLetterQueueAlarm', 'EdgeFailedAlarm']],
+  ] as const)('%s has its alarms, each notifying the %s topic', (name, side, expected) => {
+    const found = alarms(templates[name]);
+    expect(Object.keys(found).sort()).toEqual([...expected].sort());
+    for (const alarm of Object.values(found)) expect(notifies(alarm, side)).toBe(true);
+  });
+
+  it('treats a silent key-age check as breaching, so a broken schedule is noticed', () => {
+    expect(alarms(templates['key-reaper']).KeyTooOldAlarm).toMatchObject({
+      MetricName: 'KeyAgeDays',
+      Threshold: '31',
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  it.each(['key-issuer', 'edge-updater'] as const)(
+    '%s creates the topic, encrypted, with an optional e-mail subscription',
+    (name) => {
+      expect(onlyResource(templates[name], 'AWS::SNS::Topic')).toMatchObject({
+        KmsMasterKeyId: 'alias/aws/sns',
+      });
+      const subscriptions = resourcesOfType(templates[name], 'AWS::SNS::Subscription');
+      expect(subscriptions.map(([, s]) => s.Condition)).toEqual(['HasAlarmEmail']);
+    },
+  );
 });

@@ -17,10 +17,12 @@ import {
   systemClock,
   withStepLogging,
   type HandlerResult,
+  MetricUnit,
   type KeyrotMetrics,
 } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod/mini';
+import { checkRotations, type TargetHealth } from './check-rotations';
 import { closeFailedRotation, retireKeys, type ReaperDeps } from './retire-keys';
 
 export const configSchema = z.object({
@@ -84,3 +86,61 @@ let instance: ReturnType<typeof createHandler> | undefined;
 /** Lambda entry point: clients are built once per execution environment. */
 export const handler = (event: unknown, context: Context) =>
   (instance ??= createHandler(environmentFromProcess()))(event, context);
+
+export const checkConfigSchema = z.object({
+  LEDGER_TABLE_NAME: envVar.name(),
+  /** Comma-separated target names to watch. */
+  TARGET_NAMES: envVar.name(),
+});
+
+export interface CheckEnvironment {
+  readonly ledger: ReaperDeps['ledger'];
+  readonly clock: ReaperDeps['clock'];
+  readonly log: ReaperDeps['log'];
+  readonly metrics: KeyrotMetrics;
+  readonly targets: readonly string[];
+}
+
+/**
+ * The scheduled check: emits each target's key age and in-flight time as metrics (alarms
+ * watch them) and logs them.
+ */
+export function createCheckHandler(env: CheckEnvironment) {
+  return async (): Promise<{ status: 'checked'; targets: TargetHealth[] }> => {
+    env.log.resetKeys();
+    const health = await checkRotations(env.targets, env);
+    for (const h of health) {
+      const metric = env.metrics.singleMetric();
+      metric.addDimension('target', h.target);
+      if (h.keyAgeDays !== null) metric.addMetric('KeyAgeDays', MetricUnit.Count, h.keyAgeDays);
+      metric.addMetric('RotationInFlightMinutes', MetricUnit.Count, h.inFlightMinutes);
+      env.log.info('target checked', { ...h });
+    }
+    return { status: 'checked', targets: health };
+  };
+}
+
+/** The check's dependencies from its Lambda environment. */
+export function checkEnvironmentFromProcess(
+  env: NodeJS.ProcessEnv = process.env,
+): CheckEnvironment {
+  const config = readConfig(checkConfigSchema, env);
+  const metrics = createMetrics('key-reaper');
+  return {
+    ledger: new DynamoDbLedger(
+      countRetries(new DynamoDBClient(awsClientConfigFromEnv(env)), metrics),
+      config.LEDGER_TABLE_NAME,
+    ),
+    clock: systemClock,
+    log: createLogger('key-reaper'),
+    metrics,
+    targets: config.TARGET_NAMES.split(',')
+      .map((t) => t.trim())
+      .filter(Boolean),
+  };
+}
+
+let checkInstance: ReturnType<typeof createCheckHandler> | undefined;
+
+/** Lambda entry point of the scheduled check. */
+export const check = () => (checkInstance ??= createCheckHandler(checkEnvironmentFromProcess()))();
