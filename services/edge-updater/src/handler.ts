@@ -1,6 +1,7 @@
 import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import {
   acceptEvent,
   accountIdSchema,
@@ -11,6 +12,7 @@ import {
   countRetries,
   envVar,
   EventBridgePublisher,
+  InvalidInputError,
   KmsKeySealer,
   readConfig,
   systemClock,
@@ -20,7 +22,8 @@ import {
 import type { Context } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { CloudFrontEdgeConfig } from './adapters/cloudfront-edge';
-import { updateEdge, type EdgeDeps } from './update-edge';
+import { SchedulerDeploymentChecks } from './adapters/scheduler-checks';
+import { checkDeployment, updateEdge, type EdgeDeps } from './update-edge';
 
 export const configSchema = z.object({
   API_ACCOUNT_ID: accountIdSchema,
@@ -29,6 +32,14 @@ export const configSchema = z.object({
   DEPLOY_POLL_SECONDS: envVar.number(20, 0, 300),
   /** Upper bound of the wait for `Deployed` in one invocation; the Lambda timeout also bounds it. */
   DEPLOY_MAX_WAIT_SECONDS: envVar.number(840, 0, 900),
+  /** Pause before a scheduled re-check of a deployment that outlasted an invocation. */
+  DEPLOY_RECHECK_SECONDS: envVar.number(60, 1, 3600),
+  /** How long after the key was issued the edge waits for `Deployed` before it gives up. */
+  DEPLOY_DEADLINE_SECONDS: envVar.number(7200, 60, 86_400),
+  /** Scheduler group, role and target bus of the re-checks (all three, or none: no re-check). */
+  DEPLOY_CHECK_SCHEDULE_GROUP: z.optional(z.string()),
+  DEPLOY_CHECK_ROLE_ARN: z.optional(z.string()),
+  DEPLOY_CHECK_BUS_ARN: z.optional(z.string()),
 });
 
 /** Time kept in reserve at the end of an invocation to report the outcome. */
@@ -52,9 +63,17 @@ export function createHandler(env: EdgeEnvironment) {
     };
     return acceptEvent(
       raw,
-      { accounts: [env.apiAccountId], detailTypes: ['KeyCreated'] },
+      {
+        accounts: [env.apiAccountId],
+        detailTypes: ['KeyCreated', 'EdgeDeploymentCheck'],
+        // The re-check is the edge's own event, put on its bus by EventBridge Scheduler.
+        accountsOf: { EdgeDeploymentCheck: [env.edgeAccountId] },
+      },
       { ...deps, ...(context && { context }) },
-      (event) => updateEdge(event.detail, deps),
+      (event) =>
+        event.detailType === 'KeyCreated'
+          ? updateEdge(event.detail, deps)
+          : checkDeployment(event.detail, deps),
     );
   };
 }
@@ -76,7 +95,27 @@ export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): Ed
     log: createLogger('edge-updater'),
     pollIntervalMs: config.DEPLOY_POLL_SECONDS * 1000,
     maxWaitMs: config.DEPLOY_MAX_WAIT_SECONDS * 1000,
+    recheckDelayMs: config.DEPLOY_RECHECK_SECONDS * 1000,
+    deployDeadlineMs: config.DEPLOY_DEADLINE_SECONDS * 1000,
+    ...deployChecksFrom(config, () => client(new SchedulerClient(aws))),
   };
+}
+
+/** The scheduled re-checks, when the environment names their group, role and bus. */
+function deployChecksFrom(
+  config: z.output<typeof configSchema>,
+  client: () => SchedulerClient,
+): { deployChecks?: SchedulerDeploymentChecks } {
+  const {
+    DEPLOY_CHECK_SCHEDULE_GROUP: groupName,
+    DEPLOY_CHECK_ROLE_ARN: roleArn,
+    DEPLOY_CHECK_BUS_ARN: busArn,
+  } = config;
+  if (!groupName && !roleArn && !busArn) return {};
+  if (!groupName) throw new InvalidInputError('DEPLOY_CHECK_SCHEDULE_GROUP', 'must be set');
+  if (!roleArn) throw new InvalidInputError('DEPLOY_CHECK_ROLE_ARN', 'must be set');
+  if (!busArn) throw new InvalidInputError('DEPLOY_CHECK_BUS_ARN', 'must be set');
+  return { deployChecks: new SchedulerDeploymentChecks(client(), { groupName, roleArn, busArn }) };
 }
 
 let instance: ReturnType<typeof createHandler> | undefined;

@@ -8,11 +8,13 @@ import {
   summarizeError,
   type Actor,
   type Clock,
+  type EdgeDeploymentCheck,
   type EventPublisher,
   type KeyCreated,
   type KeySealer,
   type KeyrotLogger,
 } from '@keyrot/shared';
+import type { DeploymentChecks } from './deployment-checks';
 import { EdgeConfigChangedError, type EdgeConfigStore } from './edge-config';
 
 export interface EdgeDeps {
@@ -28,7 +30,24 @@ export interface EdgeDeps {
   readonly maxWaitMs: number;
   /** Attempts at read–change–write when the distribution changes under us (ETag). */
   readonly writeAttempts?: number;
+  /**
+   * Continues a wait for `Deployed` that outlasts this invocation in a scheduled check.
+   * Without it, the wait ends with {@link DeploymentTimeoutError} after `maxWaitMs`.
+   */
+  readonly deployChecks?: DeploymentChecks;
+  /** Pause before a scheduled check (default 60 s). */
+  readonly recheckDelayMs?: number;
+  /** How long after `issuedAt` the edge waits for `Deployed` before it gives up (default 2 h). */
+  readonly deployDeadlineMs?: number;
 }
+
+/** Default of {@link EdgeDeps.deployDeadlineMs}: CloudFront usually deploys within minutes. */
+export const DEFAULT_DEPLOY_DEADLINE_MS = 2 * 3600_000;
+
+const deadlineMs = (deps: EdgeDeps) => deps.deployDeadlineMs ?? DEFAULT_DEPLOY_DEADLINE_MS;
+
+/** What the edge knows once the header is set; a scheduled check carries it on. */
+type Progress = Omit<EdgeDeploymentCheck, 'version' | 'check'>;
 
 export type EdgeResult =
   | {
@@ -37,13 +56,15 @@ export type EdgeResult =
       previousFingerprint: string | null;
       durationsMs: { EdgeDeploy: number };
     }
+  | { status: 'deploying'; rotationId: string; check: number }
   | { status: 'failed'; rotationId: string; error: string };
 
 /**
  * The edge's half of a rotation: open the sealed key, set it as the origin's header (only
  * if the edge currently sends a key this rotation supersedes, the new one already, or none),
- * wait until every edge location has it, and announce `EdgeUpdated`. Idempotent: a
- * redelivered `KeyCreated` finds the header already set and only waits and announces again.
+ * wait until every edge location has it, and announce `EdgeUpdated`. A wait longer than this
+ * invocation continues in a scheduled {@link checkDeployment}, until the deadline. Idempotent:
+ * a redelivered `KeyCreated` finds the header already set and only waits and announces again.
  */
 export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<EdgeResult> {
   const { rotationId, target, newKey } = event;
@@ -101,45 +122,111 @@ export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<Edg
     }
     const updatedAt = deps.clock.now().toISOString();
     log.appendKeys({ step: 'EDGE_HEADER_SET' });
-
-    await waitForDeployed(event, deps);
-    const deployedAt = deps.clock.now().toISOString();
-    log.appendKeys({ step: 'EDGE_DEPLOYED' });
-    await deps.events.publish('EdgeUpdated', {
-      version: 1,
+    const progress: Progress = {
       rotationId,
       target,
       newKey,
       previousFingerprint,
       updatedAt,
-      deployedAt,
-      actor: deps.actor,
-    });
-    return {
-      status: alreadySet ? 'already-updated' : 'updated',
-      rotationId,
-      previousFingerprint,
-      durationsMs: { EdgeDeploy: Date.parse(deployedAt) - Date.parse(updatedAt) },
+      deadline: new Date(Date.parse(event.issuedAt) + deadlineMs(deps)).toISOString(),
     };
+    return await awaitDeployment(progress, 1, alreadySet ? 'already-updated' : 'updated', deps);
   } catch (error) {
-    const failure = summarizeError(error);
     const edgeUpdated =
       edgeHasNewKey === 'unknown' ? await mayHoldNewKey(event, deps) : edgeHasNewKey === 'yes';
-    log.error('updating the edge failed', { rotationId, error: failure, edgeUpdated });
-    await publishFailure(deps, {
-      version: 1,
-      rotationId,
-      target,
-      stage: 'edge',
-      error: failure,
-      newKey,
-      edgeUpdated,
-      rolledBack: false,
-      failedAt: deps.clock.now().toISOString(),
-      actor: deps.actor,
-    });
-    return { status: 'failed', rotationId, error: failure.name };
+    return fail(event, error, edgeUpdated, deps);
   }
+}
+
+/**
+ * A scheduled re-check of a deployment that outlasted an earlier invocation: wait again
+ * within this invocation, then announce `EdgeUpdated`, or schedule the next check, or (past
+ * the deadline, or if the header changed meanwhile) report the rotation as failed. Idempotent:
+ * a duplicate check waits and announces again, and schedules the same next check.
+ */
+export async function checkDeployment(
+  check: EdgeDeploymentCheck,
+  deps: EdgeDeps,
+): Promise<EdgeResult> {
+  deps.log.appendKeys({ step: 'EDGE_DEPLOY_CHECK', check: check.check });
+  try {
+    return await awaitDeployment(check, check.check + 1, 'updated', deps);
+  } catch (error) {
+    // An earlier invocation wrote the header: edge locations may send the new key.
+    return fail(check, error, true, deps);
+  }
+}
+
+/** Waits for `Deployed` and announces it, or hands the wait on to a scheduled check. */
+async function awaitDeployment(
+  progress: Progress,
+  nextCheck: number,
+  status: 'updated' | 'already-updated',
+  deps: EdgeDeps,
+): Promise<EdgeResult> {
+  const { rotationId, target, newKey, previousFingerprint, updatedAt } = progress;
+  const wait = await waitForDeployed(progress, deps);
+  if (!wait.deployed) {
+    if (!deps.deployChecks) {
+      throw new DeploymentTimeoutError(target.distributionId, wait.waitedMs / 1000);
+    }
+    const now = deps.clock.now().getTime();
+    const at = new Date(
+      Math.min(now + (deps.recheckDelayMs ?? 60_000), Date.parse(progress.deadline)),
+    );
+    const check: EdgeDeploymentCheck = { version: 1, ...progress, check: nextCheck };
+    const scheduled = await deps.deployChecks.schedule(check, at);
+    deps.log.info('not Deployed yet: the wait continues in a scheduled check', {
+      rotationId,
+      check: nextCheck,
+      at: at.toISOString(),
+      scheduled,
+    });
+    return { status: 'deploying', rotationId, check: nextCheck };
+  }
+  const deployedAt = deps.clock.now().toISOString();
+  deps.log.appendKeys({ step: 'EDGE_DEPLOYED' });
+  await deps.events.publish('EdgeUpdated', {
+    version: 1,
+    rotationId,
+    target,
+    newKey,
+    previousFingerprint,
+    updatedAt,
+    deployedAt,
+    actor: deps.actor,
+  });
+  return {
+    status,
+    rotationId,
+    previousFingerprint,
+    durationsMs: { EdgeDeploy: Date.parse(deployedAt) - Date.parse(updatedAt) },
+  };
+}
+
+/** Reports the rotation as failed at the edge (`RotationFailed`, stage `edge`). */
+async function fail(
+  about: Pick<KeyCreated, 'rotationId' | 'target' | 'newKey'>,
+  error: unknown,
+  edgeUpdated: boolean,
+  deps: EdgeDeps,
+): Promise<EdgeResult> {
+  const { rotationId, target, newKey } = about;
+  const failure = summarizeError(error);
+  deps.log.error('updating the edge failed', { rotationId, error: failure, edgeUpdated });
+  await publishFailure(deps, {
+    version: 1,
+    rotationId,
+    target,
+    stage: 'edge',
+    error: failure,
+    newKey,
+    edgeUpdated,
+    rolledBack: false,
+    failedAt: deps.clock.now().toISOString(),
+    actor: deps.actor,
+  });
+  return { status: 'failed', rotationId, error: failure.name };
 }
 
 /**
@@ -158,24 +245,41 @@ async function mayHoldNewKey(event: KeyCreated, deps: EdgeDeps): Promise<boolean
   }
 }
 
-/** Polls until the distribution is `Deployed` and sends the new key everywhere. */
-async function waitForDeployed(event: KeyCreated, deps: EdgeDeps): Promise<void> {
+/**
+ * Polls until the distribution is `Deployed` and sends the new key everywhere, for as long as
+ * this invocation may wait (`maxWaitMs`). Throws {@link DeploymentTimeoutError} past the
+ * rotation's deadline, {@link EdgeDriftError} if the header no longer holds the new key.
+ */
+async function waitForDeployed(
+  progress: Progress,
+  deps: EdgeDeps,
+): Promise<{ deployed: boolean; waitedMs: number }> {
+  const { target, newKey } = progress;
   const started = deps.clock.now().getTime();
+  const deadline = Date.parse(progress.deadline);
   for (;;) {
-    const state = await deps.edge.deployment(event.target);
-    if (state.deployed && state.fingerprint === event.newKey.fingerprint) return;
-    if (state.fingerprint !== event.newKey.fingerprint) {
+    const state = await deps.edge.deployment(target);
+    const now = deps.clock.now().getTime();
+    if (state.deployed && state.fingerprint === newKey.fingerprint) {
+      return { deployed: true, waitedMs: now - started };
+    }
+    if (state.fingerprint !== newKey.fingerprint) {
       // Someone replaced the header after us: never announce a key the edge does not send.
       throw new EdgeDriftError(
-        event.target.distributionId,
-        event.target.originId,
-        event.target.headerName,
+        target.distributionId,
+        target.originId,
+        target.headerName,
         state.fingerprint ?? 'none',
       );
     }
-    const waited = deps.clock.now().getTime() - started;
-    if (waited + deps.pollIntervalMs > deps.maxWaitMs) {
-      throw new DeploymentTimeoutError(event.target.distributionId, waited / 1000);
+    if (now + deps.pollIntervalMs > deadline) {
+      throw new DeploymentTimeoutError(
+        target.distributionId,
+        (now - Date.parse(progress.updatedAt)) / 1000,
+      );
+    }
+    if (now - started + deps.pollIntervalMs > deps.maxWaitMs) {
+      return { deployed: false, waitedMs: now - started };
     }
     await deps.clock.sleep(deps.pollIntervalMs);
   }

@@ -27,6 +27,8 @@ export interface Trust<T extends DetailType> {
   /** Account ids allowed to have put this event. */
   readonly accounts: readonly string[];
   readonly detailTypes: readonly T[];
+  /** Accounts for one detail-type instead of `accounts` (e.g. the edge's own re-check). */
+  readonly accountsOf?: Partial<Readonly<Record<T, readonly string[]>>>;
 }
 
 /**
@@ -41,10 +43,11 @@ export function parseEvent<T extends DetailType>(raw: unknown, trust: Trust<T>):
   if (event.source !== EVENT_SOURCE) {
     throw new UntrustedEventError('source', EVENT_SOURCE, event.source);
   }
-  if (!trust.accounts.includes(event.account)) {
-    throw new UntrustedEventError('account', trust.accounts.join(' or '), event.account);
-  }
   const detailType = event['detail-type'] as T;
+  const accounts = trust.accountsOf?.[detailType] ?? trust.accounts;
+  if (!accounts.includes(event.account)) {
+    throw new UntrustedEventError('account', accounts.join(' or '), event.account);
+  }
   if (!trust.detailTypes.includes(detailType)) {
     throw new UntrustedEventError('detail-type', trust.detailTypes.join(' or '), detailType);
   }

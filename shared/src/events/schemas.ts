@@ -12,6 +12,7 @@ export const DETAIL_TYPES = [
   'EdgeUpdated',
   'KeyRetired',
   'RotationFailed',
+  'EdgeDeploymentCheck',
 ] as const;
 export type DetailType = (typeof DETAIL_TYPES)[number];
 
@@ -134,12 +135,31 @@ export const rotationFailedSchema = z.strictObject({
 });
 export type RotationFailed = z.output<typeof rotationFailedSchema>;
 
+/**
+ * The edge-updater's reminder to itself, in the edge account, to look at a deployment again
+ * when `Deployed` outlasts one Lambda run: EventBridge Scheduler puts it on the edge bus at
+ * the scheduled time. It refers to the key by id and fingerprint only (the header is set).
+ */
+export const edgeDeploymentCheckSchema = z.strictObject({
+  ...rotationBase,
+  newKey: keyRefSchema,
+  previousFingerprint: z.nullable(fingerprintSchema),
+  /** When the edge wrote the header. */
+  updatedAt: isoTime,
+  /** When the edge stops waiting and reports the rotation as failed. */
+  deadline: isoTime,
+  /** 1 for the first re-check. Names its schedule, so a duplicate schedules nothing twice. */
+  check: z.int().check(z.gte(1), z.lte(10_000)),
+});
+export type EdgeDeploymentCheck = z.output<typeof edgeDeploymentCheckSchema>;
+
 export const DETAIL_SCHEMAS = {
   KeyRotationRequested: keyRotationRequestedSchema,
   KeyCreated: keyCreatedSchema,
   EdgeUpdated: edgeUpdatedSchema,
   KeyRetired: keyRetiredSchema,
   RotationFailed: rotationFailedSchema,
+  EdgeDeploymentCheck: edgeDeploymentCheckSchema,
 } as const satisfies Record<DetailType, z.ZodMiniType>;
 
 export interface DetailOf {
@@ -148,4 +168,5 @@ export interface DetailOf {
   EdgeUpdated: EdgeUpdated;
   KeyRetired: KeyRetired;
   RotationFailed: RotationFailed;
+  EdgeDeploymentCheck: EdgeDeploymentCheck;
 }

@@ -1,0 +1,267 @@
+import { SecretValue, type EdgeDeploymentCheck } from '@keyrot/shared';
+import type { DeploymentChecks } from '../src/deployment-checks';
+import { createHandler, environmentFromProcess } from '../src/handler';
+import { checkDeployment, updateEdge, type EdgeDeps } from '../src/update-edge';
+import { useFakeWorld } from '../../../test/support/fakes';
+import {
+  actor,
+  API_ACCOUNT,
+  EDGE_ACCOUNT,
+  envelope,
+  failureOf,
+  keyCreated,
+  lambdaContext,
+  onlyOne,
+  TARGET,
+} from '../../../test/support/fixtures';
+
+const OLD_VALUE = 'CHECKoldKEYvalue000000000000000000000000';
+const NEW_VALUE = 'CHECKnewKEYvalue111111111111111111111111';
+const OTHER_VALUE = 'CHECKotherKEYvalue2222222222222222222222';
+const OLD = { id: 'oldkey0001', fingerprint: new SecretValue(OLD_VALUE).fingerprint };
+
+const MINUTE = 60_000;
+const POLL_MS = 20_000;
+/** One Lambda run's wait: 15 minutes less the reserve. */
+const MAX_WAIT_MS = 14 * MINUTE;
+const RECHECK_MS = MINUTE;
+
+/** Scheduled checks, as EventBridge Scheduler keeps them: one per name. */
+class FakeDeploymentChecks implements DeploymentChecks {
+  readonly scheduled: { check: EdgeDeploymentCheck; at: Date }[] = [];
+
+  async schedule(check: EdgeDeploymentCheck, at: Date) {
+    const exists = this.scheduled.some(
+      (s) => s.check.rotationId === check.rotationId && s.check.check === check.check,
+    );
+    if (exists) return 'already-scheduled' as const;
+    this.scheduled.push({ check: JSON.parse(JSON.stringify(check)) as EdgeDeploymentCheck, at });
+    return 'scheduled' as const;
+  }
+
+  last(): { check: EdgeDeploymentCheck; at: Date } {
+    return this.scheduled[this.scheduled.length - 1]!;
+  }
+}
+
+let checks: FakeDeploymentChecks;
+
+const world = useFakeWorld('edge-updater', (w) => {
+  for (const value of [OLD_VALUE, NEW_VALUE, OTHER_VALUE]) w.addSecret(value);
+  w.edge.addDistribution(TARGET.distributionId, {
+    [TARGET.originId]: [{ name: 'x-api-key', value: OLD_VALUE }],
+  });
+  checks = new FakeDeploymentChecks();
+});
+
+function deps(overrides: Partial<EdgeDeps> = {}): EdgeDeps {
+  const { edge, sealer, events, clock, logs } = world();
+  return {
+    edge,
+    sealer,
+    events,
+    clock,
+    log: logs.log,
+    actor: actor(EDGE_ACCOUNT, 'keyrot-edge-updater'),
+    pollIntervalMs: POLL_MS,
+    maxWaitMs: MAX_WAIT_MS,
+    deployChecks: checks,
+    recheckDelayMs: RECHECK_MS,
+    deployDeadlineMs: 2 * 60 * MINUTE,
+    ...overrides,
+  };
+}
+
+async function keyCreatedEvent() {
+  return keyCreated(world().sealer, { value: NEW_VALUE, superseded: [OLD] });
+}
+
+/** Runs the scheduled check when it is due, as Scheduler and the runner would. */
+async function runDueCheck(overrides: Partial<EdgeDeps> = {}) {
+  const { check, at } = checks.last();
+  const { clock } = world();
+  clock.advance(Math.max(0, at.getTime() - clock.now().getTime()));
+  return checkDeployment(check, deps(overrides));
+}
+
+describe('a deployment that outlasts one Lambda run', () => {
+  it('continues in a scheduled check and is announced once Deployed', async () => {
+    world().edge.deployDelayMs = 25 * MINUTE;
+    const event = await keyCreatedEvent();
+    const writtenAt = world().clock.now().toISOString();
+
+    const first = await updateEdge(event, deps());
+
+    expect(first).toEqual({ status: 'deploying', rotationId: event.rotationId, check: 1 });
+    expect(world().events.published).toEqual([]);
+    const { check, at } = onlyOne(checks.scheduled);
+    expect(check).toEqual({
+      version: 1,
+      rotationId: event.rotationId,
+      target: TARGET,
+      newKey: event.newKey,
+      previousFingerprint: OLD.fingerprint,
+      updatedAt: writtenAt,
+      deadline: '2026-11-25T11:00:00.000Z',
+      check: 1,
+    });
+    expect(at.getTime() - world().clock.now().getTime()).toBe(RECHECK_MS);
+
+    const second = await runDueCheck();
+
+    expect(second).toMatchObject({ status: 'updated', previousFingerprint: OLD.fingerprint });
+    const announced = onlyOne(world().events.ofType('EdgeUpdated'));
+    expect(announced).toMatchObject({ newKey: event.newKey, updatedAt: writtenAt });
+    expect(Date.parse(announced.deployedAt) - Date.parse(writtenAt)).toBeGreaterThanOrEqual(
+      25 * MINUTE,
+    );
+    expect(world().edge.writes).toHaveLength(1);
+  });
+
+  it('schedules the next check when a check runs out of time as well', async () => {
+    world().edge.deployDelayMs = 40 * MINUTE;
+    await updateEdge(await keyCreatedEvent(), deps());
+
+    const second = await runDueCheck();
+    const third = await runDueCheck();
+
+    expect([second.status, third.status]).toEqual(['deploying', 'updated']);
+    expect(checks.scheduled.map((s) => s.check.check)).toEqual([1, 2]);
+    expect(world().events.types()).toEqual(['EdgeUpdated']);
+  });
+
+  it('schedules the next check once when a check is delivered twice', async () => {
+    world().edge.deployDelayMs = 60 * MINUTE;
+    await updateEdge(await keyCreatedEvent(), deps());
+    const { check } = checks.last();
+
+    await checkDeployment(check, deps());
+    await checkDeployment(check, deps());
+
+    expect(checks.scheduled.map((s) => s.check.check)).toEqual([1, 2]);
+    expect(world().events.published).toEqual([]);
+  });
+
+  it('gives up at the deadline: RotationFailed, both keys stay live', async () => {
+    world().edge.deployDelayMs = 10 * 60 * MINUTE;
+    const deadlineMs = 45 * MINUTE;
+    let result = await updateEdge(await keyCreatedEvent(), deps({ deployDeadlineMs: deadlineMs }));
+    for (let i = 0; result.status === 'deploying' && i < 10; i++) {
+      result = await runDueCheck({ deployDeadlineMs: deadlineMs });
+    }
+
+    expect(result).toMatchObject({ status: 'failed', error: 'DeploymentTimeoutError' });
+    expect(world().clock.now().getTime() - Date.parse('2026-11-25T09:00:00Z')).toBeLessThanOrEqual(
+      deadlineMs,
+    );
+    expect(onlyOne(world().events.ofType('RotationFailed'))).toMatchObject({
+      stage: 'edge',
+      error: { name: 'DeploymentTimeoutError', field: 'target.distributionId' },
+      edgeUpdated: true,
+      rolledBack: false,
+    });
+    expect(world().events.ofType('EdgeUpdated')).toEqual([]);
+    expect(checks.scheduled.length).toBeGreaterThan(1);
+  });
+
+  it('reports drift found by a check, and never announces a key the edge does not send', async () => {
+    world().edge.deployDelayMs = 25 * MINUTE;
+    await updateEdge(await keyCreatedEvent(), deps());
+    world().edge.setHeaderOutOfBand(TARGET, OTHER_VALUE);
+
+    const result = await runDueCheck();
+
+    expect(result).toMatchObject({ status: 'failed', error: 'EdgeDriftError' });
+    expect(onlyOne(world().events.ofType('RotationFailed'))).toMatchObject({
+      error: { name: 'EdgeDriftError' },
+      edgeUpdated: true,
+    });
+    expect(world().events.ofType('EdgeUpdated')).toEqual([]);
+  });
+
+  it('without scheduled checks, ends the wait with DeploymentTimeoutError as before', async () => {
+    world().edge.deployDelayMs = 25 * MINUTE;
+
+    const result = await updateEdge(await keyCreatedEvent(), deps({ deployChecks: undefined }));
+
+    expect(result).toMatchObject({ status: 'failed', error: 'DeploymentTimeoutError' });
+    expect(checks.scheduled).toEqual([]);
+  });
+});
+
+describe('the edge-updater handler and its re-checks', () => {
+  function handler() {
+    const { edge, sealer, events, clock, logs } = world();
+    return createHandler({
+      apiAccountId: API_ACCOUNT,
+      edgeAccountId: EDGE_ACCOUNT,
+      edge,
+      sealer,
+      events,
+      clock,
+      log: logs.log,
+      pollIntervalMs: POLL_MS,
+      maxWaitMs: MAX_WAIT_MS,
+      deployChecks: checks,
+      recheckDelayMs: RECHECK_MS,
+    });
+  }
+
+  async function pendingCheck(): Promise<EdgeDeploymentCheck> {
+    world().edge.deployDelayMs = 20 * MINUTE;
+    const result = await handler()(
+      envelope('KeyCreated', await keyCreatedEvent()),
+      lambdaContext(),
+    );
+    expect(result).toMatchObject({ status: 'deploying', check: 1 });
+    return checks.last().check;
+  }
+
+  it("accepts a check from its own account, which Scheduler puts on the edge's bus", async () => {
+    const check = await pendingCheck();
+    world().clock.advance(RECHECK_MS);
+
+    const result = await handler()(
+      envelope('EdgeDeploymentCheck', check, { account: EDGE_ACCOUNT }),
+      lambdaContext(),
+    );
+
+    expect(result).toMatchObject({ status: 'updated' });
+    expect(world().events.types()).toEqual(['EdgeUpdated']);
+  });
+
+  it('rejects a check from the API account, and a KeyCreated from its own account', async () => {
+    const check = await pendingCheck();
+
+    const forgedCheck = await handler()(
+      envelope('EdgeDeploymentCheck', check, { account: API_ACCOUNT }),
+    );
+    const ownKeyCreated = await handler()(
+      envelope('KeyCreated', await keyCreatedEvent(), { account: EDGE_ACCOUNT }),
+    );
+
+    expect([forgedCheck.status, ownKeyCreated.status]).toEqual(['rejected', 'rejected']);
+    expect(world().events.published).toEqual([]);
+  });
+
+  it('names the missing variable when the re-check is half configured', async () => {
+    const env = {
+      AWS_REGION: 'us-east-1',
+      API_ACCOUNT_ID: API_ACCOUNT,
+      EDGE_ACCOUNT_ID: EDGE_ACCOUNT,
+      EVENT_BUS_NAME: 'keyrot',
+      DEPLOY_CHECK_SCHEDULE_GROUP: 'keyrot-deploy-checks-prod',
+      DEPLOY_CHECK_BUS_ARN: `arn:aws:events:us-east-1:${EDGE_ACCOUNT}:event-bus/keyrot`,
+    };
+
+    expect(
+      await failureOf(Promise.resolve().then(() => environmentFromProcess(env))),
+    ).toMatchObject({ name: 'InvalidInputError', field: 'DEPLOY_CHECK_ROLE_ARN' });
+    const complete = environmentFromProcess({
+      ...env,
+      DEPLOY_CHECK_ROLE_ARN: `arn:aws:iam::${EDGE_ACCOUNT}:role/keyrot-deploy-check`,
+    });
+    expect(complete.deployChecks).toBeDefined();
+    expect(complete).toMatchObject({ recheckDelayMs: 60_000, deployDeadlineMs: 7_200_000 });
+  });
+});
