@@ -87,6 +87,13 @@ describe('each function reacts only to its event from its partner account', () =
       account: [account],
     });
   });
+
+  it("besides, the edge-updater hears only its own account's deployment re-check", () => {
+    expect(functionRulePatterns(templates['edge-updater'])).toEqual([
+      { source: ['keyrot'], 'detail-type': ['KeyCreated'], account: [API] },
+      { source: ['keyrot'], 'detail-type': ['EdgeDeploymentCheck'], account: [EDGE] },
+    ]);
+  });
 });
 
 describe('each role holds only its own side of the rotation', () => {
@@ -102,7 +109,7 @@ describe('each role holds only its own side of the rotation', () => {
   });
 
   it('the edge-updater never touches API Gateway or DynamoDB, and puts events on its own bus only', () => {
-    expect(prefixes(edge)).toEqual(['cloudfront', 'events', 'kms', 'logs']);
+    expect(prefixes(edge)).toEqual(['cloudfront', 'events', 'iam', 'kms', 'logs', 'scheduler']);
     expect(actionsOf(edge).filter((a) => a.startsWith('kms:'))).toEqual(['kms:Decrypt']);
     const putEvents = edge.filter((s) => asList(s.Action).includes('events:PutEvents'));
     expect(putEvents.flatMap((s) => asList(s.Resource).map(resourceText))).toEqual([
@@ -111,6 +118,39 @@ describe('each role holds only its own side of the rotation', () => {
     const cloudFront = edge.filter((s) => actionsOf([s]).some((a) => a.startsWith('cloudfront:')));
     expect(cloudFront.flatMap((s) => asList(s.Resource))).toEqual([
       `arn:aws:cloudfront::${EDGE}:distribution/E1MTSB8DGIOBI2`,
+    ]);
+  });
+
+  it('the edge-updater schedules its re-checks in its own group, through a role that can only put them on its bus', () => {
+    const template = templates['edge-updater'];
+    const scheduling = edge.filter((s) => actionsOf([s]).some((a) => a.startsWith('scheduler:')));
+    expect(scheduling).toHaveLength(1);
+    expect(actionsOf(scheduling)).toEqual(['scheduler:CreateSchedule']);
+    expect(asList(scheduling[0]!.Resource)).toEqual([
+      `arn:aws:scheduler:us-east-1:${EDGE}:schedule/keyrot-deploy-checks-dev/*`,
+    ]);
+    const passRole = edge.filter((s) => asList(s.Action).includes('iam:PassRole'));
+    expect(passRole).toHaveLength(1);
+    expect(asList(passRole[0]!.Resource)).toEqual([
+      { 'Fn::GetAtt': ['DeployCheckSchedulerRole', 'Arn'] },
+    ]);
+    expect(passRole[0]!.Condition).toEqual({
+      StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
+    });
+    expect(onlyResource(template, 'AWS::Scheduler::ScheduleGroup')).toEqual({
+      Name: 'keyrot-deploy-checks-dev',
+    });
+    const role = template.Resources.DeployCheckSchedulerRole!.Properties!;
+    expect(JSON.stringify(role.AssumeRolePolicyDocument)).toContain('scheduler.amazonaws.com');
+    expect(roleStatements(template).filter((s) => s.role === 'DeployCheckSchedulerRole')).toEqual([
+      {
+        role: 'DeployCheckSchedulerRole',
+        statement: {
+          Effect: 'Allow',
+          Action: ['events:PutEvents'],
+          Resource: [`arn:aws:events:us-east-1:${EDGE}:event-bus/keyrot`],
+        },
+      },
     ]);
   });
 
