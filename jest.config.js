@@ -20,6 +20,7 @@ module.exports = {
         '<rootDir>/shared/test/**/*.test.ts',
         '<rootDir>/services/*/test/**/*.test.ts',
         '<rootDir>/harness/test/**/*.test.ts',
+        '<rootDir>/cli/test/**/*.test.ts',
       ],
     },
     {

@@ -36,6 +36,8 @@ export type LocalHandler = (event: unknown, context?: Context) => Promise<Handle
 export interface LocalKeyrotOptions {
   /** Reaper's grace after `Deployed` (default 0 locally). */
   readonly graceSeconds?: number;
+  /** Reaper's grace for an emergency rotation (default: the reaper's own, at most `graceSeconds`). */
+  readonly emergencyGraceSeconds?: number;
   /** Edge-updater's pause between deployment checks (default 50 ms locally). */
   readonly pollIntervalMs?: number;
   /** Edge-updater's longest wait for `Deployed` in one invocation (default 30 s locally). */
@@ -114,6 +116,9 @@ export function buildHandlers(
       log: createLogger('key-reaper'),
       metrics: createMetrics('key-reaper'),
       graceMs: (options.graceSeconds ?? 0) * 1000,
+      ...(options.emergencyGraceSeconds !== undefined && {
+        emergencyGraceMs: options.emergencyGraceSeconds * 1000,
+      }),
     }),
   };
 }

@@ -98,6 +98,7 @@ describe('the ledger writes the items its queries need', () => {
       key: NEW_KEY,
       keyCreatedAt: '2026-11-25T09:00:01.000Z',
       completedAt: completed.at,
+      targetSpec: TARGET,
     });
   });
 

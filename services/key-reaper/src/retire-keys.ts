@@ -124,6 +124,8 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
       step('COMPLETED', {
         newKey,
         keys: retired,
+        // The target as this rotation proved it: the operator's tools rotate and verify it.
+        targetSpec: target,
         ...(keyCreatedAt && { facts: { keyCreatedAt } }),
       }),
     );

@@ -76,6 +76,7 @@ function currentKeyItem(outcome: StepRecord): Record<string, unknown> | undefine
     key: outcome.newKey,
     keyCreatedAt,
     completedAt: outcome.at,
+    ...(outcome.targetSpec && { targetSpec: outcome.targetSpec }),
   };
 }
 

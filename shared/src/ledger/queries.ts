@@ -26,6 +26,8 @@ export interface CurrentKeyRecord {
   readonly key: KeyRef;
   readonly keyCreatedAt: string;
   readonly completedAt: string;
+  /** The target as the rotation that issued the key ran it (known to work). */
+  readonly targetSpec?: Target;
 }
 
 /** Everything the ledger holds under one target's partition. */

@@ -38,7 +38,7 @@ export interface StepRecord {
   /** Keys the step is about: superseded keys when listed, deleted keys when retired. */
   readonly keys?: readonly KeyRef[];
   readonly reason?: RotationReason;
-  /** The full target, recorded on REQUESTED for audit. */
+  /** The full target, recorded on REQUESTED for audit and on COMPLETED as proven to work. */
   readonly targetSpec?: Target;
   /** Short facts about the step (ETag, previous fingerprint, the lock holder…). */
   readonly facts?: Readonly<Record<string, string | number | boolean | null>>;

@@ -1,0 +1,278 @@
+import { STEP_ORDER, type LedgerQueries, type StepRecord } from '@keyrot/shared';
+import type { CliContext } from '../context';
+import { EXIT, UnknownRotationError, UsageError, type ExitCode } from '../errors';
+import { render, stableJson, toCsv, type Cell, type Column } from '../output';
+import {
+  actorText,
+  describeStep,
+  fingerprints,
+  keyIds,
+  keysOf,
+  opensRotation,
+  outcomeOf,
+} from '../steps';
+import { knownTargets, resolveTarget } from '../targets';
+import { DAY_MS, parseCount, parseDate, seconds } from '../time';
+
+/** One rotation of a target's history. */
+export interface RotationRow {
+  readonly rotationId: string;
+  readonly target: string;
+  readonly startedAt: string;
+  readonly reason: string | null;
+  readonly outcome: string;
+  readonly endedAt: string | null;
+  readonly durationSeconds: string | null;
+  readonly newKey: { readonly id: string; readonly fingerprint: string } | null;
+  readonly error: string | null;
+}
+
+const ROTATION_COLUMNS: readonly Column<RotationRow>[] = [
+  { header: 'rotation', value: (r) => r.rotationId },
+  { header: 'started', value: (r) => r.startedAt },
+  { header: 'reason', value: (r) => r.reason },
+  { header: 'outcome', value: (r) => r.outcome },
+  { header: 'duration (s)', value: (r) => r.durationSeconds },
+  { header: 'new key', value: (r) => r.newKey?.id },
+  { header: 'fingerprint', value: (r) => r.newKey?.fingerprint },
+  { header: 'error', value: (r) => r.error },
+];
+
+/** A rotation's steps, summed up in one row. */
+export function rotationRow(steps: readonly [StepRecord, ...StepRecord[]]): RotationRow {
+  const [first, ...rest] = [...steps].sort(byTimeline) as [StepRecord, ...StepRecord[]];
+  const sorted = [first, ...rest];
+  const last = rest[rest.length - 1] ?? first;
+  const outcome = outcomeOf(sorted);
+  const newKey = sorted.find((s) => s.step === 'KEY_CREATED')?.newKey ?? null;
+  return {
+    rotationId: first.rotationId,
+    target: first.target,
+    startedAt: first.at,
+    reason: sorted.find((s) => s.reason)?.reason ?? null,
+    outcome: outcome?.step ?? `IN_PROGRESS (${last.step})`,
+    endedAt: outcome?.at ?? null,
+    durationSeconds: outcome ? seconds(Date.parse(outcome.at) - Date.parse(first.at)) : null,
+    newKey: newKey && { id: newKey.id, fingerprint: newKey.fingerprint },
+    error: outcome?.error ? `${outcome.error.name}: ${outcome.error.message}` : null,
+  };
+}
+
+export type NonEmpty<T> = [T, ...T[]];
+export const isNonEmpty = <T>(list: T[]): list is NonEmpty<T> => list.length > 0;
+
+/** The ledger's own step order (the sort key), the way `timeline` returns steps. */
+export const byTimeline = (a: StepRecord, b: StepRecord) =>
+  STEP_ORDER[a.step] - STEP_ORDER[b.step] || a.at.localeCompare(b.at);
+
+/**
+ * `keyrot ledger list`: the target's history, newest rotation first. Reads the target index
+ * (GSI1) newest first, page by page, until `limit` rotations are whole (their opening step
+ * seen).
+ */
+export async function listRotations(
+  ctx: CliContext,
+  options: { target?: string; limit: string },
+): Promise<ExitCode> {
+  const limit = parseCount('--limit', options.limit, 1000);
+  const target = options.target ?? (await onlyTarget(ctx));
+  const rotations = new Map<string, StepRecord[]>();
+  const whole = new Set<string>();
+  for await (const step of ctx.ledger.targetHistory(target)) {
+    const steps = rotations.get(step.rotationId) ?? [];
+    if (steps.length === 0 && whole.size >= limit) break;
+    steps.push(step);
+    rotations.set(step.rotationId, steps);
+    if (opensRotation(step)) whole.add(step.rotationId);
+  }
+  const rows = [...rotations.values()].filter(isNonEmpty).slice(0, limit).map(rotationRow);
+  if (rows.length === 0 && options.target) {
+    // No history: a typo, or a target never rotated? Say which targets exist.
+    await resolveTarget(options.target, ctx.targetsFile, ctx.ledger, ctx.table);
+  }
+  ctx.print(render(ctx.output, ROTATION_COLUMNS, rows, rows));
+  return EXIT.ok;
+}
+
+/** The only known target; else a usage error listing them. */
+async function onlyTarget(ctx: CliContext): Promise<string> {
+  const known = [...(await knownTargets(ctx.targetsFile, ctx.ledger)).keys()];
+  const [only] = known;
+  if (only !== undefined && known.length === 1) return only;
+  throw new UsageError(
+    '--target',
+    known.length === 0 ? 'no target is known yet' : `required: one of ${known.join(', ')}`,
+  );
+}
+
+const STEP_COLUMNS: readonly Column<StepRecord & { offset: string }>[] = [
+  { header: 'at', value: (s) => s.at },
+  { header: '+s', value: (s) => s.offset },
+  { header: 'step', value: (s) => s.step },
+  { header: 'actor', value: (s) => actorText(s) },
+  { header: 'request id', value: (s) => s.actor.requestId },
+  { header: 'key ids', value: (s) => keyIds(keysOf(s)) },
+  { header: 'fingerprints', value: (s) => fingerprints(keysOf(s)) },
+  { header: 'what', value: (s) => describeStep(s) },
+];
+
+/** `keyrot ledger show <rotationId>`: one rotation's full timeline (one Query). */
+export async function showRotation(ctx: CliContext, rotationId: string): Promise<ExitCode> {
+  const steps = await ctx.ledger.timeline(rotationId);
+  if (!isNonEmpty(steps)) throw new UnknownRotationError(rotationId, ctx.table);
+  const origin = Date.parse(steps[0].at);
+  const rows = steps.map((s) => ({ ...s, offset: seconds(Date.parse(s.at) - origin) }));
+  if (ctx.output === 'table') {
+    const row = rotationRow(steps);
+    ctx.print(`rotation ${rotationId} of ${row.target}: ${row.outcome}\n`);
+  }
+  ctx.print(render(ctx.output, STEP_COLUMNS, rows, steps));
+  return EXIT.ok;
+}
+
+export const EXPORT_FORMATS = ['jsonl', 'csv'] as const;
+
+export interface ExportOptions {
+  readonly since?: string;
+  readonly until?: string;
+  readonly target?: string;
+  readonly format: string;
+}
+
+/** Field order of an exported step: the record's own order, for every line. */
+export const EXPORT_FIELDS = [
+  'rotationId',
+  'target',
+  'step',
+  'at',
+  'actor',
+  'reason',
+  'newKey',
+  'keys',
+  'targetSpec',
+  'facts',
+  'error',
+] as const;
+
+const CSV_HEADERS = [
+  'rotation_id',
+  'target',
+  'step',
+  'at',
+  'actor_function',
+  'actor_account',
+  'actor_request_id',
+  'reason',
+  'new_key_id',
+  'new_key_fingerprint',
+  'key_ids',
+  'key_fingerprints',
+  'error_name',
+  'error_field',
+  'error_message',
+  'error_retryable',
+  'facts',
+] as const;
+
+export function exportCsvRow(s: StepRecord): Cell[] {
+  return [
+    s.rotationId,
+    s.target,
+    s.step,
+    s.at,
+    s.actor.function,
+    s.actor.account,
+    s.actor.requestId,
+    s.reason,
+    s.newKey?.id,
+    s.newKey?.fingerprint,
+    keyIds(s.keys ?? []),
+    fingerprints(s.keys ?? []),
+    s.error?.name,
+    s.error?.field,
+    s.error?.message,
+    s.error?.retryable,
+    s.facts ? stableJson(s.facts) : '',
+  ];
+}
+
+/** An ISO window from `--since`/`--until` (defaults: a year back, now). */
+export function timeWindow(ctx: CliContext, since: string | undefined, until: string | undefined) {
+  const now = ctx.clock.now();
+  const from = since ? parseDate('--since', since) : new Date(now.getTime() - 365 * DAY_MS);
+  const to = until ? parseDate('--until', until) : now;
+  if (from > now) throw new UsageError('--since', `${since} is in the future`);
+  if (to <= from)
+    throw new UsageError('--until', `${until} is not after --since ${from.toISOString()}`);
+  if (to.getTime() - from.getTime() > 3660 * DAY_MS) {
+    throw new UsageError('--since', 'the window may span at most 10 years');
+  }
+  return { since: from.toISOString(), until: to.toISOString() };
+}
+
+/**
+ * Every step of every rotation that ended in the window (the outcome index, GSI2, one Query
+ * per month), plus the rotations still in flight (the targets' locks), each rotation's steps
+ * read with one Query. Rotations in order of their first step; steps in timeline order.
+ */
+export async function rotationsInWindow(
+  ledger: LedgerQueries,
+  range: { since: string; until: string },
+  inFlight: readonly string[],
+  target?: string,
+): Promise<NonEmpty<StepRecord>[]> {
+  const ids: string[] = [];
+  for await (const outcome of ledger.outcomes(range)) {
+    if (target && outcome.target !== target) continue;
+    if (!ids.includes(outcome.rotationId)) ids.push(outcome.rotationId);
+  }
+  for (const id of inFlight) if (!ids.includes(id)) ids.push(id);
+  const rotations: NonEmpty<StepRecord>[] = [];
+  for (const id of ids) {
+    const steps = await ledger.timeline(id);
+    if (isNonEmpty(steps) && (!target || steps[0].target === target)) rotations.push(steps);
+  }
+  const start = (steps: NonEmpty<StepRecord>) =>
+    steps.reduce((min, s) => (s.at < min ? s.at : min), steps[0].at);
+  return rotations.sort(
+    (a, b) => start(a).localeCompare(start(b)) || a[0].rotationId.localeCompare(b[0].rotationId),
+  );
+}
+
+/** Rotation ids holding a lock now (in flight), across the known targets. */
+export async function rotationsInFlight(ctx: CliContext, target?: string): Promise<string[]> {
+  const names = target ? [target] : [...(await knownTargets(ctx.targetsFile, ctx.ledger)).keys()];
+  const ids: string[] = [];
+  for (const name of names) {
+    const lock = (await ctx.ledger.targetState(name)).lock;
+    if (lock) ids.push(lock.rotationId);
+  }
+  return ids;
+}
+
+/**
+ * `keyrot ledger export`: every step of the window's rotations, for auditors, as JSON Lines
+ * (one ledger item per line, fields in a fixed order) or CSV (one step per row).
+ */
+export async function exportLedger(ctx: CliContext, options: ExportOptions): Promise<ExitCode> {
+  if (!(EXPORT_FORMATS as readonly string[]).includes(options.format)) {
+    throw new UsageError(
+      '--format',
+      `"${options.format}" is not one of ${EXPORT_FORMATS.join(', ')}`,
+    );
+  }
+  const range = timeWindow(ctx, options.since, options.until);
+  const rotations = await rotationsInWindow(
+    ctx.ledger,
+    range,
+    await rotationsInFlight(ctx, options.target),
+    options.target,
+  );
+  const steps = rotations.flat();
+  ctx.print(
+    options.format === 'csv'
+      ? toCsv(CSV_HEADERS, steps.map(exportCsvRow))
+      : steps.map((s) => `${stableJson(s, EXPORT_FIELDS)}\n`).join(''),
+  );
+  return EXIT.ok;
+}

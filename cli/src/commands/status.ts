@@ -1,0 +1,153 @@
+import {
+  OUTCOMES,
+  type CurrentKeyRecord,
+  type Lock,
+  type StepRecord,
+  type TargetState,
+} from '@keyrot/shared';
+import type { CliContext } from '../context';
+import { EXIT, type ExitCode } from '../errors';
+import { render, type Column } from '../output';
+import { knownTargets } from '../targets';
+import { DAY_MS, days, parsePositive } from '../time';
+
+export interface StatusOptions {
+  readonly policyDays: string;
+  /** Only targets whose key is older than this many days (or of unknown age). */
+  readonly olderThan?: string;
+}
+
+/** One target's line of `keyrot status`. */
+export interface TargetStatus {
+  readonly target: string;
+  readonly source: 'file' | 'ledger';
+  readonly currentKey: CurrentKeyRecord['key'] | null;
+  readonly keyCreatedAt: string | null;
+  /** Age of the current key in days; null when keyrot never issued the target's key. */
+  readonly keyAgeDays: number | null;
+  readonly overPolicy: boolean;
+  readonly lastRotation: {
+    readonly rotationId: string;
+    readonly outcome: string;
+    readonly at: string;
+    readonly error?: string;
+  } | null;
+  readonly inFlight: {
+    readonly rotationId: string;
+    readonly step: string;
+    readonly since: string;
+    readonly lockExpiresAt: string;
+    readonly stale: boolean;
+  } | null;
+}
+
+const COLUMNS: readonly Column<TargetStatus>[] = [
+  { header: 'target', value: (s) => s.target },
+  { header: 'key id', value: (s) => s.currentKey?.id },
+  { header: 'fingerprint', value: (s) => s.currentKey?.fingerprint },
+  { header: 'key created', value: (s) => s.keyCreatedAt },
+  {
+    header: 'age (days)',
+    value: (s) => (s.keyAgeDays === null ? 'unknown' : s.keyAgeDays.toFixed(2)),
+  },
+  { header: 'policy', value: (s) => (s.overPolicy ? 'OVER' : 'ok') },
+  { header: 'last rotation', value: (s) => s.lastRotation?.rotationId },
+  {
+    header: 'outcome',
+    value: (s) =>
+      s.lastRotation &&
+      `${s.lastRotation.outcome}${s.lastRotation.error ? ` (${s.lastRotation.error})` : ''}`,
+  },
+  { header: 'ended', value: (s) => s.lastRotation?.at },
+  {
+    header: 'in flight',
+    value: (s) =>
+      s.inFlight &&
+      `${s.inFlight.rotationId} at ${s.inFlight.step}${s.inFlight.stale ? ' (STALE LOCK)' : ''}`,
+  },
+];
+
+/**
+ * `keyrot status`: every known target (targets file and ledger registry) with its current key
+ * (id, fingerprint, age against the policy), its last rotation and outcome, and the rotation
+ * in flight with its step. Reads: one Query for the registry, one for the current keys, then
+ * per target one on its partition (lock) and its history until the last outcome.
+ */
+export async function status(ctx: CliContext, options: StatusOptions): Promise<ExitCode> {
+  const policyDays = parsePositive('--policy-days', options.policyDays, 3650);
+  const olderThan =
+    options.olderThan === undefined
+      ? undefined
+      : parsePositive('--older-than', options.olderThan, 3650);
+  const now = ctx.clock.now();
+  const targets = await knownTargets(ctx.targetsFile, ctx.ledger);
+  // "Keys older than N days" is one Query on the KEYS partition of GSI2, sorted by creation.
+  const cutoff =
+    olderThan === undefined
+      ? undefined
+      : new Date(now.getTime() - olderThan * DAY_MS).toISOString();
+  const keys = new Map(
+    (await ctx.ledger.currentKeys(cutoff ? { createdBefore: cutoff } : {})).map((k) => [
+      k.target,
+      k,
+    ]),
+  );
+  const rows: TargetStatus[] = [];
+  for (const [name, known] of targets) {
+    const state = await ctx.ledger.targetState(name);
+    // With --older-than, a target whose key keyrot never issued (age unknown) is listed too.
+    if (cutoff && !keys.has(name) && state.currentKey) continue;
+    rows.push(await targetStatus(ctx, state, known.source, policyDays, now));
+  }
+  ctx.print(render(ctx.output, COLUMNS, rows, rows));
+  return EXIT.ok;
+}
+
+async function targetStatus(
+  ctx: CliContext,
+  state: TargetState,
+  source: 'file' | 'ledger',
+  policyDays: number,
+  now: Date,
+): Promise<TargetStatus> {
+  const { target, currentKey: current } = state;
+  const ageMs = current ? now.getTime() - Date.parse(current.keyCreatedAt) : null;
+  return {
+    target,
+    source,
+    currentKey: current?.key ?? null,
+    keyCreatedAt: current?.keyCreatedAt ?? null,
+    keyAgeDays: ageMs === null ? null : Number(days(ageMs)),
+    overPolicy: ageMs === null || ageMs > policyDays * DAY_MS,
+    lastRotation: await lastOutcome(ctx, target),
+    inFlight: state.lock ? await inFlight(ctx, state.lock, now) : null,
+  };
+}
+
+/** The newest outcome in the target's history (newest first on GSI1, read until found). */
+async function lastOutcome(ctx: CliContext, target: string): Promise<TargetStatus['lastRotation']> {
+  for await (const step of ctx.ledger.targetHistory(target)) {
+    if ((OUTCOMES as readonly string[]).includes(step.step)) {
+      return {
+        rotationId: step.rotationId,
+        outcome: step.step,
+        at: step.at,
+        ...(step.error && { error: step.error.name }),
+      };
+    }
+  }
+  return null;
+}
+
+async function inFlight(ctx: CliContext, lock: Lock, now: Date): Promise<TargetStatus['inFlight']> {
+  const steps: StepRecord[] = await ctx.ledger.timeline(lock.rotationId);
+  const last = steps[steps.length - 1];
+  const closed = steps.some((s) => s.step === 'COMPLETED' || s.step === 'FAILED');
+  return {
+    rotationId: lock.rotationId,
+    step: last?.step ?? 'none',
+    since: lock.acquiredAt,
+    lockExpiresAt: lock.expiresAt,
+    stale: closed || lock.expiresAt < now.toISOString(),
+  };
+}

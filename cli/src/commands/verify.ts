@@ -1,0 +1,251 @@
+import { GetApiKeyCommand, NotFoundException } from '@aws-sdk/client-api-gateway';
+import { GetDistributionConfigCommand, NoSuchDistribution } from '@aws-sdk/client-cloudfront';
+import {
+  ApiGatewayKeyStore,
+  fingerprintOf,
+  KEY_TAGS,
+  ResourceNotFoundError,
+  type Target,
+  type TargetState,
+} from '@keyrot/shared';
+import type { CliContext } from '../context';
+import { EXIT, type ExitCode } from '../errors';
+import { render, type Column } from '../output';
+import { knownTargets, resolveTarget } from '../targets';
+
+export interface VerifyOptions {
+  /** One target; every known target when absent. */
+  readonly target?: string;
+}
+
+export type CheckName =
+  'edge-header' | 'header-key-live' | 'ledger-current-key' | 'stray-keys' | 'lock';
+
+/** One check of one target: `ok`, `drift`, or `n/a` when it does not apply yet. */
+export interface Finding {
+  readonly target: string;
+  readonly check: CheckName;
+  readonly status: 'ok' | 'drift' | 'n/a';
+  readonly detail: string;
+}
+
+const COLUMNS: readonly Column<Finding>[] = [
+  { header: 'target', value: (f) => f.target },
+  { header: 'check', value: (f) => f.check },
+  { header: 'status', value: (f) => (f.status === 'drift' ? 'DRIFT' : f.status) },
+  { header: 'detail', value: (f) => f.detail },
+];
+
+/**
+ * `keyrot verify`: drift checks, read-only. The header CloudFront sends (read in the edge
+ * account: `--edge-profile`) must be a live, enabled key on the target's usage plan, and the
+ * key the ledger says keyrot issued last; no keyrot-owned key of the target may be left over
+ * (except the new key of a rotation in flight); the lock must not be stale. Exit 3 on drift.
+ */
+export async function verify(ctx: CliContext, options: VerifyOptions): Promise<ExitCode> {
+  const targets = options.target
+    ? [(await resolveTarget(options.target, ctx.targetsFile, ctx.ledger, ctx.table)).target]
+    : [...(await knownTargets(ctx.targetsFile, ctx.ledger)).values()].map((k) => k.target);
+  const findings: Finding[] = [];
+  for (const target of targets) findings.push(...(await verifyTarget(ctx, target)));
+  ctx.print(render(ctx.output, COLUMNS, findings, findings));
+  const drift = findings.filter((f) => f.status === 'drift');
+  if (drift.length > 0) {
+    ctx.streams.err(
+      `keyrot: drift found: ${drift.map((f) => `${f.target} ${f.check}`).join(', ')}\n`,
+    );
+    return EXIT.drift;
+  }
+  return EXIT.ok;
+}
+
+async function verifyTarget(ctx: CliContext, target: Target): Promise<Finding[]> {
+  const finding = (check: CheckName, status: Finding['status'], detail: string): Finding => ({
+    target: target.name,
+    check,
+    status,
+    detail,
+  });
+  const keyStore = new ApiGatewayKeyStore(ctx.apiGateway);
+  const [edge, planKeys, named, state] = await Promise.all([
+    readEdgeHeader(ctx, target),
+    keyStore.listPlanKeys(target.usagePlanId).catch((error: unknown) => {
+      if (error instanceof ResourceNotFoundError) return null;
+      throw error;
+    }),
+    keyStore.listKeysNamed(target.apiKeyName),
+    ctx.ledger.targetState(target.name),
+  ]);
+  const findings: Finding[] = [];
+  const at = `distribution ${target.distributionId} origin ${target.originId}`;
+
+  if (edge.kind !== 'header') {
+    findings.push(finding('edge-header', 'drift', `${at}: ${edge.problem}`));
+  } else {
+    findings.push(
+      finding(
+        'edge-header',
+        'ok',
+        `${at} sends ${target.headerName} with fingerprint ${edge.fingerprint}`,
+      ),
+    );
+  }
+  const fingerprint = edge.kind === 'header' ? edge.fingerprint : null;
+
+  // The header's key: on the plan, existing, enabled (API Gateway refuses a disabled key).
+  const onPlan = planKeys?.find((k) => k.fingerprint === fingerprint);
+  if (planKeys === null) {
+    findings.push(
+      finding('header-key-live', 'drift', `usage plan ${target.usagePlanId} not found`),
+    );
+  } else if (fingerprint === null) {
+    findings.push(finding('header-key-live', 'drift', 'no header, so no key to check'));
+  } else if (!onPlan) {
+    findings.push(
+      finding(
+        'header-key-live',
+        'drift',
+        `no key on usage plan ${target.usagePlanId} has fingerprint ${fingerprint}: API Gateway refuses what CloudFront sends`,
+      ),
+    );
+  } else {
+    const live = await keyState(ctx, onPlan.id);
+    findings.push(
+      live === 'enabled'
+        ? finding(
+            'header-key-live',
+            'ok',
+            `key ${onPlan.id} is on usage plan ${target.usagePlanId} and enabled`,
+          )
+        : finding('header-key-live', 'drift', `key ${onPlan.id} matches the header but is ${live}`),
+    );
+  }
+
+  const lock = await lockFinding(ctx, state, finding);
+  // A rotation is in flight only while its lock is live: a stale lock protects nothing.
+  const inFlight = lock.status === 'ok' ? state.lock?.rotationId : undefined;
+  findings.push(ledgerKeyFinding(state, fingerprint, inFlight, finding));
+
+  // Keys keyrot made for this target that are neither sent by the edge, nor the key the ledger
+  // says is current, nor the new key of the rotation in flight.
+  const strays = named.filter(
+    (k) =>
+      k.tags[KEY_TAGS.target] === target.name &&
+      k.id !== onPlan?.id &&
+      k.id !== state.currentKey?.key.id &&
+      (inFlight === undefined || k.tags[KEY_TAGS.rotation] !== inFlight),
+  );
+  findings.push(
+    strays.length > 0
+      ? finding(
+          'stray-keys',
+          'drift',
+          `keyrot-owned keys not in use: ${strays.map((k) => `${k.id} (rotation ${k.tags[KEY_TAGS.rotation] ?? '?'})`).join(', ')}`,
+        )
+      : finding('stray-keys', 'ok', `no stray keyrot key named ${target.apiKeyName}`),
+  );
+
+  findings.push(lock);
+  return findings;
+}
+
+function ledgerKeyFinding(
+  state: TargetState,
+  fingerprint: string | null,
+  inFlight: string | undefined,
+  finding: (check: CheckName, status: Finding['status'], detail: string) => Finding,
+): Finding {
+  const current = state.currentKey;
+  if (!current)
+    return finding('ledger-current-key', 'n/a', 'no rotation of this target completed yet');
+  if (current.key.fingerprint === fingerprint) {
+    return finding(
+      'ledger-current-key',
+      'ok',
+      `the edge sends key ${current.key.id}, issued by ${current.rotationId}`,
+    );
+  }
+  if (inFlight) {
+    return finding(
+      'ledger-current-key',
+      'ok',
+      `rotation ${inFlight} in flight; last issued key ${current.key.id}`,
+    );
+  }
+  return finding(
+    'ledger-current-key',
+    'drift',
+    `the edge sends fingerprint ${fingerprint ?? 'none'}, not key ${current.key.id} (${current.key.fingerprint}) that ${current.rotationId} issued`,
+  );
+}
+
+async function lockFinding(
+  ctx: CliContext,
+  state: TargetState,
+  finding: (check: CheckName, status: Finding['status'], detail: string) => Finding,
+): Promise<Finding> {
+  const lock = state.lock;
+  if (!lock) return finding('lock', 'ok', 'free');
+  const now = ctx.clock.now().toISOString();
+  if (lock.expiresAt < now) {
+    return finding(
+      'lock',
+      'drift',
+      `stale: held by ${lock.rotationId}, expired at ${lock.expiresAt}`,
+    );
+  }
+  const steps = await ctx.ledger.timeline(lock.rotationId);
+  const closed = steps.find((s) => s.step === 'COMPLETED' || s.step === 'FAILED');
+  if (closed) {
+    return finding(
+      'lock',
+      'drift',
+      `stale: held by ${lock.rotationId}, which ended ${closed.step} at ${closed.at}`,
+    );
+  }
+  return finding(
+    'lock',
+    'ok',
+    `held by ${lock.rotationId} (in flight, at ${steps[steps.length - 1]?.step ?? 'no step'}) until ${lock.expiresAt}`,
+  );
+}
+
+type EdgeHeader = { kind: 'header'; fingerprint: string } | { kind: 'problem'; problem: string };
+
+/** The fingerprint of the header the origin sends; the value itself is dropped at once. */
+async function readEdgeHeader(ctx: CliContext, target: Target): Promise<EdgeHeader> {
+  let config;
+  try {
+    config = await ctx.cloudFront.send(
+      new GetDistributionConfigCommand({ Id: target.distributionId }),
+    );
+  } catch (error) {
+    if (error instanceof NoSuchDistribution)
+      return { kind: 'problem', problem: 'no such distribution' };
+    throw error;
+  }
+  const origin = config.DistributionConfig?.Origins?.Items?.find((o) => o.Id === target.originId);
+  if (!origin) return { kind: 'problem', problem: 'no such origin' };
+  const header = origin.CustomHeaders?.Items?.find(
+    (h) => h.HeaderName?.toLowerCase() === target.headerName.toLowerCase(),
+  );
+  if (header?.HeaderValue === undefined) {
+    return { kind: 'problem', problem: `sends no ${target.headerName} header` };
+  }
+  return { kind: 'header', fingerprint: fingerprintOf(header.HeaderValue) };
+}
+
+async function keyState(
+  ctx: CliContext,
+  keyId: string,
+): Promise<'enabled' | 'disabled' | 'deleted'> {
+  try {
+    const key = await ctx.apiGateway.send(
+      new GetApiKeyCommand({ apiKey: keyId, includeValue: false }),
+    );
+    return key.enabled ? 'enabled' : 'disabled';
+  } catch (error) {
+    if (error instanceof NotFoundException) return 'deleted';
+    throw error;
+  }
+}

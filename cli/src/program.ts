@@ -1,0 +1,171 @@
+import { Command, CommanderError, Option } from 'commander';
+import type { Clock } from '@keyrot/shared';
+import { exportLedger, listRotations, showRotation } from './commands/ledger';
+import { report } from './commands/report';
+import { rotate } from './commands/rotate';
+import { status } from './commands/status';
+import { verify } from './commands/verify';
+import {
+  CliContext,
+  DEFAULT_BUS,
+  DEFAULT_TABLE,
+  type GlobalOptions,
+  type Streams,
+} from './context';
+import { EXIT, oneLine, toCliError, type ExitCode } from './errors';
+import { OUTPUT_FORMATS } from './output';
+import { DEFAULT_TARGETS_FILE } from './targets';
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  success
+  1  internal error (a bug)
+  2  bad input: option, date, unknown target or rotation, invalid targets file
+  3  verify found drift
+  4  the rotation followed by --wait failed, was refused or rejected
+  5  AWS unreachable or refused a call (endpoint, credentials, permissions, table)
+  6  --wait gave up before the rotation ended (--timeout)
+
+Targets: a JSON array of targets (name, apiKeyName, usagePlanId, distributionId, originId,
+headerName?) in --targets, $KEYROT_TARGETS or ./${DEFAULT_TARGETS_FILE}; where a file does
+not name a target, the one the ledger recorded when it was last requested.`;
+
+/**
+ * Runs the CLI on `argv` (without `node` and the script) and resolves to the exit code.
+ * Everything it prints goes through `streams`; errors are one line on stderr.
+ */
+export async function run(
+  argv: readonly string[],
+  streams: Streams,
+  options: { clock?: Clock; env?: NodeJS.ProcessEnv } = {},
+): Promise<ExitCode> {
+  let exitCode: ExitCode = EXIT.ok;
+  let context: CliContext | undefined;
+  const program = new Command('keyrot');
+  const withContext =
+    <A extends unknown[]>(action: (ctx: CliContext, ...args: A) => Promise<ExitCode>) =>
+    async (...args: A) => {
+      context = new CliContext(program.opts<GlobalOptions>(), streams, options.clock, options.env);
+      exitCode = await action(context, ...args);
+    };
+
+  program
+    .description('Operate and audit keyrot: rotate keys, see their state, check drift, report.')
+    .option(
+      '--endpoint <url>',
+      'AWS endpoint URL, e.g. a local emulator (default: $AWS_ENDPOINT_URL)',
+    )
+    .option('--region <region>', "AWS region (default: $AWS_REGION, or the profile's)")
+    .option(
+      '--profile <name>',
+      'API account profile from the shared AWS config and credentials files',
+    )
+    .option(
+      '--edge-profile <name>',
+      "edge account profile, for verify's CloudFront read (default: --profile)",
+    )
+    .option('--edge-endpoint <url>', 'edge account endpoint URL (default: --endpoint)')
+    .option('--table <name>', `ledger table (default: $KEYROT_LEDGER_TABLE or ${DEFAULT_TABLE})`)
+    .option(
+      '--bus <name>',
+      `API account's keyrot bus (default: $KEYROT_EVENT_BUS or ${DEFAULT_BUS})`,
+    )
+    .option(
+      '--targets <file>',
+      `targets file (default: $KEYROT_TARGETS or ./${DEFAULT_TARGETS_FILE} if present)`,
+    )
+    .addOption(
+      new Option('-o, --output <format>', 'result format').choices(OUTPUT_FORMATS).default('table'),
+    )
+    .addHelpText('after', EXIT_CODES_HELP)
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => streams.out(text),
+      writeErr: (text) => streams.err(text),
+      outputError: (text, write) => write(`keyrot: ${oneLine(text.replace(/^error: /, ''))}\n`),
+    });
+
+  program
+    .command('rotate')
+    .description('request a rotation now (KeyRotationRequested, reason manual)')
+    .requiredOption('--target <name>', 'the target to rotate')
+    .option('--emergency', 'reason emergency: the shortest grace before the old key is deleted')
+    .option('--dry-run', 'print the steps and API calls the rotation would make; change nothing')
+    .option('--wait', 'follow the rotation through the ledger until it completes or fails')
+    .option('--timeout <seconds>', 'how long --wait follows the rotation', '1800')
+    .option('--poll <seconds>', 'pause between two ledger reads while waiting', '2')
+    .action(withContext((ctx, opts: Parameters<typeof rotate>[1]) => rotate(ctx, opts)));
+
+  program
+    .command('status')
+    .description('every target: current key, its age, last rotation, rotation in flight')
+    .option('--policy-days <days>', 'largest allowed key age', '31')
+    .option('--older-than <days>', 'only targets whose key is older (or of unknown age)')
+    .action(withContext((ctx, opts: Parameters<typeof status>[1]) => status(ctx, opts)));
+
+  program
+    .command('verify')
+    .description(
+      'drift check: the header CloudFront sends is a live key; no stray key; no stale lock',
+    )
+    .option('--target <name>', 'the target to check (default: every known target)')
+    .action(withContext((ctx, opts: Parameters<typeof verify>[1]) => verify(ctx, opts)));
+
+  const ledger = program.command('ledger').description('read the rotation ledger');
+  ledger
+    .command('list')
+    .description("a target's rotations, newest first")
+    .option('--target <name>', 'the target (default: the only known one)')
+    .option('--limit <n>', 'how many rotations', '20')
+    .action(
+      withContext((ctx, opts: { target?: string; limit: string }) => listRotations(ctx, opts)),
+    );
+  ledger
+    .command('show')
+    .description("one rotation's full timeline")
+    .argument('<rotationId>', 'the rotation id')
+    .action(withContext((ctx, rotationId: string) => showRotation(ctx, rotationId)));
+  ledger
+    .command('export')
+    .description('every step of the rotations that ended in a window (and those in flight)')
+    .option('--since <date>', 'start, YYYY-MM-DD or ISO-8601 (default: a year ago)')
+    .option('--until <date>', 'end (default: now)')
+    .option('--target <name>', 'one target only')
+    .addOption(
+      new Option('--format <format>', 'export format').choices(['jsonl', 'csv']).default('jsonl'),
+    )
+    .action(
+      withContext((ctx, opts: Parameters<typeof exportLedger>[1]) => exportLedger(ctx, opts)),
+    );
+
+  program
+    .command('report')
+    .description('compliance report: key age against the policy, rotations, failures, durations')
+    .requiredOption('--since <date>', 'start, YYYY-MM-DD or ISO-8601')
+    .option('--until <date>', 'end (default: now)')
+    .addOption(
+      new Option('--format <format>', 'report format').choices(['md', 'html', 'csv']).default('md'),
+    )
+    .option('--policy-days <days>', 'largest allowed key age', '31')
+    .option('--target <name>', 'one target only')
+    .action(withContext((ctx, opts: Parameters<typeof report>[1]) => report(ctx, opts)));
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are not errors; commander already printed what it had to.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    const failure = toCliError(error, {
+      ...(context?.api.endpoint && { endpoint: context.api.endpoint }),
+      table: context?.table ?? DEFAULT_TABLE,
+    });
+    streams.err(`keyrot: ${oneLine(failure.message)}\n`);
+    return failure.exitCode;
+  } finally {
+    context?.close();
+  }
+}

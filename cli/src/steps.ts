@@ -1,0 +1,71 @@
+import { OUTCOMES, type KeyRef, type StepRecord } from '@keyrot/shared';
+
+/** The step that ended a rotation (COMPLETED, FAILED, REFUSED, REJECTED), if any. */
+export function outcomeOf(steps: readonly StepRecord[]): StepRecord | undefined {
+  return steps.find((s) => (OUTCOMES as readonly string[]).includes(s.step));
+}
+
+/** Whether a step opens a rotation's record (the first step it can have). */
+export const opensRotation = (step: StepRecord): boolean =>
+  step.step === 'REQUESTED' || step.step === 'REFUSED' || step.step === 'REJECTED';
+
+/** The keys a step is about: the listed, retired or rolled-back keys, else its new key. */
+export function keysOf(step: StepRecord): readonly KeyRef[] {
+  if (step.step === 'KEYS_LISTED' || step.step === 'KEYS_RETIRED' || step.step === 'ROLLED_BACK') {
+    return step.keys ?? [];
+  }
+  return step.newKey ? [step.newKey] : [];
+}
+
+export const keyIds = (keys: readonly KeyRef[]): string => keys.map((k) => k.id).join(' ');
+export const fingerprints = (keys: readonly KeyRef[]): string =>
+  keys.map((k) => k.fingerprint).join(' ');
+
+/** `function@account`, the function's `keyrot-` prefix dropped. */
+export const actorText = (step: StepRecord): string =>
+  `${step.actor.function.replace(/^keyrot-/, '')}@${step.actor.account}`;
+
+const keyText = (keys: readonly KeyRef[]) =>
+  keys.map((k) => `${k.id} (${k.fingerprint})`).join(', ') || 'none';
+
+/** One line saying what a step did, in an operator's words. Never a key value: there is none. */
+export function describeStep(step: StepRecord): string {
+  const facts = step.facts ?? {};
+  switch (step.step) {
+    case 'REQUESTED':
+      return `lock taken, rotation requested (${step.reason ?? 'unknown reason'}${
+        typeof facts.requestedBy === 'string' ? ` by ${facts.requestedBy}` : ''
+      })`;
+    case 'KEYS_LISTED':
+      return `keys to supersede: ${keyText(step.keys ?? [])}`;
+    case 'KEY_CREATED':
+      return `new key ${keyText(keysOf(step))}`;
+    case 'KEY_ASSOCIATED':
+      return 'new key added to the usage plan';
+    case 'KEY_READY':
+      return 'API Gateway accepts the new key';
+    case 'KEY_SENT':
+      return 'new key sealed for the edge, KeyCreated sent';
+    case 'EDGE_UPDATED':
+      return 'the edge sends the new key everywhere (Deployed)';
+    case 'KEYS_RETIRED':
+      return `superseded keys deleted: ${keyText(step.keys ?? [])}`;
+    case 'ROLLED_BACK':
+      return `new key deleted again: ${keyText(step.keys ?? [])}`;
+    case 'COMPLETED':
+      return 'rotation completed, lock released';
+    case 'FAILED':
+      return `failed${typeof facts.stage === 'string' ? ` at ${facts.stage}` : ''}: ${errorText(step)}`;
+    case 'REFUSED':
+      return `refused: target locked by ${String(facts.lockedBy)} until ${String(facts.lockExpiresAt)}`;
+    case 'REJECTED':
+      return `event rejected: ${errorText(step)}`;
+  }
+}
+
+/** `Name: message`, the error's field and rollback in words. */
+export function errorText(step: StepRecord): string {
+  if (!step.error) return 'no error recorded';
+  const rolledBack = step.facts?.rolledBack === true ? '; new key rolled back' : '';
+  return `${step.error.name}: ${step.error.message}${rolledBack}`;
+}
