@@ -195,13 +195,31 @@ describe('cross-account trust', () => {
   );
 
   it('single-account mode has no bus policy and forwards nothing', () => {
+    // The issuer's cross-account resources exist only under TwoAccounts, which is false when
+    // the account ids are equal; the edge-updater's are not in its single-account template.
+    const issuer = templates['key-issuer.single-account'] as Template & {
+      Parameters: Record<string, { Default: string }>;
+    };
+    expect(issuer.Parameters.ApiAccountId!.Default).toBe(issuer.Parameters.EdgeAccountId!.Default);
     for (const name of ['key-issuer.single-account', 'edge-updater.single-account'] as const) {
-      expect(resourcesOfType(templates[name], 'AWS::Events::EventBusPolicy')).toEqual([]);
-      const rules = resourcesOfType(templates[name], 'AWS::Events::Rule');
-      expect(rules.map(([, r]) => r.Properties!.Name)).not.toContainEqual(
-        expect.stringMatching(/^keyrot-forward/),
-      );
+      const crossAccount = [
+        ...resourcesOfType(templates[name], 'AWS::Events::EventBusPolicy'),
+        ...resourcesOfType(templates[name], 'AWS::Events::Rule').filter(([, r]) =>
+          String(r.Properties!.Name).startsWith('keyrot-forward'),
+        ),
+      ];
+      for (const [, resource] of crossAccount) expect(resource.Condition).toBe('TwoAccounts');
     }
+  });
+
+  it('two-account mode has the issuer bus policy, its condition true as the ids differ', () => {
+    const issuer = templates['key-issuer'] as Template & {
+      Parameters: Record<string, { Default: string }>;
+    };
+    expect(issuer.Parameters.ApiAccountId!.Default).not.toBe(
+      issuer.Parameters.EdgeAccountId!.Default,
+    );
+    expect(resourcesOfType(issuer, 'AWS::Events::EventBusPolicy')).toHaveLength(1);
   });
 
   it('the KMS key lets the issuer role only encrypt and the edge-updater only decrypt', () => {
