@@ -4,8 +4,13 @@
  * its timeline and ledger entries read back from DynamoDB, checks the outcome against the
  * emulated AWS, and stops everything it started.
  *
- *   npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose]
+ *   npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose] [--serve]
+ *
+ * `--serve` keeps the local world up afterwards for the keyrot CLI: it writes credentials,
+ * a targets file and an env.sh under .tmp/demo, and delivers events until Ctrl-C.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { stepSortKey, type StepRecord } from '@keyrot/shared';
@@ -21,7 +26,7 @@ import { SCHEDULE_EXPRESSION } from './provision';
 import { CloudFrontSimulator } from './cloudfront-sim';
 
 const USAGE =
-  'usage: npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose]';
+  'usage: npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose] [--serve]';
 
 function parseOptions(argv: string[]) {
   const { values } = parseArgs({
@@ -31,6 +36,7 @@ function parseOptions(argv: string[]) {
       rotations: { type: 'string', default: '1' },
       'single-account': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
+      serve: { type: 'boolean', default: false },
       'propagation-seconds': { type: 'string', default: '2' },
       help: { type: 'boolean', default: false },
     },
@@ -102,12 +108,14 @@ async function main(): Promise<number> {
         .slice(1)
         .every((r, i) => r.oldKeyIds.includes(reports[i]!.newKeyId ?? ''));
       say(`${chained ? '✔' : '✘'} each rotation retired the key the previous one created`);
-      if (!chained) return finish(1);
+      if (!chained) return await finish(1);
     }
-    return finish(failed ? 1 : 0);
+    return await finish(failed ? 1 : 0);
 
-    function finish(code: number): number {
+    async function finish(code: number): Promise<number> {
       if (options.json) process.stdout.write(`${JSON.stringify(jsonSummary(reports))}\n`);
+      if (options.serve) await serveForCli(env, say);
+      else say('Next: `npm run demo -- --serve` keeps this world up for the keyrot CLI (README).');
       return code;
     }
   } finally {
@@ -192,6 +200,98 @@ function printLedger(report: RotationReport, env: LocalEnvironment, say: (line?:
   const name = env.world.api.ledgerTableName;
   say(`Ledger entries (DynamoDB table ${name}, ${report.steps.length} items):`);
   say(table.toString());
+}
+
+/** Where `--serve` writes what the CLI needs (gitignored). */
+const SERVE_DIR = path.resolve(__dirname, '..', '.tmp', 'demo');
+
+/**
+ * Keeps the local world up for the keyrot CLI until SIGINT/SIGTERM: writes the two accounts'
+ * credentials as profiles, a targets file and an env.sh, then delivers events as they come
+ * (the functions run only when the runner delivers, so `keyrot rotate --wait` needs this).
+ */
+async function serveForCli(env: LocalEnvironment, say: (line?: string) => void): Promise<void> {
+  const { world } = env;
+  mkdirSync(SERVE_DIR, { recursive: true });
+  const profile = (name: string, side: 'api' | 'edge') => {
+    const c = world[side].session.credentials;
+    return [
+      `[${name}]`,
+      `aws_access_key_id = ${c.accessKeyId}`,
+      `aws_secret_access_key = ${c.secretAccessKey}`,
+      ...(c.sessionToken ? [`aws_session_token = ${c.sessionToken}`] : []),
+      '',
+    ].join('\n');
+  };
+  const file = (name: string, content: string) => {
+    const at = path.join(SERVE_DIR, name);
+    writeFileSync(at, content);
+    return at;
+  };
+  const credentials = file(
+    'credentials',
+    profile('keyrot-api', 'api') + profile('keyrot-edge', 'edge'),
+  );
+  const config = file(
+    'config',
+    `[profile keyrot-api]\nregion = ${world.api.session.region}\n[profile keyrot-edge]\nregion = ${world.api.session.region}\n`,
+  );
+  const targets = file(
+    'keyrot.targets.json',
+    `${JSON.stringify(
+      [
+        {
+          name: world.scheduleInput.API_KEY_NAME,
+          apiKeyName: world.scheduleInput.API_KEY_NAME,
+          usagePlanId: world.api.usagePlanId,
+          distributionId: world.edge.distributionId,
+          originId: world.edge.originId,
+          headerName: 'x-api-key',
+        },
+      ],
+      null,
+      2,
+    )}\n`,
+  );
+  const envFile = file(
+    'env.sh',
+    [
+      '# source me: the keyrot CLI then talks to the demo world as the API account',
+      `export AWS_SHARED_CREDENTIALS_FILE=${credentials}`,
+      `export AWS_CONFIG_FILE=${config}`,
+      'export AWS_PROFILE=keyrot-api',
+      `export AWS_REGION=${world.api.session.region}`,
+      `export AWS_ENDPOINT_URL=${env.moto.endpoint}`,
+      `export KEYROT_TARGETS=${targets}`,
+      '',
+    ].join('\n'),
+  );
+  say();
+  say(`Serving the demo world on ${env.moto.endpoint} for the keyrot CLI (Ctrl-C to stop).`);
+  say('In another terminal:');
+  say(`  source ${path.relative(process.cwd(), envFile)}`);
+  say('  npx keyrot status');
+  say('  npx keyrot rotate --target kloudpepper-api-key --wait');
+  say('  npx keyrot verify --edge-profile keyrot-edge');
+  say(
+    `  npx keyrot report --since ${new Date().toISOString().slice(0, 8)}01 --format html > report.html`,
+  );
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  while (!stopped) {
+    try {
+      for (const delivery of await env.runner.drain()) {
+        say(`  delivered ${delivery.detailType} to ${delivery.service}: ${delivery.result.status}`);
+      }
+    } catch (error) {
+      say(`  runner: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 function passed(r: RotationReport): boolean {

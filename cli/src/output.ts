@@ -30,10 +30,38 @@ export function toCsv(headers: readonly string[], rows: readonly (readonly Cell[
   return [headers, ...rows].map((row) => `${row.map(csvField).join(',')}\n`).join('');
 }
 
-/** A plain text table (no colours: the output may be a file or a pipe). */
+/** Widest a table column grows before its cells wrap. */
+const MAX_COLUMN_WIDTH = 72;
+
+/**
+ * Wraps text at spaces to lines of at most `width`; a longer word (a JSON document, an ARN)
+ * is cut into pieces rather than shortened: a table never drops a character.
+ */
+export function wrap(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const candidate = line === '' ? word : `${line} ${word}`;
+    if (candidate.length <= width) {
+      line = candidate;
+      continue;
+    }
+    if (line !== '') lines.push(line);
+    let rest = word;
+    while (rest.length > width) {
+      lines.push(rest.slice(0, width));
+      rest = rest.slice(width);
+    }
+    line = rest;
+  }
+  lines.push(line);
+  return lines.join('\n');
+}
+
+/** A plain text table (no colours: the output may be a file or a pipe); long cells wrap. */
 export function toTable(headers: readonly string[], rows: readonly (readonly Cell[])[]): string {
   const table = new Table({ head: [...headers], style: { head: [], border: [] } });
-  for (const row of rows) table.push(row.map((cell) => (cell === '' ? '-' : show(cell) || '-')));
+  for (const row of rows) table.push(row.map((cell) => wrap(show(cell) || '-', MAX_COLUMN_WIDTH)));
   return `${table.toString()}\n`;
 }
 

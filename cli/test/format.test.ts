@@ -1,4 +1,4 @@
-import { csvField, render, stableJson, toCsv } from '../src/output';
+import { csvField, render, stableJson, toCsv, toTable, wrap } from '../src/output';
 import { parseCount, parseDate, parsePositive } from '../src/time';
 import { UsageError } from '../src/errors';
 
@@ -31,6 +31,14 @@ describe('output formats', () => {
     const table = render('table', columns, rows);
     expect(table).toContain('target');
     expect(table).toMatch(/│ a,"b"\s+│ -\s+│/);
+  });
+
+  it('wraps long table cells at spaces, and cuts a long word instead of dropping characters', () => {
+    expect(wrap('one two three', 7)).toBe('one two\nthree');
+    expect(wrap('{"a":"0123456789"}', 8)).toBe('{"a":"01\n23456789\n"}');
+    expect(wrap('', 5)).toBe('');
+    const table = toTable(['what'], [['x'.repeat(100)]]);
+    expect(table.replace(/[^x]/g, '')).toHaveLength(100);
   });
 
   it("renders a command's own JSON document when it has one", () => {

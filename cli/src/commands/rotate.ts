@@ -306,12 +306,16 @@ export function rotationPlan(
 
 async function dryRun(ctx: CliContext, detail: RotationRequestDetail): Promise<ExitCode> {
   const t = detail.target;
-  const [state, planKeys] = await Promise.all([
+  const keyStore = new ApiGatewayKeyStore(ctx.apiGateway);
+  const [state, planKeys, named] = await Promise.all([
     ctx.ledger.targetState(t.name),
-    new ApiGatewayKeyStore(ctx.apiGateway).listPlanKeys(t.usagePlanId),
+    keyStore.listPlanKeys(t.usagePlanId),
+    keyStore.listKeysNamed(t.apiKeyName),
   ]);
+  // Keys of the target's name on its plan, as the issuer would list them (and that exist).
+  const existing = new Set(named.map((k) => k.id));
   const superseded = planKeys
-    .filter((k) => k.name === t.apiKeyName)
+    .filter((k) => k.name === t.apiKeyName && existing.has(k.id))
     .map(({ id, fingerprint }) => ({ id, fingerprint }));
   const calls = rotationPlan(detail, ctx.bus, {
     ...(state.lock && { lock: state.lock }),
