@@ -1,5 +1,6 @@
 export * from './aws/config';
 export * from './aws/key-store';
+export * from './aws/pacing';
 export * from './aws/publisher';
 export * from './aws/sealer';
 export * from './errors';

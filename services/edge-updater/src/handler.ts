@@ -14,6 +14,7 @@ import {
   EventBridgePublisher,
   InvalidInputError,
   KmsKeySealer,
+  paceCalls,
   readConfig,
   systemClock,
   type HandlerResult,
@@ -87,7 +88,8 @@ export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): Ed
   return {
     apiAccountId: config.API_ACCOUNT_ID,
     edgeAccountId: config.EDGE_ACCOUNT_ID,
-    edge: new CloudFrontEdgeConfig(client(new CloudFrontClient(aws))),
+    // UpdateDistribution is paced (shared/src/aws/pacing.ts); CloudFront publishes no rate.
+    edge: new CloudFrontEdgeConfig(paceCalls(client(new CloudFrontClient(aws)))),
     sealer: new KmsKeySealer(client(new KMSClient(aws))),
     events: new EventBridgePublisher(client(new EventBridgeClient(aws)), config.EVENT_BUS_NAME),
     clock: systemClock,

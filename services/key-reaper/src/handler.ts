@@ -12,6 +12,7 @@ import {
   countRetries,
   envVar,
   DynamoDbLedger,
+  paceCalls,
   EventBridgePublisher,
   readConfig,
   systemClock,
@@ -71,7 +72,8 @@ export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): Re
   return {
     apiAccountId: config.API_ACCOUNT_ID,
     edgeAccountId: config.EDGE_ACCOUNT_ID,
-    keys: new ApiGatewayKeyStore(client(new APIGatewayClient(aws))),
+    // DeleteApiKey is paced to API Gateway's 5 requests/s (shared/src/aws/pacing.ts).
+    keys: new ApiGatewayKeyStore(paceCalls(client(new APIGatewayClient(aws)))),
     ledger: new DynamoDbLedger(client(new DynamoDBClient(aws)), config.LEDGER_TABLE_NAME),
     events: new EventBridgePublisher(client(new EventBridgeClient(aws)), config.EVENT_BUS_NAME),
     clock: systemClock,

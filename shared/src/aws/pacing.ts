@@ -1,0 +1,128 @@
+import type { MiddlewareStack } from '@smithy/types';
+
+/** A request rate: `perSecond` on average, at most `burst` back to back. */
+export interface RateLimit {
+  readonly perSecond: number;
+  readonly burst: number;
+}
+
+/**
+ * The calls keyrot paces, by SDK command name. API Gateway's `CreateApiKey` and `DeleteApiKey`
+ * are limited to 5 requests/s per account and region (hard limits); keyrot sends them one at a
+ * time, 200 ms apart. CloudFront publishes no rate for `UpdateDistribution` and throttles it
+ * with `Throttling`: keyrot sends at most 2 per second per account, a guess kept on the safe
+ * side. Everything else (reads, KMS, DynamoDB, EventBridge) is left to adaptive retry.
+ */
+export const AWS_CALL_LIMITS: Readonly<Record<string, RateLimit>> = {
+  CreateApiKeyCommand: { perSecond: 5, burst: 1 },
+  DeleteApiKeyCommand: { perSecond: 5, burst: 1 },
+  UpdateDistributionCommand: { perSecond: 2, burst: 1 },
+};
+
+/** Time as the bucket sees it; injectable for tests. */
+export interface PacingClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const realClock: PacingClock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/**
+ * A token bucket in its GCRA form: each caller reserves the next free slot and waits for it,
+ * so callers are served in order and never more than `burst` at once, `perSecond` on average.
+ *
+ * @example
+ * const bucket = new TokenBucket({ perSecond: 5, burst: 1 });
+ * await bucket.take(); // returns at once, the next call 200 ms later
+ */
+export class TokenBucket {
+  private readonly intervalMs: number;
+  private readonly toleranceMs: number;
+  /** When the bucket is next due empty (the GCRA's theoretical arrival time). */
+  private due = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    readonly limit: RateLimit,
+    private readonly clock: PacingClock = realClock,
+  ) {
+    if (!(limit.perSecond > 0) || !(limit.burst >= 1)) {
+      throw new RangeError('a rate limit needs perSecond > 0 and burst >= 1');
+    }
+    this.intervalMs = 1000 / limit.perSecond;
+    this.toleranceMs = (limit.burst - 1) * this.intervalMs;
+  }
+
+  /** Resolves when the caller may send; returns how long it waited (ms). */
+  async take(): Promise<number> {
+    const now = this.clock.now();
+    const due = Math.max(this.due, now);
+    const sendAt = Math.max(now, due - this.toleranceMs);
+    this.due = due + this.intervalMs;
+    const wait = sendAt - now;
+    if (wait > 0) await this.clock.sleep(wait);
+    return wait;
+  }
+}
+
+/**
+ * Token buckets by scope and command. One registry per module instance: every client paced
+ * with it in one process (one Lambda execution environment) shares its buckets, so concurrent
+ * rotations there draw from the same 5 requests per second. Other execution environments have
+ * their own: see docs/decisions.md ("Pacing").
+ */
+export class PacingRegistry {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(
+    private readonly limits: Readonly<Record<string, RateLimit>> = AWS_CALL_LIMITS,
+    private readonly clock: PacingClock = realClock,
+  ) {}
+
+  /** The bucket of `command` in `scope` (an account), or undefined if it is not paced. */
+  bucketFor(scope: string, command: string): TokenBucket | undefined {
+    const limit = this.limits[command];
+    if (!limit) return undefined;
+    const key = `${scope}/${command}`;
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      bucket = new TokenBucket(limit, this.clock);
+      this.buckets.set(key, bucket);
+    }
+    return bucket;
+  }
+}
+
+/** The registry every paced client of this execution environment shares by default. */
+export const sharedPacing = new PacingRegistry();
+
+// Each SDK client's middleware stack is generic over its own input and output unions; this
+// middleware reads only the command's name, so it takes any client's stack.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyClient = { middlewareStack: MiddlewareStack<any, any> };
+
+export interface PacingOptions {
+  /** Whose limit the calls count against: the account (default: this environment's). */
+  readonly scope?: string;
+  readonly registry?: PacingRegistry;
+}
+
+/**
+ * Paces `client`'s calls to the limits of {@link AWS_CALL_LIMITS}: SDK middleware that waits
+ * for a token before each attempt of a paced command (it sits below the retry middleware, so
+ * a retried attempt waits for a token too). Returns the client.
+ */
+export function paceCalls<C extends AnyClient>(client: C, options: PacingOptions = {}): C {
+  const registry = options.registry ?? sharedPacing;
+  const scope = options.scope ?? 'default';
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      await registry.bucketFor(scope, context.commandName ?? '')?.take();
+      return next(args);
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'keyrotPacing', override: true },
+  );
+  return client;
+}
