@@ -48,6 +48,7 @@ export function countRetries<C extends AnyClient>(client: C, metrics: Metrics): 
 const OUTCOME_METRICS: Readonly<Record<string, string>> = {
   sent: 'RotationsStarted',
   refused: 'RotationsRefused',
+  'fanned-out': 'RotationsFannedOut',
   updated: 'EdgeUpdates',
   'already-updated': 'EdgeUpdates',
   completed: 'RotationsCompleted',

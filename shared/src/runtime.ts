@@ -139,9 +139,10 @@ export async function acceptEvent<T extends DetailType>(
       });
       return { status: 'rejected' };
     }
-    const { rotationId, target } = event.detail as { rotationId?: string; target: Target };
-    log.appendKeys({ detailType: event.detailType, target: target.name, rotationId });
-    metrics?.addDimension('target', target.name);
+    // A fan-out request names many targets and has no rotation of its own.
+    const { rotationId, target } = event.detail as { rotationId?: string; target?: Target };
+    log.appendKeys({ detailType: event.detailType, target: target?.name, rotationId });
+    if (target) metrics?.addDimension('target', target.name);
     const result = await handle(event);
     if (metrics) recordResult(metrics, result);
     return result;

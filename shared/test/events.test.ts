@@ -1,5 +1,6 @@
 import {
   InvalidInputError,
+  isFanOut,
   parseDetail,
   parseEvent,
   UntrustedEventError,
@@ -85,8 +86,36 @@ describe('parseDetail', () => {
         HEADER_NAME: 'x-origin-key',
       });
 
-      expect(request.target.name).toBe('prod');
-      expect(request.target.headerName).toBe('x-origin-key');
+      expect(request).toMatchObject({ target: { name: 'prod', headerName: 'x-origin-key' } });
+    });
+
+    it('accepts a targets list of flat and structured entries, as one fan-out request', () => {
+      const request = parseDetail('KeyRotationRequested', {
+        targets: [SEED_INPUT, { ...TARGET, name: 'second' }],
+      });
+
+      expect(isFanOut(request)).toBe(true);
+      expect(request).toMatchObject({
+        reason: 'scheduled',
+        targets: [
+          { name: SEED_INPUT.API_KEY_NAME, headerName: 'x-api-key' },
+          { name: 'second', headerName: 'x-api-key' },
+        ],
+      });
+    });
+
+    it('refuses a targets list naming one target twice, naming the field', () => {
+      expect(
+        invalidField(() =>
+          parseDetail('KeyRotationRequested', { targets: [SEED_INPUT, SEED_INPUT] }),
+        ),
+      ).toBe('detail.targets');
+    });
+
+    it('refuses an empty targets list', () => {
+      expect(invalidField(() => parseDetail('KeyRotationRequested', { targets: [] }))).toBe(
+        'detail.targets',
+      );
     });
 
     it('accepts the structured form, defaulting the header and the reason', () => {

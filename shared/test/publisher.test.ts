@@ -109,3 +109,57 @@ describe('EventBridgePublisher', () => {
     expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(0);
   });
 });
+
+describe('EventBridgePublisher.publishRequests', () => {
+  const requests = Array.from({ length: 23 }, (_, i) => ({
+    version: 1 as const,
+    target: { ...TARGET, name: `target-${i}` },
+    reason: 'scheduled' as const,
+    rotationId: `rot_20261125T090000Z_fan_${String(i).padStart(4, '0')}`,
+  }));
+
+  it('puts one KeyRotationRequested per request, at most 10 entries per PutEvents', async () => {
+    eventBridge.on(PutEventsCommand).callsFake(({ Entries }: { Entries: unknown[] }) => ({
+      FailedEntryCount: 0,
+      Entries: Entries.map((_, i) => ({ EventId: `e${i}` })),
+    }));
+
+    await newPublisher().publishRequests(requests);
+
+    const calls = eventBridge.commandCalls(PutEventsCommand);
+    expect(calls.map((c) => c.args[0].input.Entries?.length)).toEqual([10, 10, 3]);
+    const entries = calls.flatMap((c) => c.args[0].input.Entries ?? []);
+    expect(entries.map((e) => JSON.parse(e.Detail ?? '{}').target.name)).toEqual(
+      requests.map((r) => r.target.name),
+    );
+    expect(entries.every((e) => e.DetailType === 'KeyRotationRequested')).toBe(true);
+  });
+
+  it('puts again the entries EventBridge refused, and only those', async () => {
+    eventBridge
+      .on(PutEventsCommand)
+      .resolvesOnce({
+        FailedEntryCount: 1,
+        Entries: [{ EventId: 'e0' }, { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow' }],
+      })
+      .resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e1' }] });
+
+    await newPublisher().publishRequests(requests.slice(0, 2));
+
+    const calls = eventBridge.commandCalls(PutEventsCommand);
+    expect(calls).toHaveLength(2);
+    expect(JSON.parse(calls[1]!.args[0].input.Entries![0]!.Detail!).target.name).toBe('target-1');
+  });
+
+  it('throws PublishError when entries stay refused', async () => {
+    eventBridge.on(PutEventsCommand).resolves({
+      FailedEntryCount: 1,
+      Entries: [{ ErrorCode: 'ThrottlingException', ErrorMessage: 'slow' }],
+    });
+
+    await expect(newPublisher().publishRequests(requests.slice(0, 1))).rejects.toBeInstanceOf(
+      PublishError,
+    );
+    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(3);
+  });
+});

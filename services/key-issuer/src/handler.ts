@@ -13,6 +13,8 @@ import {
   countRetries,
   envVar,
   DynamoDbLedger,
+  isFanOut,
+  paceCalls,
   EventBridgePublisher,
   kmsKeyArnSchema,
   KmsKeySealer,
@@ -22,10 +24,12 @@ import {
   withStepLogging,
   type HandlerResult,
   type KeyrotMetrics,
+  type RequestFanOut,
 } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { HttpReadinessProbe } from './adapters/http-readiness';
+import { fanOut } from './fan-out';
 import { issueKey, type IssuerDeps } from './issue-key';
 
 export const configSchema = z.object({
@@ -42,7 +46,13 @@ export const configSchema = z.object({
 export type IssuerEnvironment = Omit<IssuerDeps, 'actor'> & {
   readonly metrics?: KeyrotMetrics;
   readonly apiAccountId: string;
+  /** Puts one request per target of a `targets` list; default: `events`, if it can. */
+  readonly fanOut?: RequestFanOut;
 };
+
+function canFanOut(events: object): events is RequestFanOut {
+  return typeof (events as Partial<RequestFanOut>).publishRequests === 'function';
+}
 
 /** The issuer's Lambda handler over injected dependencies. */
 export function createHandler(env: IssuerEnvironment) {
@@ -58,10 +68,15 @@ export function createHandler(env: IssuerEnvironment) {
       { accounts: [env.apiAccountId], detailTypes: ['KeyRotationRequested'] },
       deps,
       (event) => {
-        const { target, reason, requestedBy } = event.detail;
-        const rotationId =
-          event.detail.rotationId ??
+        const requestRotationId = () =>
           rotationIdFor(event.id, event.time ? new Date(event.time) : deps.clock.now());
+        if (isFanOut(event.detail)) {
+          const publisher = env.fanOut ?? (canFanOut(env.events) ? env.events : undefined);
+          if (!publisher) throw new Error('issuer: no publisher for fanned-out requests');
+          return fanOut(event.detail, requestRotationId(), { fanOut: publisher, log: deps.log });
+        }
+        const { target, reason, requestedBy } = event.detail;
+        const rotationId = event.detail.rotationId ?? requestRotationId();
         deps.log.appendKeys({ rotationId });
         return issueKey({ rotationId, target, reason, requestedBy, eventId: event.id }, deps);
       },
@@ -75,12 +90,18 @@ export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): Is
   const aws = awsClientConfigFromEnv(env);
   const metrics = createMetrics('key-issuer');
   const client = <C extends Parameters<typeof countRetries>[0]>(c: C) => countRetries(c, metrics);
+  const events = new EventBridgePublisher(
+    client(new EventBridgeClient(aws)),
+    config.EVENT_BUS_NAME,
+  );
   return {
     apiAccountId: config.API_ACCOUNT_ID,
-    keys: new ApiGatewayKeyStore(client(new APIGatewayClient(aws))),
+    // CreateApiKey is paced to API Gateway's 5 requests/s (shared/src/aws/pacing.ts).
+    keys: new ApiGatewayKeyStore(paceCalls(client(new APIGatewayClient(aws)))),
     sealer: new KmsKeySealer(client(new KMSClient(aws))),
     ledger: new DynamoDbLedger(client(new DynamoDBClient(aws)), config.LEDGER_TABLE_NAME),
-    events: new EventBridgePublisher(client(new EventBridgeClient(aws)), config.EVENT_BUS_NAME),
+    events,
+    fanOut: events,
     clock: systemClock,
     metrics,
     log: createLogger('key-issuer'),

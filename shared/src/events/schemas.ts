@@ -64,17 +64,51 @@ export interface RotationRequest {
   readonly requestedBy?: string;
 }
 
+/** Most targets one request may name: one event must stay under EventBridge's 256 KB. */
+export const MAX_FAN_OUT_TARGETS = 1000;
+
 /**
- * `KeyRotationRequested` accepts the structured form, or the seed's flat scheduler input as
- * is (then the reason is `scheduled`).
+ * Many targets in one request (the schedule's input for a fleet): each entry is a target in
+ * the structured form or the seed's flat form. The issuer turns it into one
+ * `KeyRotationRequested` per target, each with its own lock and ledger history.
  */
-export const keyRotationRequestedSchema: z.ZodMiniType<RotationRequest, unknown> = z.union([
-  structuredRequestSchema,
-  z.pipe(
-    seedInputSchema,
-    z.transform((target): RotationRequest => ({ target, reason: 'scheduled' })),
+const fanOutRequestSchema = z.strictObject({
+  version: z.optional(version),
+  targets: z.array(z.union([targetSchema, seedInputSchema])).check(
+    z.minLength(1, { error: 'must name at least one target' }),
+    z.maxLength(MAX_FAN_OUT_TARGETS, { error: `must name at most ${MAX_FAN_OUT_TARGETS} targets` }),
+    z.refine((targets) => new Set(targets.map((t) => t.name)).size === targets.length, {
+      error: 'must not name a target twice (target names are lock names)',
+    }),
   ),
-]);
+  reason: z._default(z.enum(ROTATION_REASONS), 'scheduled'),
+  requestedBy: z.optional(z.string().check(z.maxLength(256))),
+});
+
+export interface FanOutRequest {
+  readonly targets: readonly z.output<typeof targetSchema>[];
+  readonly reason: RotationReason;
+  readonly requestedBy?: string;
+}
+
+/** A request naming many targets (see {@link FanOutRequest}). */
+export function isFanOut(request: RotationRequest | FanOutRequest): request is FanOutRequest {
+  return 'targets' in request;
+}
+
+/**
+ * `KeyRotationRequested` accepts the structured form, the seed's flat scheduler input as is
+ * (then the reason is `scheduled`), or a `targets` list to fan out.
+ */
+export const keyRotationRequestedSchema: z.ZodMiniType<RotationRequest | FanOutRequest, unknown> =
+  z.union([
+    structuredRequestSchema,
+    z.pipe(
+      seedInputSchema,
+      z.transform((target): RotationRequest => ({ target, reason: 'scheduled' })),
+    ),
+    fanOutRequestSchema,
+  ]);
 
 export const keyCreatedSchema = z.strictObject({
   ...rotationBase,
@@ -163,7 +197,7 @@ export const DETAIL_SCHEMAS = {
 } as const satisfies Record<DetailType, z.ZodMiniType>;
 
 export interface DetailOf {
-  KeyRotationRequested: RotationRequest;
+  KeyRotationRequested: RotationRequest | FanOutRequest;
   KeyCreated: KeyCreated;
   EdgeUpdated: EdgeUpdated;
   KeyRetired: KeyRetired;
