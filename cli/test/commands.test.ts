@@ -5,13 +5,15 @@ import {
   rotationPlan,
   type RotationRequestDetail,
 } from '../src/commands/rotate';
-import { listRotations } from '../src/commands/ledger';
+import { exportLedger, listRotations } from '../src/commands/ledger';
+import { report } from '../src/commands/report';
 import {
   AwsUnavailableError,
   EXIT,
   InternalError,
   RotationNotCompletedError,
   toCliError,
+  UnknownTargetError,
   UsageError,
   WaitTimeoutError,
 } from '../src/errors';
@@ -226,6 +228,21 @@ describe('ledger list', () => {
       'rotation,started,reason,outcome,duration (s),new key,fingerprint,error\n' +
         `${ROTATION},2026-11-25T09:00:00.000Z,manual,IN_PROGRESS (KEY_CREATED),,newkey01,0123456789ab,\n`,
     );
+  });
+});
+
+describe('report and export of one target', () => {
+  it('refuse a target nobody knows instead of reporting nothing about it', async () => {
+    const ledger = new FakeLedgerQueries();
+    const { ctx } = fakeContext(ledger);
+    await expect(
+      report(ctx, { since: '2026-11-01', format: 'md', policyDays: '31', target: 'nope' }),
+    ).rejects.toThrow(
+      '--target: unknown target "nope": not in ledger keyrot-ledger (no target is known)',
+    );
+    await expect(
+      exportLedger(ctx, { since: '2026-11-01', format: 'jsonl', target: 'nope' }),
+    ).rejects.toThrow(UnknownTargetError);
   });
 });
 

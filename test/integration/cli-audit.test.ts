@@ -25,7 +25,7 @@ function months(since: string, until: string): string[] {
   const d = new Date(since);
   for (
     let m = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));
-    m.toISOString() <= until;
+    m.toISOString() < until;
     m = new Date(Date.UTC(m.getUTCFullYear(), m.getUTCMonth() + 1, 1))
   ) {
     out.push(m.toISOString().slice(0, 7));

@@ -252,14 +252,23 @@ describe('keyrot status and ledger', () => {
 });
 
 describe('keyrot verify', () => {
+  /** Both accounts as profiles of a credentials file: no keys in the environment. */
   async function verifyAll(env: LocalEnvironment) {
     const dir = scratchDir();
     const credentials = writeCredentialsFile(dir, env.world);
-    const processEnv = { ...operatorEnv(env.world), AWS_SHARED_CREDENTIALS_FILE: credentials };
+    const processEnv: NodeJS.ProcessEnv = {
+      ...operatorEnv(env.world),
+      AWS_SHARED_CREDENTIALS_FILE: credentials,
+    };
+    delete processEnv.AWS_ACCESS_KEY_ID;
+    delete processEnv.AWS_SECRET_ACCESS_KEY;
+    delete processEnv.AWS_SESSION_TOKEN;
     const result = await runCli(
       [
         '--endpoint',
         env.moto.endpoint,
+        '--profile',
+        'keyrot-api',
         '--edge-profile',
         'keyrot-edge',
         '-o',

@@ -262,6 +262,7 @@ export async function exportLedger(ctx: CliContext, options: ExportOptions): Pro
     );
   }
   const range = timeWindow(ctx, options.since, options.until);
+  if (options.target) await resolveTarget(options.target, ctx.targetsFile, ctx.ledger, ctx.table);
   const rotations = await rotationsInWindow(
     ctx.ledger,
     range,

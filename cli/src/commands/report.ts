@@ -3,7 +3,7 @@ import type { CliContext } from '../context';
 import { EXIT, UsageError, type ExitCode } from '../errors';
 import { buildReport, rotationFacts, type KeyAtStart, type RotationFacts } from '../report/model';
 import { REPORT_FORMATS, renderReport, type ReportFormat } from '../report/render';
-import { knownTargets } from '../targets';
+import { knownTargets, resolveTarget } from '../targets';
 import { DAY_MS, parsePositive } from '../time';
 import { rotationsInWindow, timeWindow } from './ledger';
 
@@ -32,7 +32,9 @@ export async function report(ctx: CliContext, options: ReportOptions): Promise<E
   const range = timeWindow(ctx, options.since, options.until);
   const generatedAt = ctx.clock.now().toISOString();
   const known = [...(await knownTargets(ctx.targetsFile, ctx.ledger)).keys()];
-  if (options.target && !known.includes(options.target)) known.push(options.target);
+  if (options.target && !known.includes(options.target)) {
+    await resolveTarget(options.target, ctx.targetsFile, ctx.ledger, ctx.table); // throws: unknown
+  }
   const targets = options.target ? [options.target] : known;
 
   let rejectedEvents = 0;
