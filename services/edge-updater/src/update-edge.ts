@@ -132,8 +132,13 @@ export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<Edg
     };
     return await awaitDeployment(progress, 1, alreadySet ? 'already-updated' : 'updated', deps);
   } catch (error) {
+    // `edgeUpdated: false` lets the API side delete the new key. Only say so when no delivery
+    // of this KeyCreated can write it: a failure that may pass on a redelivery (throttling, a
+    // 5xx, a changed ETag) leaves the key live, or a duplicate could install a deleted key.
     const edgeUpdated =
-      edgeHasNewKey === 'unknown' ? await mayHoldNewKey(event, deps) : edgeHasNewKey === 'yes';
+      edgeHasNewKey === 'yes' ||
+      summarizeError(error).retryable ||
+      (edgeHasNewKey === 'unknown' && (await mayHoldNewKey(event, deps)));
     return fail(event, error, edgeUpdated, deps);
   }
 }
