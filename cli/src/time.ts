@@ -49,8 +49,14 @@ export function parseCount(option: string, text: string, max: number): number {
   return value;
 }
 
-/** Milliseconds as days with two decimals ("31.00"). */
-export const days = (ms: number): string => (ms / DAY_MS).toFixed(2);
+/**
+ * Milliseconds as days with two decimals, rounded up: a key a minute past a 31-day policy
+ * reads 31.01, never 31.00 beside a "no".
+ */
+export function days(ms: number): string {
+  const hundredths = Math.ceil(Math.round(ms) / (DAY_MS / 100));
+  return (hundredths / 100).toFixed(2);
+}
 
 /** Milliseconds as seconds with three decimals (the ledger's precision). */
 export const seconds = (ms: number): string => (ms / 1000).toFixed(3);

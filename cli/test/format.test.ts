@@ -1,5 +1,5 @@
 import { csvField, render, stableJson, toCsv, toTable, wrap } from '../src/output';
-import { parseCount, parseDate, parsePositive } from '../src/time';
+import { days, parseCount, parseDate, parsePositive } from '../src/time';
 import { UsageError } from '../src/errors';
 
 describe('output formats', () => {
@@ -49,6 +49,16 @@ describe('output formats', () => {
     expect(
       stableJson({ z: 1, b: { y: 1, x: 2 }, a: [{ d: 1, c: 2 }], step: 'S' }, ['step', 'z']),
     ).toBe('{"step":"S","z":1,"a":[{"c":2,"d":1}],"b":{"x":2,"y":1}}');
+  });
+});
+
+describe('key ages in days', () => {
+  it('round up, so a key past the policy never shows as exactly the policy', () => {
+    expect(days(31 * 86_400_000)).toBe('31.00');
+    expect(days(31 * 86_400_000 + 60_000)).toBe('31.01');
+    expect(days(0)).toBe('0.00');
+    expect(days(1)).toBe('0.01');
+    expect(days(0.29 * 86_400_000)).toBe('0.29');
   });
 });
 

@@ -209,7 +209,7 @@ describe('an audit of three rotations, one of them failed', () => {
         durations.length
           ? (durations[Math.ceil(0.95 * durations.length) - 1]! / 1000).toFixed(3)
           : '',
-        (age.age / DAY).toFixed(2),
+        (Math.ceil(age.age / (DAY / 100)) / 100).toFixed(2),
         String(age.lowerBound),
         '5',
         age.age <= 5 * DAY ? 'yes' : 'no',
@@ -231,14 +231,14 @@ describe('an audit of three rotations, one of them failed', () => {
         .map((l) => `${l}\n`)
         .join(''),
     );
-    // The initial key was in use ten days: over a five-day policy, and the report says so.
-    expect(report.stdout.trimEnd().split('\n').pop()).toContain(',10.00,true,5,no,');
+    // The initial key was in use ten days (and seconds): over a five-day policy.
+    expect(report.stdout.trimEnd().split('\n').pop()).toContain(',10.01,true,5,no,');
     expect(d1).toBeGreaterThan(0);
     expect(d3).toBeGreaterThan(0);
 
     // Markdown and HTML carry the same facts; the HTML page needs nothing from outside.
     const md = await cli('report', '--since', since, '--until', until, '--policy-days', '5');
-    expect(md.stdout).toContain(`| ${TARGET} | ≥10.00 | 5 days | no | 2 | 1 | 0 |`);
+    expect(md.stdout).toContain(`| ${TARGET} | ≥10.01 | 5 days | no | 2 | 1 | 0 |`);
     expect(md.stdout).toContain(
       `| ${TARGET} | ${ids[1]} | ${step(failed, 'FAILED').at} | edge | OriginNotFoundError | ORIGIN_ID |`,
     );

@@ -165,7 +165,7 @@ function sections(report: ComplianceReport) {
 
 const NOTES = [
   'Rotations count in the month they ended. Durations run from the request to completion, for completed rotations; p95 is the nearest-rank 95th percentile.',
-  "A key's age is measured from its creation; ≥ marks a key created before keyrot's ledger knew it, measured from the start of the window (a lower bound).",
+  "A key's age runs from its creation to its deletion by the next rotation (or the window's end), in days rounded up; ≥ marks a key created before keyrot's ledger knew it, counted from the start of the window (a lower bound).",
 ];
 
 export function renderMarkdown(report: ComplianceReport): string {
@@ -264,7 +264,11 @@ export function timelineSvg(report: ComplianceReport): string {
     const y = top + i * rowHeight;
     parts.push(`<text x="4" y="${y + 22}" fill="${COLOURS.text}">${escapeHtml(t.target)}</text>`);
     for (const life of t.keys) parts.push(keyBar(life, x, y, policyMs));
-    for (const r of t.rotations) parts.push(rotationMark(r, x, y));
+    // Failures and refusals on top: a completion a minute later must not hide them.
+    const marks = [...t.rotations].sort(
+      (a, b) => Number(b.outcome === 'COMPLETED') - Number(a.outcome === 'COMPLETED'),
+    );
+    for (const r of marks) parts.push(rotationMark(r, x, y));
   });
   parts.push('</svg>');
   return parts.join('\n');
