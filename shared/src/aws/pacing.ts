@@ -10,13 +10,14 @@ export interface RateLimit {
  * The calls keyrot paces, by SDK command name. API Gateway's `CreateApiKey` and `DeleteApiKey`
  * are limited to 5 requests/s per account and region (hard limits); keyrot sends them one at a
  * time, 200 ms apart. CloudFront publishes no rate for `UpdateDistribution` and throttles it
- * with `Throttling`: keyrot sends at most 2 per second per account, a guess kept on the safe
- * side. Everything else (reads, KMS, DynamoDB, EventBridge) is left to adaptive retry.
+ * with `Throttling`: keyrot sends those one at a time too, at most 5 per second per account
+ * (no burst), and leaves any throttling beyond that to adaptive retry. Everything else
+ * (reads, KMS, DynamoDB, EventBridge) is left to adaptive retry.
  */
 export const AWS_CALL_LIMITS: Readonly<Record<string, RateLimit>> = {
   CreateApiKeyCommand: { perSecond: 5, burst: 1 },
   DeleteApiKeyCommand: { perSecond: 5, burst: 1 },
-  UpdateDistributionCommand: { perSecond: 2, burst: 1 },
+  UpdateDistributionCommand: { perSecond: 5, burst: 1 },
 };
 
 /** Time as the bucket sees it; injectable for tests. */
