@@ -9,15 +9,14 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { build } from 'esbuild';
 import Table from 'cli-table3';
 import { open as openZip, type Entry, type ZipFile } from 'yauzl';
+import { naiveCjsBundle, SERVICES } from './bundles';
 
 const root = path.resolve(__dirname, '..');
 const outDir = path.join(root, 'dist', 'templates');
 const MAX_RATIO = 0.6;
 
-const SERVICES = ['key-issuer', 'edge-updater', 'key-reaper'] as const;
 const SINGLE_ACCOUNT = [
   'accountMode=single-account',
   'apiAccountId=111111111111',
@@ -49,21 +48,6 @@ function sizeInZip(zipPath: string, fileName: string): Promise<number> {
       zip.readEntry();
     });
   });
-}
-
-/** The handler bundled the naive way: CommonJS, default main fields (no ESM tree-shaking). */
-async function naiveCjsSize(service: string): Promise<number> {
-  const result = await build({
-    entryPoints: [path.join(root, 'services', service, 'src', 'handler.ts')],
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'cjs',
-    write: false,
-    logLevel: 'error',
-  });
-  return result.outputFiles[0]!.contents.length;
 }
 
 async function main(): Promise<number> {
@@ -103,7 +87,7 @@ async function main(): Promise<number> {
     SERVICES.map(async (service) => {
       const zip = path.join(root, 'services', service, '.serverless', `keyrot-${service}.zip`);
       const bundle = await sizeInZip(zip, 'src/handler.mjs');
-      const naive = await naiveCjsSize(service);
+      const naive = (await naiveCjsBundle(service)).length;
       return { service, bundle, naive, ratio: bundle / naive };
     }),
   );
