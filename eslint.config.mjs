@@ -16,7 +16,13 @@ export default tseslint.config(
   },
   {
     // Test and demo infrastructure talk to the terminal.
-    files: ['harness/**/*.ts', 'test/**/*.ts', 'scripts/**/*.ts', '**/test/**/*.ts'],
+    files: [
+      'harness/**/*.ts',
+      'test/**/*.ts',
+      'scripts/**/*.ts',
+      'bench/**/*.ts',
+      '**/test/**/*.ts',
+    ],
     rules: { 'no-console': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {

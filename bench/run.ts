@@ -1,0 +1,403 @@
+/**
+ * `npm run bench` (`-- --smoke` for the fast version the tests run): measures keyrot on the
+ * local emulator and writes bench/results.json and the table in BENCHMARKS.md. Timings are
+ * medians or ratios of one run on this machine, printed with it.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
+import { paceCalls, PacingRegistry, type SeedInput } from '@keyrot/shared';
+import { clientConfig } from '../harness/accounts';
+import { CloudFrontSimulator } from '../harness/cloudfront-sim';
+import { keyFingerprint, rotationIds, reportRotation } from '../harness/inspect';
+import { startLocalEnvironment, type LocalEnvironment } from '../harness/local-env';
+import { startMoto, type MotoServer } from '../harness/moto';
+import { correctUsagePlanKeys } from '../harness/apigateway-sim';
+import { keyrotBundle, naiveCjsBundle, SERVICES } from '../scripts/bundles';
+import { dispatchConcurrently } from './dispatch';
+import {
+  CallCounter,
+  CapacityEstimate,
+  decorator,
+  EMULATED_LIMITS,
+  ServiceThrottle,
+} from './instrument';
+import { seedRotation } from './seed-baseline';
+import { provisionTargets } from './targets';
+import { TrafficModel, type TrafficReport } from './traffic';
+
+const root = path.resolve(__dirname, '..');
+
+export interface BenchOptions {
+  readonly smoke: boolean;
+  readonly controlPlaneRuns: number;
+  readonly coldRuns: number;
+  readonly scaleSizes: readonly number[];
+  readonly propagationMs: number;
+  readonly edgeLocations: number;
+  /** Write bench/results.json and BENCHMARKS.md's table. */
+  readonly write: boolean;
+}
+
+export const FULL: BenchOptions = {
+  smoke: false,
+  controlPlaneRuns: 20,
+  coldRuns: 10,
+  scaleSizes: [1, 10, 100, 1000],
+  propagationMs: 5000,
+  edgeLocations: 10,
+  write: true,
+};
+export const SMOKE: BenchOptions = {
+  smoke: true,
+  controlPlaneRuns: 1,
+  coldRuns: 1,
+  scaleSizes: [1, 3],
+  propagationMs: 600,
+  edgeLocations: 4,
+  write: false,
+};
+
+const median = (xs: number[]) => quantile(xs, 0.5);
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const i = Math.min(s.length - 1, Math.ceil(q * s.length) - 1);
+  return s[Math.max(0, i)]!;
+}
+const r1 = (n: number) => Math.round(n * 10) / 10;
+
+function machine() {
+  return {
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}`,
+    memoryGiB: r1(os.totalmem() / 2 ** 30),
+    node: process.version,
+  };
+}
+
+/** (1) and (2): calls and capacity per rotation, control-plane time of 20 rotations. */
+async function rotations(moto: MotoServer, options: BenchOptions) {
+  const calls = new CallCounter();
+  const capacity = new CapacityEstimate();
+  const env = await startLocalEnvironment({
+    moto,
+    keyrot: {
+      decorateClient: decorator((client) => capacity.attach(calls.attach(paceCalls(client)))),
+    },
+  });
+  try {
+    const times: number[] = [];
+    for (let i = 0; i < options.controlPlaneRuns; i++) {
+      const started = performance.now();
+      await env.runner.fireSchedule();
+      await env.runner.drain();
+      times.push(performance.now() - started);
+      if (i === 0) {
+        const ids = await rotationIds(env.world);
+        const report = await reportRotation(env.world, ids.at(-1)!);
+        if (report.status !== 'COMPLETED') throw new Error(`rotation ended ${report.status}`);
+      }
+    }
+    const n = options.controlPlaneRuns;
+    return {
+      callsPerRotation: calls.byService(n),
+      dynamoDbUnitsPerRotation: {
+        method: 'computed from item sizes (moto reports a constant ConsumedCapacity)',
+        readUnits: Math.round((capacity.readUnits / n) * 10) / 10,
+        writeUnits: Math.round((capacity.writeUnits / n) * 10) / 10,
+      },
+      controlPlaneMs: {
+        runs: n,
+        median: Math.round(median(times)),
+        p95: Math.round(quantile(times, 0.95)),
+      },
+    };
+  } finally {
+    await env.stop();
+  }
+}
+
+/** (3): bundle bytes and cold init (fresh node: import + first invocation), both bundles. */
+async function bundles(moto: MotoServer, options: BenchOptions) {
+  const env = await startLocalEnvironment({ moto });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'keyrot-bench-'));
+  try {
+    const session = env.world.api.session;
+    const config = clientConfig(session);
+    const credentials = config.credentials as {
+      accessKeyId: string;
+      secretAccessKey: string;
+      sessionToken?: string;
+    };
+    const childEnv = {
+      PATH: process.env.PATH ?? '',
+      AWS_REGION: session.region,
+      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      ...(credentials.sessionToken && { AWS_SESSION_TOKEN: credentials.sessionToken }),
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      API_ACCOUNT_ID: env.world.api.session.accountId,
+      EDGE_ACCOUNT_ID: env.world.edge.session.accountId,
+      EVENT_BUS_NAME: env.world.api.busName,
+      LEDGER_TABLE_NAME: env.world.api.ledgerTableName,
+      EDGE_KMS_KEY_ARN: env.world.edge.kmsKeyArn,
+      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    };
+    const bytes: Record<string, { keyrot: number; naiveCjs: number; ratio: number }> = {};
+    const cold: Record<string, { keyrot: number; naiveCjs: number; ratio: number }> = {};
+    for (const service of SERVICES) {
+      const files = {
+        keyrot: path.join(dir, `${service}.mjs`),
+        naiveCjs: path.join(dir, `${service}.cjs`),
+      };
+      const [esm, cjs] = await Promise.all([keyrotBundle(service), naiveCjsBundle(service)]);
+      writeFileSync(files.keyrot, esm);
+      writeFileSync(files.naiveCjs, cjs);
+      bytes[service] = {
+        keyrot: esm.length,
+        naiveCjs: cjs.length,
+        ratio: r3(esm.length / cjs.length),
+      };
+      const times = { keyrot: [] as number[], naiveCjs: [] as number[] };
+      for (let i = 0; i < options.coldRuns; i++) {
+        for (const kind of ['keyrot', 'naiveCjs'] as const) {
+          times[kind].push(coldStart(files[kind], childEnv));
+        }
+      }
+      const k = median(times.keyrot);
+      const c = median(times.naiveCjs);
+      cold[service] = { keyrot: r1(k), naiveCjs: r1(c), ratio: r3(k / c) };
+    }
+    return { bundleBytes: bytes, coldInitMs: { runs: options.coldRuns, ...cold } };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await env.stop();
+  }
+}
+const r3 = (n: number) => Math.round(n * 1000) / 1000;
+
+/** One fresh Node process: import the bundle and invoke its handler once; returns ms. */
+function coldStart(file: string, env: Record<string, string>): number {
+  // The event comes from a source keyrot does not trust: the handler builds its clients,
+  // rejects it and records the rejection (a ledger write), touching no key.
+  const script = `
+    const { performance } = require('node:perf_hooks');
+    const t0 = performance.now();
+    import(${JSON.stringify(file)}).then(async (m) => {
+      const event = { id: 'bench-cold', account: '000000000000', source: 'bench', 'detail-type': 'KeyRotationRequested', detail: {} };
+      await m.handler(event, { functionName: 'bench', awsRequestId: 'bench', getRemainingTimeInMillis: () => 900000 });
+      process.stdout.write(String(performance.now() - t0));
+    });`;
+  const out = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
+  const ms = Number(out.stdout);
+  if (out.status !== 0 || !Number.isFinite(ms)) {
+    throw new Error(`cold start of ${path.basename(file)} failed: ${out.stderr.slice(0, 500)}`);
+  }
+  return ms;
+}
+
+/** (4): N targets fanned out from one request, under the emulated throttling. */
+async function scale(moto: MotoServer, targets: number) {
+  const throttle = new ServiceThrottle(EMULATED_LIMITS);
+  // One registry per run: one execution environment's buckets, shared by its rotations.
+  const registry = new PacingRegistry();
+  const env = await startLocalEnvironment({
+    moto,
+    keyrot: {
+      decorateClient: decorator((client, account) =>
+        throttle.attach(paceCalls(client, { registry }), account),
+      ),
+    },
+  });
+  try {
+    const list = await provisionTargets(env.world, targets, 'fleet');
+    const started = performance.now();
+    await env.runner.putOnApiBus('KeyRotationRequested', { targets: list });
+    const outcomes = await dispatchConcurrently(env.world, env.handlers, 64);
+    const wallSeconds = (performance.now() - started) / 1000;
+    const completed = outcomes.filter(
+      (o) => o.service === 'key-reaper' && o.result.status === 'completed',
+    ).length;
+    const slowest = Math.max(...Object.values(EMULATED_LIMITS).map((l) => 1 / l.perSecond));
+    return {
+      targets,
+      wallSeconds: r1(wallSeconds),
+      // The limits allow one CreateApiKey, DeleteApiKey and UpdateDistribution per 200 ms.
+      idealSeconds: r1((targets - 1) * slowest),
+      failures: targets - completed,
+      throttledCalls: throttle.total(),
+    };
+  } finally {
+    await env.stop();
+  }
+}
+
+/** (5): keyrot and the seed's Lambda in the same traffic and propagation model. */
+async function traffic(moto: MotoServer, options: BenchOptions) {
+  const model = () =>
+    new TrafficModel({
+      edgeLocations: options.edgeLocations,
+      propagationMs: options.propagationMs,
+      tickMs: 10,
+      originId: 'api-gateway-origin',
+      headerName: 'x-api-key',
+    });
+  const begin = (watch: TrafficModel, env: LocalEnvironment) =>
+    watch.begin({ id: env.world.api.initialKeyId, value: env.world.initialKeyValue.reveal() });
+  const settle = options.propagationMs + 1000;
+  let keyrot: TrafficReport;
+  {
+    const watch = model();
+    const decorate = decorator((client) => watch.watchCloudFront(watch.watchApiGateway(client)));
+    const env = await startLocalEnvironment({
+      moto,
+      keyrot: {
+        cloudFront: new CloudFrontSimulator(options.propagationMs),
+        graceSeconds: 1,
+        decorateClient: decorate,
+      },
+    });
+    try {
+      begin(watch, env);
+      watch.start();
+      await env.runner.fireSchedule();
+      await env.runner.drain();
+      await new Promise((r) => setTimeout(r, 500));
+      keyrot = watch.stop();
+      const ids = await rotationIds(env.world);
+      const report = await reportRotation(env.world, ids.at(-1)!);
+      if (report.status !== 'COMPLETED') throw new Error(`keyrot rotation ended ${report.status}`);
+    } finally {
+      await env.stop();
+    }
+  }
+  const env = await startLocalEnvironment({ moto });
+  try {
+    const watch = model();
+    begin(watch, env);
+    const config = (side: 'api' | 'edge') => clientConfig(env.world[side].session);
+    const apigateway = watch.watchApiGateway(
+      correctUsagePlanKeys(new APIGatewayClient(config('api'))),
+    );
+    const cloudfront = watch.watchCloudFront(
+      new CloudFrontSimulator(options.propagationMs).attach(new CloudFrontClient(config('edge'))),
+    );
+    watch.start();
+    await new Promise((r) => setTimeout(r, 200));
+    const input = env.world.scheduleInput as SeedInput;
+    const { statusCode } = await seedRotation(input, { apigateway, cloudfront });
+    await new Promise((r) => setTimeout(r, settle));
+    const seed = watch.stop();
+    const oldKeyGone = (await keyFingerprint(env.world, env.world.api.initialKeyId)) === null;
+    return {
+      model: `bench/traffic.ts: ${options.edgeLocations} edge locations, propagation ${options.propagationMs} ms, one request per location every 10 ms`,
+      keyrot: {
+        requests: keyrot.requests,
+        failedRequests: keyrot.failedRequests,
+        outageSeconds: keyrot.outageSeconds,
+      },
+      seedBaseline: { ...seed, statusCode, oldKeyDeleted: oldKeyGone },
+    };
+  } finally {
+    await env.stop();
+  }
+}
+
+export async function runBench(options: BenchOptions) {
+  const moto = await startMoto();
+  try {
+    const log = (what: string) => process.stderr.write(`bench: ${what}\n`);
+    log('calls per rotation and control-plane time');
+    const perRotation = await rotations(moto, options);
+    log('bundles and cold init');
+    const sizes = await bundles(moto, options);
+    const scaleRows = [];
+    for (const n of options.scaleSizes) {
+      log(`scale: ${n} targets`);
+      scaleRows.push(await scale(moto, n));
+    }
+    log('traffic: keyrot and the seed baseline');
+    const trafficResult = await traffic(moto, options);
+    return {
+      machine: machine(),
+      smoke: options.smoke,
+      measuredAt: new Date().toISOString(),
+      ...perRotation,
+      ...sizes,
+      scale: scaleRows,
+      traffic: trafficResult,
+    };
+  } finally {
+    await moto.stop();
+  }
+}
+
+export type BenchResults = Awaited<ReturnType<typeof runBench>>;
+
+if (require.main === module) {
+  const smoke = process.argv.includes('--smoke');
+  const scaleArg = process.argv.indexOf('--scale');
+  const options = {
+    ...(smoke ? SMOKE : FULL),
+    // e.g. `--scale 1,10,100` to measure fewer fleet sizes.
+    ...(scaleArg > 0 && { scaleSizes: (process.argv[scaleArg + 1] ?? '').split(',').map(Number) }),
+  };
+  runBench(options).then(
+    (results) => {
+      const json = `${JSON.stringify(results, null, 2)}\n`;
+      process.stdout.write(json);
+      if (options.write) {
+        writeFileSync(path.join(root, 'bench', 'results.json'), json);
+        writeTable(results);
+      }
+    },
+    (error: unknown) => {
+      process.stderr.write(
+        `bench failed: ${error instanceof Error ? error.stack : String(error)}\n`,
+      );
+      process.exit(1);
+    },
+  );
+}
+
+/** Replaces the generated table in BENCHMARKS.md (between its markers). */
+function writeTable(r: BenchResults): void {
+  const cold = r.coldInitMs as unknown as Record<
+    string,
+    { keyrot: number; naiveCjs: number; ratio: number }
+  >;
+  const file = path.join(root, 'BENCHMARKS.md');
+  const lines = [
+    `Measured ${r.measuredAt} on ${r.machine.os}, ${r.machine.cpus}, Node ${r.machine.node}.`,
+    '',
+    '| figure | keyrot | comparison |',
+    '| --- | --- | --- |',
+    `| AWS calls per rotation | ${Object.entries(r.callsPerRotation)
+      .map(([s, ops]) => `${s} ${Object.values(ops).reduce((a, b) => a + b, 0)}`)
+      .join(', ')} | seed: 8 (API Gateway 5, CloudFront 2, + none recorded) |`,
+    `| DynamoDB units per rotation (computed) | ${r.dynamoDbUnitsPerRotation.readUnits} RCU, ${r.dynamoDbUnitsPerRotation.writeUnits} WCU | seed: no ledger |`,
+    `| control-plane time of one rotation (${r.controlPlaneMs.runs} runs) | median ${r.controlPlaneMs.median} ms, p95 ${r.controlPlaneMs.p95} ms | |`,
+    ...SERVICES.map(
+      (s) =>
+        `| ${s} bundle / cold init (median of ${r.coldInitMs.runs}) | ${(r.bundleBytes[s]!.keyrot / 1024).toFixed(0)} KiB / ${cold[s]!.keyrot} ms | naive CJS ${(r.bundleBytes[s]!.naiveCjs / 1024).toFixed(0)} KiB / ${cold[s]!.naiveCjs} ms (ratios ${(r.bundleBytes[s]!.ratio * 100).toFixed(0)}% / ${(cold[s]!.ratio * 100).toFixed(0)}%) |`,
+    ),
+    ...r.scale.map(
+      (s) =>
+        `| ${s.targets} targets under 5 req/s throttling | ${s.wallSeconds} s, ${s.failures} failures (${s.throttledCalls} throttled calls retried) | ideal ${s.idealSeconds} s |`,
+    ),
+    `| requests failed during one rotation | ${r.traffic.keyrot.failedRequests} of ${r.traffic.keyrot.requests} | seed: ${r.traffic.seedBaseline.failedRequests} of ${r.traffic.seedBaseline.requests}, outage ${r.traffic.seedBaseline.outageSeconds} s |`,
+  ];
+  const text = readFileSync(file, 'utf8');
+  const start = '<!-- bench:table -->';
+  const end = '<!-- /bench:table -->';
+  const before = text.slice(0, text.indexOf(start) + start.length);
+  const after = text.slice(text.indexOf(end));
+  writeFileSync(file, `${before}\n\n${lines.join('\n')}\n\n${after}`);
+}

@@ -1,0 +1,29 @@
+/**
+ * The benchmark's smoke run (`npm run bench -- --smoke` does the same): every part runs on
+ * tiny sizes so it cannot rot. Asserts outcomes only; the timings are the benchmark's, not
+ * the test's.
+ */
+import { runBench, SMOKE } from '../../bench/run';
+
+jest.setTimeout(180_000);
+
+describe('npm run bench -- --smoke', () => {
+  it('measures every figure, and keyrot fails no request where the seed baseline does', async () => {
+    const results = await runBench(SMOKE);
+
+    expect(results.callsPerRotation.APIGateway).toMatchObject({ CreateApiKey: 1, DeleteApiKey: 1 });
+    expect(results.callsPerRotation.CloudFront).toMatchObject({ UpdateDistribution: 1 });
+    expect(results.dynamoDbUnitsPerRotation.writeUnits).toBeGreaterThan(0);
+    for (const service of ['key-issuer', 'edge-updater', 'key-reaper']) {
+      expect(results.bundleBytes[service]!.ratio).toBeLessThanOrEqual(0.6);
+      expect((results.coldInitMs as Record<string, unknown>)[service]).toBeDefined();
+    }
+    expect(results.scale.map((s) => [s.targets, s.failures])).toEqual(
+      SMOKE.scaleSizes.map((n) => [n, 0]),
+    );
+    expect(results.traffic.keyrot.failedRequests).toBe(0);
+    expect(results.traffic.keyrot.requests).toBeGreaterThan(0);
+    expect(results.traffic.seedBaseline.failedRequests).toBeGreaterThan(0);
+    expect(results.traffic.seedBaseline.outageSeconds).toBeGreaterThan(0);
+  });
+});
