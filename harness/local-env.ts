@@ -7,7 +7,7 @@ import { format } from 'node:util';
 import { buildHandlers, type LocalHandler, type LocalKeyrotOptions } from './local-keyrot';
 import { startMoto, type MotoServer } from './moto';
 import { provisionTwoAccounts, type LocalWorld } from './provision';
-import { EventRunner } from './runner';
+import { EventRunner, type EventRunnerOptions } from './runner';
 import type { ServiceName } from './subscriptions';
 
 const CONSOLE_METHODS = ['debug', 'info', 'warn', 'error', 'log', 'trace'] as const;
@@ -61,6 +61,8 @@ export interface LocalEnvironmentOptions {
   readonly echoLogs?: boolean;
   /** Reuse a running moto (reset first, left running by `stop()`); default: start one. */
   readonly moto?: MotoServer;
+  /** The event runner's options; its clock defaults to the functions' (`keyrot.clock`). */
+  readonly runner?: EventRunnerOptions;
 }
 
 export async function startLocalEnvironment(
@@ -84,7 +86,10 @@ export async function startLocalEnvironment(
       moto,
       world,
       handlers,
-      runner: new EventRunner(world, handlers),
+      runner: new EventRunner(world, handlers, undefined, {
+        ...(options.keyrot?.clock && { clock: options.keyrot.clock }),
+        ...options.runner,
+      }),
       logs,
       stop: release,
     };

@@ -8,6 +8,7 @@ import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import {
   ApiGatewayKeyStore,
   createLogger,
@@ -22,6 +23,8 @@ import {
 import type { Context } from 'aws-lambda';
 import { createHandler as createEdgeUpdater } from '../services/edge-updater/src/handler';
 import { CloudFrontEdgeConfig } from '../services/edge-updater/src/adapters/cloudfront-edge';
+import { SchedulerDeploymentChecks } from '../services/edge-updater/src/adapters/scheduler-checks';
+import { HttpReadinessProbe } from '../services/key-issuer/src/adapters/http-readiness';
 import { createHandler as createIssuer } from '../services/key-issuer/src/handler';
 import { createHandler as createReaper } from '../services/key-reaper/src/handler';
 import { clientConfig } from './accounts';
@@ -42,6 +45,18 @@ export interface LocalKeyrotOptions {
   readonly pollIntervalMs?: number;
   /** Edge-updater's longest wait for `Deployed` in one invocation (default 30 s locally). */
   readonly maxWaitMs?: number;
+  /** Edge-updater's pause before a scheduled deployment re-check (default 60 s). */
+  readonly recheckDelayMs?: number;
+  /** How long after issuance the edge-updater waits for `Deployed` (default 2 h). */
+  readonly deployDeadlineMs?: number;
+  /**
+   * The issuer's readiness probe (`HEALTH_CHECK_URL`): the stage URL it GETs with the new key
+   * until a 2xx, before announcing it. Off when absent, as in production.
+   */
+  readonly healthCheckUrl?: string;
+  /** `READINESS_TIMEOUT_SECONDS` in ms (default 60 s), and the pause between probes (1 s). */
+  readonly readinessTimeoutMs?: number;
+  readonly readinessIntervalMs?: number;
   readonly lockSeconds?: number;
   readonly clock?: Clock;
   /** Supplies CloudFront's ETags and propagation window, which moto lacks. */
@@ -88,6 +103,15 @@ export function buildHandlers(
       metrics: createMetrics('key-issuer'),
       edgeKmsKeyArn: world.edge.kmsKeyArn,
       lockSeconds: options.lockSeconds ?? 3600,
+      ...(options.healthCheckUrl && {
+        readiness: new HttpReadinessProbe(
+          options.healthCheckUrl,
+          'x-api-key',
+          options.readinessTimeoutMs ?? 60_000,
+          clock,
+          options.readinessIntervalMs ?? 1000,
+        ),
+      }),
     }),
     'edge-updater': createEdgeUpdater({
       apiAccountId: world.api.session.accountId,
@@ -105,6 +129,16 @@ export function buildHandlers(
       metrics: createMetrics('edge-updater'),
       pollIntervalMs: options.pollIntervalMs ?? 50,
       maxWaitMs: options.maxWaitMs ?? 30_000,
+      // As deployed: a longer wait continues in a one-time schedule the runner delivers.
+      deployChecks: new SchedulerDeploymentChecks(decorate(new SchedulerClient(edge), 'edge'), {
+        groupName: world.edge.deployCheckGroupName,
+        roleArn: world.edge.deployCheckRoleArn,
+        busArn: world.edge.busArn,
+      }),
+      ...(options.recheckDelayMs !== undefined && { recheckDelayMs: options.recheckDelayMs }),
+      ...(options.deployDeadlineMs !== undefined && {
+        deployDeadlineMs: options.deployDeadlineMs,
+      }),
     }),
     'key-reaper': createReaper({
       apiAccountId: world.api.session.accountId,

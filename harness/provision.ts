@@ -41,6 +41,7 @@ import {
 import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
   CreateScheduleCommand,
+  CreateScheduleGroupCommand,
   GetScheduleCommand,
   SchedulerClient,
 } from '@aws-sdk/client-scheduler';
@@ -77,6 +78,9 @@ export const STATIC_ORIGIN_HEADER_NAME = 'x-assets-origin';
 export const STATIC_ORIGIN_HEADER_VALUE = 'assets-static-marker';
 export const STATIC_PATH_PATTERN = '/assets/*';
 export const EDGE_KMS_ALIAS = 'alias/keyrot-edge';
+/** The edge-updater's one-time deployment re-checks (as serverless.yml's group, stage `local`). */
+export const DEPLOY_CHECK_GROUP_NAME = 'keyrot-deploy-checks-local';
+export const DEPLOY_CHECK_ROLE_NAME = 'keyrot-deploy-check-local';
 /** AWS managed cache policy "CachingDisabled". */
 const CACHING_DISABLED_POLICY_ID = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
 
@@ -109,6 +113,9 @@ export interface EdgeAccountResources {
   busArn: string;
   kmsKeyArn: string;
   tapQueueUrl: string;
+  /** Scheduler group, role and target bus of the edge-updater's deployment re-checks. */
+  deployCheckGroupName: string;
+  deployCheckRoleArn: string;
 }
 
 /** A custom bus plus its tap (an SQS queue receiving every `source: keyrot` event on it). */
@@ -273,6 +280,9 @@ export async function provisionEdgeAccount(
     createEdgeKmsKey(session),
     createDistribution(session, options.apiDomainName, options.initialKeyValue),
     options.sharedBus ?? provisionBusWithTap(session, options.busName ?? DEFAULT_BUS_NAME),
+    withClient(new SchedulerClient(clientConfig(session)), (scheduler) =>
+      scheduler.send(new CreateScheduleGroupCommand({ Name: DEPLOY_CHECK_GROUP_NAME })),
+    ),
   ]);
   return {
     distributionId,
@@ -282,6 +292,9 @@ export async function provisionEdgeAccount(
     busArn: bus.busArn,
     kmsKeyArn,
     tapQueueUrl: bus.tapQueueUrl,
+    deployCheckGroupName: DEPLOY_CHECK_GROUP_NAME,
+    // moto does not evaluate IAM; on AWS this role lets Scheduler put on the edge bus only.
+    deployCheckRoleArn: `arn:aws:iam::${session.accountId}:role/${DEPLOY_CHECK_ROLE_NAME}`,
   };
 }
 

@@ -9,8 +9,14 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import {
+  DeleteScheduleCommand,
+  GetScheduleCommand,
+  ListSchedulesCommand,
+  SchedulerClient,
+} from '@aws-sdk/client-scheduler';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { HandlerResult } from '@keyrot/shared';
+import { systemClock, type Clock, type HandlerResult } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
 import { clientConfig, type AccountSession } from './accounts';
 import { matchesPattern } from './event-pattern';
@@ -39,19 +45,45 @@ export interface Delivery {
 
 /** Lambda's asynchronous invocation retries an error twice before giving up. */
 const ASYNC_ATTEMPTS = 3;
+/** A Lambda run's longest life (the functions' timeout is 900 s). */
+const LAMBDA_TIMEOUT_MS = 900_000;
+
+/** Lets a test see (and end) each invocation, e.g. to simulate a process that dies. */
+export interface InvocationHooks {
+  beforeInvoke?(service: ServiceName, envelope: Envelope, attempt: number): void;
+  /** Returns true if the process died during the invocation: its outcome is discarded. */
+  afterInvoke?(service: ServiceName, envelope: Envelope, attempt: number): boolean;
+}
+
+export interface EventRunnerOptions {
+  /** The functions' clock: Lambda's remaining time and one-time schedules follow it. */
+  readonly clock?: Clock;
+  readonly hooks?: InvocationHooks;
+  /** Deliver every event twice, as EventBridge's at-least-once delivery may. */
+  readonly duplicateDeliveries?: boolean;
+  /** Longest real wait for a one-time schedule to come due, per drain (default 60 s). */
+  readonly maxScheduleWaitMs?: number;
+}
 
 export class EventRunner {
   /** Every event seen on a bus, in order. */
   readonly events: Envelope[] = [];
   readonly deliveries: Delivery[] = [];
+  /** Invocations that failed every attempt: where Lambda would send the event (the DLQ). */
+  readonly deadLetters: Delivery[] = [];
+  /** One-time schedules the runner ran, as EventBridge Scheduler would. */
+  readonly schedulesRun: { name: string; detailType: string }[] = [];
   private readonly subscriptions: Subscription[];
   private readonly taps: { sqs: SQSClient; queueUrl: string }[];
+  private readonly clock: Clock;
 
   constructor(
     private readonly world: LocalWorld,
     private readonly handlers: Record<ServiceName, LocalHandler>,
     repoRoot = path.resolve(__dirname, '..'),
+    private readonly options: EventRunnerOptions = {},
   ) {
+    this.clock = options.clock ?? systemClock;
     this.subscriptions = loadSubscriptions(repoRoot, {
       region: world.api.session.region,
       apiAccountId: world.api.session.accountId,
@@ -87,46 +119,151 @@ export class EventRunner {
 
   /** Puts an event on the API account's bus as an operator (or the CLI) would. */
   async putOnApiBus(detailType: string, detail: unknown, source = 'keyrot'): Promise<void> {
-    const { api } = this.world;
-    await putEvent(api.session, api.busName, source, detailType, JSON.stringify(detail));
+    await this.putOnBus('api', detailType, detail, source);
   }
 
-  /** Delivers events until every bus is quiet; returns the deliveries made. */
+  /** Puts an event on one account's bus, as that account (e.g. a replayed or forged event). */
+  async putOnBus(
+    side: 'api' | 'edge',
+    detailType: string,
+    detail: unknown,
+    source = 'keyrot',
+  ): Promise<void> {
+    const { session, busName } = this.world[side];
+    await putEvent(session, busName, source, detailType, JSON.stringify(detail));
+  }
+
+  /**
+   * Delivers events until every bus is quiet and no one-time schedule is pending (waiting, on
+   * the functions' clock, for the next one to come due); returns the deliveries made.
+   */
   async drain(maxEvents = 200): Promise<Delivery[]> {
     const start = this.deliveries.length;
+    const scheduleDeadline = Date.now() + (this.options.maxScheduleWaitMs ?? 60_000);
     for (let seen = 0; seen < maxEvents;) {
       const batch = await this.receive();
-      if (batch.length === 0) return this.deliveries.slice(start);
+      if (batch.length === 0) {
+        if (await this.runNextSchedule(scheduleDeadline)) continue;
+        return this.deliveries.slice(start);
+      }
       for (const envelope of batch) {
         seen++;
         this.events.push(envelope);
-        for (const sub of this.subscriptions.filter((s) => matchesPattern(s.pattern, envelope))) {
-          await this.invoke(sub, envelope);
+        const rounds = this.options.duplicateDeliveries ? 2 : 1;
+        for (let round = 0; round < rounds; round++) {
+          for (const sub of this.subscriptions.filter((s) => matchesPattern(s.pattern, envelope))) {
+            await this.invoke(sub, envelope);
+          }
         }
       }
     }
     throw new Error(`runner: more than ${maxEvents} events without quiescence`);
   }
 
-  /** Invokes one function with an envelope, retrying errors as Lambda's async invoke does. */
+  /** Subscriptions whose pattern matches the envelope (the functions it would invoke). */
+  subscribersOf(envelope: Envelope): Subscription[] {
+    return this.subscriptions.filter((s) => matchesPattern(s.pattern, envelope));
+  }
+
+  /**
+   * Invokes one function with an envelope, retrying errors as Lambda's async invoke does. An
+   * invocation whose process died (see {@link InvocationHooks}) counts as an error.
+   */
   async invoke(sub: Subscription, envelope: Envelope): Promise<Delivery> {
     let delivery: Delivery | undefined;
     for (let attempt = 1; attempt <= ASYNC_ATTEMPTS; attempt++) {
+      const endsAt = this.clock.now().getTime() + LAMBDA_TIMEOUT_MS;
       const context = {
         functionName: `keyrot-${sub.service}-local-${sub.functionName}`,
         awsRequestId: randomUUID(),
-        getRemainingTimeInMillis: () => 900_000,
+        getRemainingTimeInMillis: () => Math.max(0, endsAt - this.clock.now().getTime()),
       } as unknown as Context;
+      const { hooks } = this.options;
+      hooks?.beforeInvoke?.(sub.service, envelope, attempt);
+      let result: Delivery['result'];
       try {
-        const result = await this.handlers[sub.service](envelope, context);
-        delivery = this.note(sub, envelope, attempt, result);
-        break;
+        result = await this.handlers[sub.service](envelope, context);
       } catch (error) {
         const name = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-        delivery = this.note(sub, envelope, attempt, { status: 'error', error: name });
+        result = { status: 'error', error: name };
+      }
+      if (hooks?.afterInvoke?.(sub.service, envelope, attempt)) {
+        result = { status: 'error', error: 'Runtime.ExitError: the process died' };
+      }
+      delivery = this.note(sub, envelope, attempt, result);
+      if (result.status !== 'error') break;
+    }
+    if (delivery!.result.status === 'error') this.deadLetters.push(delivery!);
+    return delivery!;
+  }
+
+  /**
+   * Runs the earliest pending one-time schedule (`at(...)`) of either account as EventBridge
+   * Scheduler would: waits until it is due on the functions' clock, puts its input on its
+   * target bus with its source and detail-type, and deletes it if it asks to be. Returns false
+   * when none is pending (or the next one is not due before `deadline`, in real time).
+   */
+  private async runNextSchedule(deadline: number): Promise<boolean> {
+    const sessions = this.world.singleAccount
+      ? [this.world.api.session]
+      : [this.world.api.session, this.world.edge.session];
+    let next: { session: AccountSession; name: string; group: string; at: number } | undefined;
+    for (const session of sessions) {
+      const scheduler = new SchedulerClient(clientConfig(session));
+      try {
+        const { Schedules } = await scheduler.send(new ListSchedulesCommand({}));
+        for (const summary of Schedules ?? []) {
+          const schedule = await scheduler.send(
+            new GetScheduleCommand({ Name: summary.Name, GroupName: summary.GroupName }),
+          );
+          const at = /^at\((.+)\)$/.exec(schedule.ScheduleExpression ?? '')?.[1];
+          if (at === undefined) continue;
+          const due = Date.parse(`${at}Z`);
+          if (!next || due < next.at) {
+            next = { session, name: summary.Name!, group: summary.GroupName!, at: due };
+          }
+        }
+      } finally {
+        scheduler.destroy();
       }
     }
-    return delivery!;
+    if (!next) return false;
+    const waitMs = next.at - this.clock.now().getTime();
+    if (waitMs > 0) {
+      if (Date.now() + this.realMs(waitMs) > deadline) return false;
+      await this.clock.sleep(waitMs);
+    }
+    const scheduler = new SchedulerClient(clientConfig(next.session));
+    try {
+      const schedule = await scheduler.send(
+        new GetScheduleCommand({ Name: next.name, GroupName: next.group }),
+      );
+      const target = schedule.Target;
+      const parameters = target?.EventBridgeParameters;
+      if (!target?.Arn || !parameters?.DetailType || !parameters.Source) {
+        throw new Error(`runner: schedule ${next.group}/${next.name} has no EventBridge target`);
+      }
+      await putEvent(
+        next.session,
+        target.Arn,
+        parameters.Source,
+        parameters.DetailType,
+        target.Input ?? '{}',
+      );
+      this.schedulesRun.push({ name: next.name, detailType: parameters.DetailType });
+      if (schedule.ActionAfterCompletion === 'DELETE') {
+        await scheduler.send(new DeleteScheduleCommand({ Name: next.name, GroupName: next.group }));
+      }
+    } finally {
+      scheduler.destroy();
+    }
+    return true;
+  }
+
+  /** Real ms a wait of `ms` on the functions' clock takes. */
+  private realMs(ms: number): number {
+    const scaled = this.clock as Clock & { toReal?: (ms: number) => number };
+    return scaled.toReal ? scaled.toReal(ms) : ms;
   }
 
   private note(sub: Subscription, envelope: Envelope, attempt: number, result: Delivery['result']) {
