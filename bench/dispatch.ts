@@ -15,6 +15,10 @@ import type { LocalWorld } from '../harness/provision';
 import type { Envelope } from '../harness/runner';
 import { loadSubscriptions, type ServiceName } from '../harness/subscriptions';
 
+/** Empty polls in a row, with nothing in flight, that count as quiescence. */
+const QUIET_POLLS = 5;
+const QUIET_POLL_PAUSE_MS = 100;
+
 export interface DispatchOutcome {
   readonly service: ServiceName;
   readonly detailType: string;
@@ -56,6 +60,7 @@ export async function dispatchConcurrently(
     }
     outcomes.push({ service, detailType: envelope['detail-type'], result });
   };
+  let quietPolls = 0;
   try {
     for (;;) {
       let received = 0;
@@ -71,6 +76,7 @@ export async function dispatchConcurrently(
         const messages = out.Messages ?? [];
         received += messages.length;
         if (messages.length === 0) continue;
+        quietPolls = 0;
         await tap.sqs.send(
           new DeleteMessageBatchCommand({
             QueueUrl: tap.queueUrl,
@@ -88,8 +94,15 @@ export async function dispatchConcurrently(
         }
       }
       if (received === 0) {
-        if (inFlight.size === 0) return outcomes;
-        await Promise.race(inFlight);
+        if (inFlight.size > 0) {
+          await Promise.race(inFlight);
+          quietPolls = 0;
+        } else if (++quietPolls >= QUIET_POLLS) {
+          return outcomes;
+        } else {
+          // moto copies an event to the tap queue a moment after PutEvents returns.
+          await new Promise((resolve) => setTimeout(resolve, QUIET_POLL_PAUSE_MS));
+        }
       } else if (inFlight.size >= concurrency) {
         await Promise.race(inFlight);
       }
