@@ -82,16 +82,20 @@ export async function startLocalEnvironment(
       singleAccount: options.singleAccount ?? false,
     });
     const handlers = buildHandlers(world, options.keyrot);
+    const runner = new EventRunner(world, handlers, undefined, {
+      ...(options.keyrot?.clock && { clock: options.keyrot.clock }),
+      ...options.runner,
+    });
     return {
       moto,
       world,
       handlers,
-      runner: new EventRunner(world, handlers, undefined, {
-        ...(options.keyrot?.clock && { clock: options.keyrot.clock }),
-        ...options.runner,
-      }),
+      runner,
       logs,
-      stop: release,
+      stop: async () => {
+        runner.close();
+        await release();
+      },
     };
   } catch (error) {
     await release();

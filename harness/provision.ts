@@ -467,7 +467,12 @@ async function provisionBusWithTap(session: AccountSession, busName: string): Pr
             Arn: queue.queueArn,
             // The whole event as EventBridge received it. moto's default SQS body leaves out
             // `account`; this reserved variable keeps it (AWS gives the same full event).
-            InputTransformer: { InputTemplate: '<aws.events.event.json>' },
+            // One input path, unused: without any, moto evaluates eight default JSONPaths per
+            // event (~40 ms each), which made every PutEvents take a third of a second.
+            InputTransformer: {
+              InputTemplate: '<aws.events.event.json>',
+              InputPathsMap: { account: '$.account' },
+            },
           },
         ],
       }),

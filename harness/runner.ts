@@ -76,6 +76,11 @@ export class EventRunner {
   private readonly subscriptions: Subscription[];
   private readonly taps: { sqs: SQSClient; queueUrl: string }[];
   private readonly clock: Clock;
+  /** Clients per account, made once (each new client costs a few ms on every call path). */
+  private readonly clients = new Map<
+    string,
+    { events: EventBridgeClient; scheduler: SchedulerClient }
+  >();
 
   constructor(
     private readonly world: LocalWorld,
@@ -108,7 +113,7 @@ export class EventRunner {
       api.scheduleName,
       api.scheduleGroupName,
     );
-    await putEvent(
+    await this.putEvent(
       api.session,
       schedule.busArn,
       schedule.source,
@@ -130,7 +135,7 @@ export class EventRunner {
     source = 'keyrot',
   ): Promise<void> {
     const { session, busName } = this.world[side];
-    await putEvent(session, busName, source, detailType, JSON.stringify(detail));
+    await this.putEvent(session, busName, source, detailType, JSON.stringify(detail));
   }
 
   /**
@@ -209,22 +214,23 @@ export class EventRunner {
       : [this.world.api.session, this.world.edge.session];
     let next: { session: AccountSession; name: string; group: string; at: number } | undefined;
     for (const session of sessions) {
-      const scheduler = new SchedulerClient(clientConfig(session));
-      try {
-        const { Schedules } = await scheduler.send(new ListSchedulesCommand({}));
-        for (const summary of Schedules ?? []) {
-          const schedule = await scheduler.send(
-            new GetScheduleCommand({ Name: summary.Name, GroupName: summary.GroupName }),
-          );
-          const at = /^at\((.+)\)$/.exec(schedule.ScheduleExpression ?? '')?.[1];
-          if (at === undefined) continue;
-          const due = Date.parse(`${at}Z`);
-          if (!next || due < next.at) {
-            next = { session, name: summary.Name!, group: summary.GroupName!, at: due };
-          }
+      const { scheduler } = this.clientsOf(session);
+      const { Schedules } = await scheduler.send(new ListSchedulesCommand({}));
+      for (const summary of Schedules ?? []) {
+        const key = `${session.accountId}/${summary.GroupName}/${summary.Name}`;
+        if (this.recurring.has(key)) continue;
+        const schedule = await scheduler.send(
+          new GetScheduleCommand({ Name: summary.Name, GroupName: summary.GroupName }),
+        );
+        const at = /^at\((.+)\)$/.exec(schedule.ScheduleExpression ?? '')?.[1];
+        if (at === undefined) {
+          this.recurring.add(key);
+          continue;
         }
-      } finally {
-        scheduler.destroy();
+        const due = Date.parse(`${at}Z`);
+        if (!next || due < next.at) {
+          next = { session, name: summary.Name!, group: summary.GroupName!, at: due };
+        }
       }
     }
     if (!next) return false;
@@ -233,31 +239,68 @@ export class EventRunner {
       if (Date.now() + this.realMs(waitMs) > deadline) return false;
       await this.clock.sleep(waitMs);
     }
-    const scheduler = new SchedulerClient(clientConfig(next.session));
-    try {
-      const schedule = await scheduler.send(
-        new GetScheduleCommand({ Name: next.name, GroupName: next.group }),
-      );
-      const target = schedule.Target;
-      const parameters = target?.EventBridgeParameters;
-      if (!target?.Arn || !parameters?.DetailType || !parameters.Source) {
-        throw new Error(`runner: schedule ${next.group}/${next.name} has no EventBridge target`);
-      }
-      await putEvent(
-        next.session,
-        target.Arn,
-        parameters.Source,
-        parameters.DetailType,
-        target.Input ?? '{}',
-      );
-      this.schedulesRun.push({ name: next.name, detailType: parameters.DetailType });
-      if (schedule.ActionAfterCompletion === 'DELETE') {
-        await scheduler.send(new DeleteScheduleCommand({ Name: next.name, GroupName: next.group }));
-      }
-    } finally {
-      scheduler.destroy();
+    const { scheduler } = this.clientsOf(next.session);
+    const schedule = await scheduler.send(
+      new GetScheduleCommand({ Name: next.name, GroupName: next.group }),
+    );
+    const target = schedule.Target;
+    const parameters = target?.EventBridgeParameters;
+    if (!target?.Arn || !parameters?.DetailType || !parameters.Source) {
+      throw new Error(`runner: schedule ${next.group}/${next.name} has no EventBridge target`);
+    }
+    await this.putEvent(
+      next.session,
+      target.Arn,
+      parameters.Source,
+      parameters.DetailType,
+      target.Input ?? '{}',
+    );
+    this.schedulesRun.push({ name: next.name, detailType: parameters.DetailType });
+    if (schedule.ActionAfterCompletion === 'DELETE') {
+      await scheduler.send(new DeleteScheduleCommand({ Name: next.name, GroupName: next.group }));
     }
     return true;
+  }
+
+  /** Releases the runner's clients (their keep-alive sockets). */
+  close(): void {
+    for (const { events, scheduler } of this.clients.values()) {
+      events.destroy();
+      scheduler.destroy();
+    }
+    this.clients.clear();
+    for (const tap of this.taps) tap.sqs.destroy();
+  }
+
+  /** Schedules seen to be recurring (cron, rate): the runner leaves those to the tests. */
+  private readonly recurring = new Set<string>();
+
+  private clientsOf(session: AccountSession) {
+    let clients = this.clients.get(session.accountId);
+    if (!clients) {
+      clients = {
+        events: new EventBridgeClient(clientConfig(session)),
+        scheduler: new SchedulerClient(clientConfig(session)),
+      };
+      this.clients.set(session.accountId, clients);
+    }
+    return clients;
+  }
+
+  /** PutEvents as the account (what a rule, Scheduler or an operator would put). */
+  private async putEvent(
+    session: AccountSession,
+    bus: string,
+    source: string,
+    detailType: string,
+    detail: string,
+  ): Promise<void> {
+    const out = await this.clientsOf(session).events.send(
+      new PutEventsCommand({
+        Entries: [{ EventBusName: bus, Source: source, DetailType: detailType, Detail: detail }],
+      }),
+    );
+    if (out.FailedEntryCount) throw new Error(`PutEvents ${detailType} on ${bus} failed`);
   }
 
   /** Real ms a wait of `ms` on the functions' clock takes. */
@@ -301,20 +344,4 @@ export class EventRunner {
     }
     return envelopes;
   }
-}
-
-async function putEvent(
-  session: AccountSession,
-  bus: string,
-  source: string,
-  detailType: string,
-  detail: string,
-): Promise<void> {
-  const client = new EventBridgeClient(clientConfig(session));
-  const out = await client.send(
-    new PutEventsCommand({
-      Entries: [{ EventBusName: bus, Source: source, DetailType: detailType, Detail: detail }],
-    }),
-  );
-  if (out.FailedEntryCount) throw new Error(`PutEvents ${detailType} on ${bus} failed`);
 }
