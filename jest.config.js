@@ -1,7 +1,8 @@
 /**
- * Two projects: `unit` (mocked clients, no network) and `integration` (moto server on
- * 127.0.0.1, started by each test file). ts-jest compiles to CommonJS for jest; type
- * checking is `npm run typecheck`'s job, so tests compile in isolation (fast).
+ * Projects: `unit` (mocked clients, no network), `templates`, `integration` (moto server on
+ * 127.0.0.1, started by each test file) and `chaos` (live traffic and the fault matrix on
+ * moto; `npm run chaos` runs it and prints the table). ts-jest compiles to CommonJS for jest;
+ * type checking is `npm run typecheck`'s job, so tests compile in isolation (fast).
  */
 const transform = {
   '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
@@ -38,6 +39,15 @@ module.exports = {
       testEnvironment: 'node',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       slowTestThreshold: 30,
+    },
+    {
+      // Live traffic through rotations and the fault matrix (`npm run chaos` prints the table).
+      displayName: 'chaos',
+      transform,
+      moduleNameMapper,
+      testEnvironment: 'node',
+      testMatch: ['<rootDir>/test/chaos/**/*.test.ts'],
+      slowTestThreshold: 60,
     },
   ],
 };
