@@ -419,15 +419,20 @@ const cases: Case[] = [
     id: 'request-while-deploying',
     group: 'concurrent requests',
     fault: 'a second request while the first waits for Deployed',
-    setup: (world) => {
-      world.cloudFront.onUpdate(() => {
-        void world.env.handlers['key-issuer'](
-          envelopeOf(world, 'KeyRotationRequested', world.env.world.scheduleInput, {
-            id: '33333333-cccc-4ccc-8ccc-333333333333',
-          }),
-        );
-      });
-    },
+    // The second request arrives (and is handled) while the edge-updater waits for Deployed.
+    setup: (world) =>
+      world.faults.add({
+        fault: 'action-after',
+        operations: ['GetDistribution'],
+        service: 'edge-updater',
+        action: async () => {
+          await world.env.handlers['key-issuer'](
+            envelopeOf(world, 'KeyRotationRequested', world.env.world.scheduleInput, {
+              id: '33333333-cccc-4ccc-8ccc-333333333333',
+            }),
+          );
+        },
+      }),
     expect: { outcome: 'COMPLETED', edgeSends: 'new' },
     checks: async (world) => [await oneCompletedOneRefused(world), await oneNewKey(world)],
   },

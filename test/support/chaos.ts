@@ -102,7 +102,9 @@ export class ChaosWorld {
           ),
         ...((options.readiness ?? true) && {
           healthCheckUrl: origin.healthUrl,
-          readinessTimeoutMs: options.readinessTimeoutMs ?? 5 * MINUTE,
+          // A timeout in real seconds too: a busy machine must not fire it.
+          readinessTimeoutMs:
+            options.readinessTimeoutMs ?? Math.max(5 * MINUTE, 5 * SECOND * clock.scale),
         }),
       },
       runner: { ...options.runner, hooks: faults.hooks },
