@@ -284,5 +284,6 @@ export const LONG_DEPLOY = {
   scale: 1000,
   propagationMs: 25 * MINUTE,
   edgeLocations: 4,
-  keyrot: { recheckDelayMs: MINUTE },
+  // A deadline far beyond the deploy: at this scale a slow machine's seconds are hours.
+  keyrot: { recheckDelayMs: MINUTE, deployDeadlineMs: 4 * 60 * MINUTE },
 } as const;

@@ -272,7 +272,9 @@ const cases: Case[] = [
     setup: (world) => world.cloudFront.stickEdges(2),
     act: async (world) => {
       await world.rotate();
+      // The edge recovers: the stuck locations catch up, and new updates deploy quickly.
       world.cloudFront.releaseStuckEdges();
+      world.cloudFront.propagationMs = 2 * MINUTE;
       await world.rotate();
     },
     expect: ROTATED,
