@@ -7,10 +7,11 @@
 import { CloudFrontClient, DeleteDistributionCommand } from '@aws-sdk/client-cloudfront';
 import { APIGatewayClient, DeleteUsagePlanCommand } from '@aws-sdk/client-api-gateway';
 import { clientConfig } from '../../harness/accounts';
-import { ledgerOf } from '../../harness/inspect';
+import { ledgerOf, liveKeysOnPlan } from '../../harness/inspect';
 import type { ChaosWorld, Check } from '../support/chaos';
 import {
   defineCases,
+  envelopeOf,
   FAILED_ROLLED_BACK,
   failedWith,
   initialKeyStillExists,
@@ -153,6 +154,59 @@ const cases: Case[] = [
     ],
   },
   {
+    id: 'issuer-dies-for-good',
+    group: 'persistent fault',
+    fault: 'the issuer dies on every delivery after taking the lock; then another request',
+    options: {
+      faults: [
+        {
+          fault: 'crash-after',
+          service: 'key-issuer',
+          operations: ['TransactWriteItems'],
+          inputContains: 'STEP#01#REQUESTED',
+        },
+        {
+          fault: 'crash-after',
+          service: 'key-issuer',
+          operations: ['GetUsagePlanKeys'],
+          times: Infinity,
+        },
+      ],
+    },
+    act: async (world) => {
+      await world.rotate();
+      await world.env.handlers['key-issuer'](
+        envelopeOf(world, 'KeyRotationRequested', world.env.world.scheduleInput),
+      );
+      await world.env.runner.drain();
+    },
+    // The dead rotation keeps its lock until it expires (LOCK_SECONDS); the DLQ holds its
+    // request and the alarms on the DLQ and on rotations in flight page someone.
+    expect: {
+      outcome: 'IN_PROGRESS',
+      steps: ['REQUESTED'],
+      withoutSteps: ['KEY_CREATED'],
+      edgeSends: 'old',
+      lockHeld: true,
+    },
+    checks: async (world) => {
+      const dead = await world.latestRotationId();
+      const history = await ledgerOf(world.env.world).history('kloudpepper-api-key');
+      const refused = history.filter((s) => s.step === 'REFUSED');
+      return [
+        {
+          name: 'the request is in the dead-letter queue after 3 attempts',
+          ok: world.env.runner.deadLetters.some((d) => d.detailType === 'KeyRotationRequested'),
+        },
+        {
+          name: 'the next request is refused, naming the dead rotation',
+          ok: refused.length === 1 && refused[0]!.facts?.lockedBy === dead,
+        },
+        { name: 'no key created', ok: await noNewKey(world) },
+      ];
+    },
+  },
+  {
     id: 'kms-denied-then-retry',
     group: 'persistent fault',
     fault: 'KMS Encrypt denied, then the operator retries',
@@ -283,6 +337,16 @@ const cases: Case[] = [
 ];
 
 defineCases(__filename, cases);
+
+/** The plan holds only the keys it started with. */
+async function noNewKey(world: ChaosWorld): Promise<boolean> {
+  const { world: local } = world.env;
+  const onPlan = (await liveKeysOnPlan(local)).sort();
+  return (
+    JSON.stringify(onPlan) ===
+    JSON.stringify([local.api.initialKeyId, local.api.otherClientKeyId].sort())
+  );
+}
 
 async function deleteDistribution(world: ChaosWorld): Promise<void> {
   const { edge } = world.env.world;

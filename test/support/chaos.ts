@@ -252,7 +252,8 @@ export function useChaos(): (options?: ChaosOptions) => Promise<ChaosWorld> {
   };
 }
 
-export type Outcome = 'COMPLETED' | 'FAILED' | 'REFUSED' | 'NONE';
+/** `IN_PROGRESS`: started, no outcome yet; `NONE`: no rotation started. */
+export type Outcome = 'COMPLETED' | 'FAILED' | 'REFUSED' | 'IN_PROGRESS' | 'NONE';
 
 /** What a row expects of the end state. */
 export interface Expectation {
@@ -315,7 +316,7 @@ export async function judge(
   const recorded = new Set(steps.map((s) => s.step));
   const outcome: Outcome =
     (['COMPLETED', 'FAILED', 'REFUSED'] as const).find((o) => recorded.has(o)) ??
-    (rotationId ? ('IN_PROGRESS' as Outcome) : 'NONE');
+    (rotationId ? 'IN_PROGRESS' : 'NONE');
   const newKey = steps.find((s) => s.step === 'KEY_CREATED')?.newKey;
   const failed = steps.find((s) => s.step === 'FAILED');
   const lock = await ledger.lockOf(TARGET_NAME);
