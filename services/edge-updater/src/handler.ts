@@ -6,10 +6,9 @@ import {
   acceptEvent,
   accountIdSchema,
   actorOf,
-  awsClientConfigFromEnv,
   createLogger,
-  createMetrics,
-  countRetries,
+  lambdaClients,
+  lazyHandler,
   envVar,
   EventBridgePublisher,
   InvalidInputError,
@@ -82,9 +81,7 @@ export function createHandler(env: EdgeEnvironment) {
 /** Builds the edge-updater's dependencies from its Lambda environment. */
 export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): EdgeEnvironment {
   const config = readConfig(configSchema, env);
-  const aws = awsClientConfigFromEnv(env);
-  const metrics = createMetrics('edge-updater');
-  const client = <C extends Parameters<typeof countRetries>[0]>(c: C) => countRetries(c, metrics);
+  const { aws, metrics, counted: client } = lambdaClients('edge-updater', env);
   return {
     apiAccountId: config.API_ACCOUNT_ID,
     edgeAccountId: config.EDGE_ACCOUNT_ID,
@@ -120,8 +117,5 @@ function deployChecksFrom(
   return { deployChecks: new SchedulerDeploymentChecks(client(), { groupName, roleArn, busArn }) };
 }
 
-let instance: ReturnType<typeof createHandler> | undefined;
-
 /** Lambda entry point: clients are built once per execution environment. */
-export const handler = (event: unknown, context: Context) =>
-  (instance ??= createHandler(environmentFromProcess()))(event, context);
+export const handler = lazyHandler(() => createHandler(environmentFromProcess()));

@@ -7,10 +7,9 @@ import {
   accountIdSchema,
   actorOf,
   ApiGatewayKeyStore,
-  awsClientConfigFromEnv,
   createLogger,
-  createMetrics,
-  countRetries,
+  lambdaClients,
+  lazyHandler,
   envVar,
   DynamoDbLedger,
   isFanOut,
@@ -87,9 +86,7 @@ export function createHandler(env: IssuerEnvironment) {
 /** Builds the issuer's dependencies from its Lambda environment. */
 export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): IssuerEnvironment {
   const config = readConfig(configSchema, env);
-  const aws = awsClientConfigFromEnv(env);
-  const metrics = createMetrics('key-issuer');
-  const client = <C extends Parameters<typeof countRetries>[0]>(c: C) => countRetries(c, metrics);
+  const { aws, metrics, counted: client } = lambdaClients('key-issuer', env);
   const events = new EventBridgePublisher(
     client(new EventBridgeClient(aws)),
     config.EVENT_BUS_NAME,
@@ -118,8 +115,5 @@ export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): Is
   };
 }
 
-let instance: ReturnType<typeof createHandler> | undefined;
-
 /** Lambda entry point: clients are built once per execution environment. */
-export const handler = (event: unknown, context: Context) =>
-  (instance ??= createHandler(environmentFromProcess()))(event, context);
+export const handler = lazyHandler(() => createHandler(environmentFromProcess()));

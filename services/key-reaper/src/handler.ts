@@ -6,10 +6,9 @@ import {
   accountIdSchema,
   actorOf,
   ApiGatewayKeyStore,
-  awsClientConfigFromEnv,
   createLogger,
-  createMetrics,
-  countRetries,
+  lambdaClients,
+  lazyHandler,
   envVar,
   DynamoDbLedger,
   paceCalls,
@@ -66,9 +65,7 @@ export function createHandler(env: ReaperEnvironment) {
 /** Builds the reaper's dependencies from its Lambda environment. */
 export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): ReaperEnvironment {
   const config = readConfig(configSchema, env);
-  const aws = awsClientConfigFromEnv(env);
-  const metrics = createMetrics('key-reaper');
-  const client = <C extends Parameters<typeof countRetries>[0]>(c: C) => countRetries(c, metrics);
+  const { aws, metrics, counted: client } = lambdaClients('key-reaper', env);
   return {
     apiAccountId: config.API_ACCOUNT_ID,
     edgeAccountId: config.EDGE_ACCOUNT_ID,
@@ -83,11 +80,8 @@ export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): Re
   };
 }
 
-let instance: ReturnType<typeof createHandler> | undefined;
-
 /** Lambda entry point: clients are built once per execution environment. */
-export const handler = (event: unknown, context: Context) =>
-  (instance ??= createHandler(environmentFromProcess()))(event, context);
+export const handler = lazyHandler(() => createHandler(environmentFromProcess()));
 
 export const checkConfigSchema = z.object({
   LEDGER_TABLE_NAME: envVar.name(),
@@ -127,12 +121,9 @@ export function checkEnvironmentFromProcess(
   env: NodeJS.ProcessEnv = process.env,
 ): CheckEnvironment {
   const config = readConfig(checkConfigSchema, env);
-  const metrics = createMetrics('key-reaper');
+  const { aws, metrics, counted } = lambdaClients('key-reaper', env);
   return {
-    ledger: new DynamoDbLedger(
-      countRetries(new DynamoDBClient(awsClientConfigFromEnv(env)), metrics),
-      config.LEDGER_TABLE_NAME,
-    ),
+    ledger: new DynamoDbLedger(counted(new DynamoDBClient(aws)), config.LEDGER_TABLE_NAME),
     clock: systemClock,
     log: createLogger('key-reaper'),
     metrics,
@@ -142,7 +133,5 @@ export function checkEnvironmentFromProcess(
   };
 }
 
-let checkInstance: ReturnType<typeof createCheckHandler> | undefined;
-
 /** Lambda entry point of the scheduled check. */
-export const check = () => (checkInstance ??= createCheckHandler(checkEnvironmentFromProcess()))();
+export const check = lazyHandler(() => createCheckHandler(checkEnvironmentFromProcess()));
