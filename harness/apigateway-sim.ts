@@ -8,8 +8,9 @@
  * `NotFoundException`; moto lists nothing and adds the key to the missing plan.
  */
 import {
-  GetApiKeysCommand,
+  GetApiKeyCommand,
   GetUsagePlanCommand,
+  NotFoundException,
   type APIGatewayClient,
 } from '@aws-sdk/client-api-gateway';
 
@@ -26,9 +27,20 @@ export function correctUsagePlanKeys(client: APIGatewayClient): APIGatewayClient
       const result = await next(args);
       if (context.commandName !== 'GetUsagePlanKeysCommand') return result;
       const output = result.output as { items?: { id?: string }[] };
-      const existing = await client.send(new GetApiKeysCommand({ limit: 500 }));
-      const ids = new Set((existing.items ?? []).map((k) => k.id));
-      output.items = output.items?.filter((item) => ids.has(item.id));
+      // One lookup per listed key (a plan lists a few): listing every key of the account
+      // would cost as much as the fleet is large.
+      const exists = await Promise.all(
+        (output.items ?? []).map((item) =>
+          client.send(new GetApiKeyCommand({ apiKey: item.id })).then(
+            () => true,
+            (error: unknown) => {
+              if (error instanceof NotFoundException) return false;
+              throw error;
+            },
+          ),
+        ),
+      );
+      output.items = output.items?.filter((_, i) => exists[i]);
       return result;
     },
     { step: 'initialize', name: 'keyrotUsagePlanKeysAfterDelete' },

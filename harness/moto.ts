@@ -3,7 +3,7 @@
  * the integration tests. Test infrastructure only: product code never imports this.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
@@ -12,6 +12,11 @@ export interface MotoServer {
   /** `http://127.0.0.1:<port>`: the value for `AWS_ENDPOINT_URL` and SDK `endpoint`. */
   readonly endpoint: string;
   readonly port: number;
+  /**
+   * CPU seconds the server process has used so far (user + system, from /proc on Linux;
+   * undefined elsewhere): the benchmark reports the emulator's share of a run with it.
+   */
+  cpuSeconds(): number | undefined;
   /** Clears every account's state (`POST /moto-api/reset`). */
   reset(): Promise<void>;
   /** Stops the server (SIGTERM, SIGKILL after 5 s). Safe to call more than once. */
@@ -82,11 +87,15 @@ export async function findFreePort(): Promise<number> {
   });
 }
 
-/** Spawns `python -m moto.server`; MOTO_ACCOUNT_ID is removed so credentials pick the account. */
+/**
+ * Spawns moto's server through harness/moto_server.py (moto with four speed fixes that
+ * change no answer; see that file); MOTO_ACCOUNT_ID is removed so credentials pick the account.
+ */
 function spawnMoto(python: string, port: number, cwd: string): ChildProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1' };
   delete env['MOTO_ACCOUNT_ID'];
-  return spawn(python, ['-m', 'moto.server', '-H', HOST, '-p', String(port)], {
+  const launcher = path.join(__dirname, 'moto_server.py');
+  return spawn(python, [launcher, '-H', HOST, '-p', String(port)], {
     cwd,
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -195,6 +204,7 @@ function createHandle(
   return {
     endpoint,
     port,
+    cpuSeconds: () => processCpuSeconds(child.pid),
     async reset() {
       const response = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
       await response.arrayBuffer();
@@ -208,6 +218,23 @@ function createHandle(
     },
   };
 }
+
+/** utime + stime of a process (fields 14 and 15 of /proc/<pid>/stat), in seconds. */
+function processCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces; the fields after it are space-separated.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks / CLOCK_TICKS_PER_SECOND : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Linux's USER_HZ: /proc reports CPU time in these ticks on every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /** SIGTERM, then SIGKILL if the process is still alive after the grace period. */
 async function terminate(child: ChildProcess): Promise<void> {
