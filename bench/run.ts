@@ -8,15 +8,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
-import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
-import { paceCalls, PacingRegistry, type SeedInput } from '@keyrot/shared';
+import { paceCalls, PacingRegistry } from '@keyrot/shared';
 import { clientConfig } from '../harness/accounts';
-import { CloudFrontSimulator } from '../harness/cloudfront-sim';
-import { keyFingerprint, rotationIds, reportRotation } from '../harness/inspect';
-import { startLocalEnvironment, type LocalEnvironment } from '../harness/local-env';
+import { rotationIds, reportRotation } from '../harness/inspect';
+import { startLocalEnvironment } from '../harness/local-env';
 import { startMoto, type MotoServer } from '../harness/moto';
-import { correctUsagePlanKeys } from '../harness/apigateway-sim';
 import { keyrotBundle, naiveCjsBundle, SERVICES } from '../scripts/bundles';
 import { dispatchConcurrently } from './dispatch';
 import {
@@ -26,9 +22,13 @@ import {
   EMULATED_LIMITS,
   ServiceThrottle,
 } from './instrument';
-import { seedRotation } from './seed-baseline';
 import { provisionTargets } from './targets';
-import { TrafficModel, type TrafficReport } from './traffic';
+import {
+  keyrotUnderTraffic,
+  seedUnderTraffic,
+  type ClientTraffic,
+  type TrafficSettings,
+} from './traffic-world';
 
 const root = path.resolve(__dirname, '..');
 
@@ -239,83 +239,73 @@ async function scale(moto: MotoServer, targets: number) {
   }
 }
 
-/** (5): keyrot and the seed's Lambda in the same traffic and propagation model. */
-async function traffic(moto: MotoServer, options: BenchOptions) {
-  const model = () =>
-    new TrafficModel({
-      edgeLocations: options.edgeLocations,
-      propagationMs: options.propagationMs,
-      tickMs: 10,
-      originId: 'api-gateway-origin',
-      headerName: 'x-api-key',
-    });
-  const begin = (watch: TrafficModel, env: LocalEnvironment) =>
-    watch.begin({ id: env.world.api.initialKeyId, value: env.world.initialKeyValue.reveal() });
-  const settle = options.propagationMs + 1000;
-  let keyrot: TrafficReport;
-  {
-    const watch = model();
-    const decorate = decorator((client) => watch.watchCloudFront(watch.watchApiGateway(client)));
-    const env = await startLocalEnvironment({
-      moto,
-      keyrot: {
-        cloudFront: new CloudFrontSimulator(options.propagationMs),
-        graceSeconds: 1,
-        decorateClient: decorate,
-      },
-    });
-    try {
-      begin(watch, env);
-      watch.start();
-      await env.runner.fireSchedule();
-      await env.runner.drain();
-      await new Promise((r) => setTimeout(r, 500));
-      keyrot = watch.stop();
-      const ids = await rotationIds(env.world);
-      const report = await reportRotation(env.world, ids.at(-1)!);
-      if (report.status !== 'COMPLETED') throw new Error(`keyrot rotation ended ${report.status}`);
-    } finally {
-      await env.stop();
-    }
+/**
+ * (5): keyrot and the seed's Lambda, each in a fresh local world with the traffic harness of
+ * the chaos tests (bench/traffic-world.ts), in the same propagation, API Gateway and traffic
+ * settings. The headline is the case the seed was built for, its edge key listed first on the
+ * usage plan; then the seed once more with the partner's key listed first.
+ */
+export async function traffic(moto: MotoServer, options: BenchOptions) {
+  const settings: TrafficSettings = {
+    // A simulated second takes 0.2 s: short enough to keep the smoke run fast, slow enough
+    // that the seed's own calls (moto's time, 5 times over) leave its outage open on a busy
+    // machine.
+    clockScale: 5,
+    propagationMs: options.propagationMs,
+    edgeLocations: options.edgeLocations,
+    adoptionSeed: 5,
+    // As in the chaos tests (test/support/chaos.ts).
+    activationDelayMs: 10_000,
+    deactivationDelayMs: 5_000,
+    load: { concurrency: 4, pauseMs: 5 },
+    partnerLoad: { concurrency: 1, pauseMs: 10 },
+    graceMs: 2_000,
+  };
+  const keyrot = await keyrotUnderTraffic(moto, settings);
+  const seed = await seedUnderTraffic(moto, settings, 'edge-key-first');
+  if (!seed.oldKeyDeleted || seed.otherClientKeyDeleted) {
+    throw new Error('traffic: the seed baseline did not delete the edge key it was built for');
   }
-  const env = await startLocalEnvironment({ moto });
-  try {
-    const watch = model();
-    begin(watch, env);
-    const calls = new CallCounter();
-    const config = (side: 'api' | 'edge') => clientConfig(env.world[side].session);
-    const apigateway = calls.attach(
-      watch.watchApiGateway(correctUsagePlanKeys(new APIGatewayClient(config('api')))),
-    );
-    const cloudfront = calls.attach(
-      watch.watchCloudFront(
-        new CloudFrontSimulator(options.propagationMs).attach(new CloudFrontClient(config('edge'))),
-      ),
-    );
-    watch.start();
-    await new Promise((r) => setTimeout(r, 200));
-    const input = env.world.scheduleInput as SeedInput;
-    const { statusCode } = await seedRotation(input, { apigateway, cloudfront });
-    await new Promise((r) => setTimeout(r, settle));
-    const seed = watch.stop();
-    const oldKeyGone = (await keyFingerprint(env.world, env.world.api.initialKeyId)) === null;
-    return {
-      model: `bench/traffic.ts: ${options.edgeLocations} edge locations, propagation ${options.propagationMs} ms, one request per location every 10 ms`,
-      keyrot: {
-        requests: keyrot.requests,
-        failedRequests: keyrot.failedRequests,
-        outageSeconds: keyrot.outageSeconds,
+  const otherFirst = await seedUnderTraffic(moto, settings, 'other-key-first');
+  const client = (t: ClientTraffic) => ({
+    requests: t.requests,
+    failedRequests: t.failedRequests,
+    outageSeconds: t.outageSeconds,
+    failures: t.failures,
+  });
+  return {
+    model:
+      `harness/traffic on a ${settings.clockScale}x compressed clock: ${settings.edgeLocations} CloudFront edge locations ` +
+      `adopting an update within ${settings.propagationMs / 1000} s, API Gateway honouring a new key after ` +
+      `${settings.activationDelayMs / 1000} s and a deleted one for ${settings.deactivationDelayMs / 1000} s; ` +
+      `${settings.load.concurrency} request loops through the edge, 1 partner loop to the origin with its own key`,
+    settings,
+    keyrot: {
+      ...client(keyrot.edge),
+      readinessCheck: true,
+      oldKeyDeleted: keyrot.oldKeyDeleted,
+      partner: client(keyrot.partner),
+      otherClientKeyDeleted: keyrot.otherClientKeyDeleted,
+    },
+    seedBaseline: {
+      ...client(seed.edge),
+      failedWith: seed.edge.failedWith,
+      failedByEdge: seed.edge.failedByEdge,
+      statusCode: seed.statusCode,
+      oldKeyDeleted: seed.oldKeyDeleted,
+      callsPerRotation: seed.callsPerRotation,
+      partner: client(seed.partner),
+      otherClientKeyDeleted: seed.otherClientKeyDeleted,
+      // The same Lambda when GetUsagePlanKeys lists the partner's key first: it deletes that.
+      otherClientKeyFirst: {
+        statusCode: otherFirst.statusCode,
+        edge: { ...client(otherFirst.edge), failedWith: otherFirst.edge.failedWith },
+        partner: client(otherFirst.partner),
+        edgeKeyDeleted: otherFirst.oldKeyDeleted,
+        otherClientKeyDeleted: otherFirst.otherClientKeyDeleted,
       },
-      seedBaseline: {
-        ...seed,
-        statusCode,
-        oldKeyDeleted: oldKeyGone,
-        callsPerRotation: calls.byService(),
-      },
-    };
-  } finally {
-    await env.stop();
-  }
+    },
+  };
 }
 
 export async function runBench(options: BenchOptions) {
@@ -402,7 +392,7 @@ function writeTable(r: BenchResults): void {
       (s) =>
         `| ${s.targets} target(s) under 5 req/s throttling | ${s.wallSeconds} s, ${s.failures} failures (${s.throttledCalls} throttled calls retried) | ideal ${s.idealSeconds} s |`,
     ),
-    `| requests failed during one rotation | ${r.traffic.keyrot.failedRequests} of ${r.traffic.keyrot.requests} | seed: ${r.traffic.seedBaseline.failedRequests} of ${r.traffic.seedBaseline.requests}, outage ${r.traffic.seedBaseline.outageSeconds} s |`,
+    `| requests failed during one rotation (simulated ${r.traffic.settings.propagationMs / 1000} s propagation, ${r.traffic.settings.edgeLocations} edge locations) | ${r.traffic.keyrot.failedRequests} of ${r.traffic.keyrot.requests}; partner client ${r.traffic.keyrot.partner.failedRequests} of ${r.traffic.keyrot.partner.requests} | seed: ${r.traffic.seedBaseline.failedRequests} of ${r.traffic.seedBaseline.requests}, outage ${r.traffic.seedBaseline.outageSeconds} s; with the partner's key listed first it deletes that key: partner ${r.traffic.seedBaseline.otherClientKeyFirst.partner.failedRequests} of ${r.traffic.seedBaseline.otherClientKeyFirst.partner.requests}, edge ${r.traffic.seedBaseline.otherClientKeyFirst.edge.failedRequests} of ${r.traffic.seedBaseline.otherClientKeyFirst.edge.requests} |`,
   ];
   const text = readFileSync(file, 'utf8');
   const start = '<!-- bench:table -->';

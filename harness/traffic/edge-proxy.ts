@@ -37,6 +37,8 @@ export class EdgeProxy {
   unroutable = 0;
   /** Requests forwarded, by fingerprint of the `x-api-key` the edge location sent. */
   private readonly forwarded = new Map<string, number>();
+  /** Of those, the ones the origin answered with other than 2xx. */
+  private readonly refused = new Map<string, number>();
 
   private constructor(
     private readonly server: Server,
@@ -61,6 +63,11 @@ export class EdgeProxy {
   /** Fingerprints of the keys the edges have sent so far, with request counts. */
   keysForwarded(): ReadonlyMap<string, number> {
     return this.forwarded;
+  }
+
+  /** Fingerprints of the keys the origin refused (non-2xx), with request counts. */
+  keysRefused(): ReadonlyMap<string, number> {
+    return this.refused;
   }
 
   get edgeLocations(): number {
@@ -97,7 +104,11 @@ export class EdgeProxy {
       `${this.options.originBaseUrl}${origin.originPath}${req.url ?? '/'}`,
       { method: req.method ?? 'GET', headers, agent: this.agent },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 502, { 'x-keyrot-edge': String(edge) });
+        const status = answer.statusCode ?? 502;
+        if (status < 200 || status >= 300) {
+          this.refused.set(fingerprint, (this.refused.get(fingerprint) ?? 0) + 1);
+        }
+        res.writeHead(status, { 'x-keyrot-edge': String(edge) });
         answer.pipe(res);
       },
     );

@@ -6,6 +6,7 @@
  */
 import { Agent, get } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { Clock } from '@keyrot/shared';
 import { EDGE_HEADER } from './edge-proxy';
 
 export interface LoadOptions {
@@ -20,6 +21,13 @@ export interface LoadOptions {
   readonly edgeLocations?: number;
   /** Path below the distribution (default `/hello`). */
   readonly path?: string;
+  /**
+   * Headers every request carries, e.g. a client's own `x-api-key` when the load goes to the
+   * origin directly. Values stay in memory: they are never reported.
+   */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The clock that times the first and last failed request (default: real time). */
+  readonly clock?: Clock;
 }
 
 export interface LoadReport {
@@ -33,6 +41,9 @@ export interface LoadReport {
   /** Requests per edge location. */
   readonly sentByEdge: readonly number[];
   readonly durationMs: number;
+  /** When the first and the last failed request were sent, in ms on the load's clock. */
+  readonly firstFailureAt: number | null;
+  readonly lastFailureAt: number | null;
   /** True when the load stopped at a bound rather than when it was told to. */
   readonly bounded: boolean;
 }
@@ -46,6 +57,8 @@ export class LoadClient {
   private sent = 0;
   private ok = 0;
   private bounded = false;
+  private firstFailureAt: number | null = null;
+  private lastFailureAt: number | null = null;
   private readonly failures: Record<string, number> = {};
   private readonly failedByEdge: number[];
   private readonly sentByEdge: number[];
@@ -90,6 +103,8 @@ export class LoadClient {
       failedByEdge: [...this.failedByEdge],
       sentByEdge: [...this.sentByEdge],
       durationMs: this.startedAt ? performance.now() - this.startedAt : 0,
+      firstFailureAt: this.firstFailureAt,
+      lastFailureAt: this.lastFailureAt,
       bounded: this.bounded,
     };
   }
@@ -107,9 +122,12 @@ export class LoadClient {
       const edge = n % edges;
       this.sent++;
       this.sentByEdge[edge]!++;
+      const sentAt = this.options.clock?.now().getTime() ?? performance.now();
       const status = await this.request(edge);
       if (typeof status === 'number' && status >= 200 && status < 300) this.ok++;
       else {
+        this.firstFailureAt = Math.min(this.firstFailureAt ?? sentAt, sentAt);
+        this.lastFailureAt = Math.max(this.lastFailureAt ?? sentAt, sentAt);
         const key = String(status);
         this.failures[key] = (this.failures[key] ?? 0) + 1;
         this.failedByEdge[edge]!++;
@@ -123,7 +141,7 @@ export class LoadClient {
     return new Promise((resolve) => {
       const req = get(
         url,
-        { agent: this.agent, headers: { [EDGE_HEADER]: String(edge) } },
+        { agent: this.agent, headers: { ...this.options.headers, [EDGE_HEADER]: String(edge) } },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));

@@ -21,9 +21,20 @@ describe('npm run bench -- --smoke', () => {
     expect(results.scale.map((s) => [s.targets, s.failures])).toEqual(
       SMOKE.scaleSizes.map((n) => [n, 0]),
     );
-    expect(results.traffic.keyrot.failedRequests).toBe(0);
-    expect(results.traffic.keyrot.requests).toBeGreaterThan(0);
-    expect(results.traffic.seedBaseline.failedRequests).toBeGreaterThan(0);
-    expect(results.traffic.seedBaseline.outageSeconds).toBeGreaterThan(0);
+    const { keyrot, seedBaseline } = results.traffic;
+    expect(keyrot.failedRequests).toBe(0);
+    expect(keyrot.requests).toBeGreaterThan(0);
+    expect(keyrot.partner).toMatchObject({ failedRequests: 0 });
+    expect(keyrot.partner.requests).toBeGreaterThan(0);
+    // The seed deletes the key it was built for (the edge's, listed first), not the partner's.
+    expect(seedBaseline).toMatchObject({ oldKeyDeleted: true, otherClientKeyDeleted: false });
+    expect(seedBaseline.failedRequests).toBeGreaterThan(0);
+    expect(seedBaseline.outageSeconds).toBeGreaterThan(0);
+    // Listed first, the partner's key is the one it deletes, and the partner's requests fail.
+    expect(seedBaseline.otherClientKeyFirst).toMatchObject({
+      edgeKeyDeleted: false,
+      otherClientKeyDeleted: true,
+    });
+    expect(seedBaseline.otherClientKeyFirst.partner.failedRequests).toBeGreaterThan(0);
   });
 });
