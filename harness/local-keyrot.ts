@@ -11,6 +11,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import {
   ApiGatewayKeyStore,
+  AWS_RETRY,
   createLogger,
   createMetrics,
   DynamoDbLedger,
@@ -29,7 +30,6 @@ import { createHandler as createIssuer } from '../services/key-issuer/src/handle
 import { createHandler as createReaper } from '../services/key-reaper/src/handler';
 import { clientConfig } from './accounts';
 import { correctUsagePlanKeys } from './apigateway-sim';
-import { serializeDynamoDb } from './dynamodb-serial';
 import { CloudFrontSimulator } from './cloudfront-sim';
 import type { LocalWorld } from './provision';
 import type { ServiceName } from './subscriptions';
@@ -61,6 +61,11 @@ export interface LocalKeyrotOptions {
   readonly clock?: Clock;
   /** Supplies CloudFront's ETags and propagation window, which moto lacks. */
   readonly cloudFront?: CloudFrontSimulator;
+  /**
+   * Give the functions' clients the SDK retry settings they have on Lambda (adaptive, 5
+   * attempts). Off by default: the SDK's standard retry, so injected faults reach the code.
+   */
+  readonly lambdaRetry?: boolean;
   /** Extra SDK middleware hook, e.g. to inject faults. */
   readonly decorateClient?: <C extends { middlewareStack: unknown }>(
     client: C,
@@ -73,12 +78,13 @@ export function buildHandlers(
   world: LocalWorld,
   options: LocalKeyrotOptions = {},
 ): Record<ServiceName, LocalHandler> {
-  const api = clientConfig(world.api.session);
-  const edge = clientConfig(world.edge.session);
+  const retry = options.lambdaRetry ? AWS_RETRY : {};
+  const api = { ...clientConfig(world.api.session), ...retry };
+  const edge = { ...clientConfig(world.edge.session), ...retry };
   const decorate = options.decorateClient ?? ((client) => client);
   const clock = options.clock ?? systemClock;
   const apiLedger = new DynamoDbLedger(
-    decorate(serializeDynamoDb(new DynamoDBClient(api)), 'api'),
+    decorate(new DynamoDBClient(api), 'api'),
     world.api.ledgerTableName,
   );
   const apiKeys = new ApiGatewayKeyStore(

@@ -1,18 +1,28 @@
-"""Starts moto's server (same arguments as `python -m moto.server`) with four speed fixes.
+"""Starts moto's server (same arguments as `python -m moto.server`) with DynamoDB's isolation
+and five speed fixes.
 
-Test infrastructure only (harness/moto.ts runs it). None of the fixes changes what an AWS
-call answers; each removes work moto repeats on every request, which made a rotation cost
-seconds of CPU and the 1,000-target benchmark impossible to run on a laptop:
+Test infrastructure only (harness/moto.ts runs it).
+
+0. Isolation: moto serves requests on threads and a DynamoDB request is not atomic there (a
+   transaction checks its conditions, then writes, while other threads run). DynamoDB
+   requests are served one at a time, so transactions are serializable as on AWS, and the
+   clients need not queue their requests (which throttled a fleet rotation).
+
+None of the speed fixes changes what an AWS call answers; each removes work moto repeats on
+every request, which made a rotation cost seconds of CPU and the 1,000-target benchmark
+impossible to run on a laptop:
 
 1. EventBridge: moto builds a jsonpath parser (a PLY grammar) for every input path of every
    rule target on every PutEvents. The parsed expressions are immutable, so they are cached.
 2. DynamoDB: TransactWriteItems deep-copies every table it touches before it starts, to put
    the copy back if a condition fails. The cost grows with the table (the ledger of a
-   1,000-target fleet), and the copy also erases concurrent writes. Here the items the
-   transaction names are saved instead, and only they are put back.
-3. Routing: for every request moto lists its own package folder on disk to learn its
+   1,000-target fleet). Here the items the transaction names are saved instead, and only
+   they are put back.
+3. Queries: a Query on the table (not an index) sorts every item of the table to pick the
+   partition's, so each one cost more as the ledger grew. It now looks at the partition only.
+4. Routing: for every request moto lists its own package folder on disk to learn its
    service names. The list cannot change while the server runs, so it is read once.
-4. The request log: one line per request to stderr, which nobody reads (the harness keeps
+5. The request log: one line per request to stderr, which nobody reads (the harness keeps
    the stderr tail for start-up errors, which still reach it at WARNING and above).
 """
 
@@ -20,6 +30,7 @@ import copy
 import functools
 import logging
 import sys
+import threading
 import types
 
 import jsonpath_ng.ext
@@ -27,7 +38,19 @@ import moto.backends
 import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
 from moto.server import main
+
+
+def serve_dynamodb_one_request_at_a_time() -> None:
+    lock = threading.Lock()
+    original = DynamoHandler.call_action
+
+    def call_action(self):
+        with lock:
+            return original(self)
+
+    DynamoHandler.call_action = call_action
 
 
 def cache_jsonpath() -> None:
@@ -36,7 +59,8 @@ def cache_jsonpath() -> None:
 
 def item_level_transaction_rollback() -> None:
     # moto's own snapshot, `copy.deepcopy(table)`, becomes the identity: its rollback then
-    # puts back the table as it is, and the wrapper below restores the touched items.
+    # puts back the table as it is, and the wrapper below restores the touched items (no
+    # other request runs meanwhile, see serve_dynamodb_one_request_at_a_time).
     def deepcopy(value, memo=None):
         return value if isinstance(value, Table) else copy.deepcopy(value, memo)
 
@@ -77,6 +101,32 @@ def item_level_transaction_rollback() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items
 
 
+def query_only_the_partition() -> None:
+    original_query = Table.query
+    original_all_items = Table.all_items
+    scope = threading.local()
+
+    def all_items(self):
+        hash_key = getattr(scope, "hash_key", None)
+        if hash_key is None or not self.range_key_attr:
+            return original_all_items(self)
+        partition = self.items.get(hash_key) or {}
+        return sorted(partition.values(), key=lambda item: (item.hash_key, item.range_key))
+
+    def query(self, hash_key, *args, **kwargs):
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name or hash_key is None:
+            return original_query(self, hash_key, *args, **kwargs)
+        scope.hash_key = hash_key
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            scope.hash_key = None
+
+    Table.all_items = all_items
+    Table.query = query
+
+
 def list_service_folders_once() -> None:
     folders = tuple(moto.backends.list_of_moto_modules())
     moto.backends.list_of_moto_modules = lambda: folders
@@ -87,8 +137,10 @@ def quiet_request_log() -> None:
 
 
 if __name__ == "__main__":
+    serve_dynamodb_one_request_at_a_time()
     cache_jsonpath()
     item_level_transaction_rollback()
+    query_only_the_partition()
     list_service_folders_once()
     quiet_request_log()
     sys.exit(main())

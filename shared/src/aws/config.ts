@@ -13,6 +13,9 @@ export interface AwsClientConfig {
   readonly maxAttempts: number;
 }
 
+/** The SDK retry settings of every keyrot client. */
+export const AWS_RETRY = { retryMode: 'adaptive', maxAttempts: 5 } as const;
+
 /**
  * Reads region, endpoint and credentials from the environment (`AWS_REGION`,
  * `AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`).
@@ -36,8 +39,7 @@ export function awsClientConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Aw
       : undefined;
   return {
     region,
-    retryMode: 'adaptive',
-    maxAttempts: 5,
+    ...AWS_RETRY,
     ...(endpoint && { endpoint }),
     ...(credentials && { credentials }),
   };
