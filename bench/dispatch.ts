@@ -1,8 +1,11 @@
 /**
- * Delivers the local world's events concurrently, as Lambda would run many invocations at
- * once (the harness's EventRunner delivers one at a time, which would hide any contention):
- * reads both taps, invokes every function whose serverless.yml pattern matches, up to
- * `concurrency` invocations in flight, retrying an error twice like asynchronous invocation.
+ * Delivers the local world's events as Lambda runs a fleet rotation (the harness's
+ * EventRunner delivers one event at a time, which would hide any contention): reads both
+ * taps and invokes every function whose serverless.yml pattern matches, each invocation in an
+ * execution environment of its own function. A function with reserved concurrency has at
+ * most that many environments and an event waits for a free one, as Lambda's asynchronous
+ * queue holds a throttled event; others get a new environment whenever all are busy, up to
+ * `unreservedLimit`. An invocation that throws is retried twice, like asynchronous invocation.
  */
 import path from 'node:path';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -13,11 +16,12 @@ import { matchesPattern } from '../harness/event-pattern';
 import type { LocalHandler } from '../harness/local-keyrot';
 import type { LocalWorld } from '../harness/provision';
 import type { Envelope } from '../harness/runner';
-import { loadSubscriptions, type ServiceName } from '../harness/subscriptions';
+import { loadSubscriptions, type ServiceName, type Subscription } from '../harness/subscriptions';
 
 /** Empty polls in a row, with nothing in flight, that count as quiescence. */
 const QUIET_POLLS = 5;
 const QUIET_POLL_PAUSE_MS = 100;
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface DispatchOutcome {
   readonly service: ServiceName;
@@ -25,11 +29,58 @@ export interface DispatchOutcome {
   readonly result: HandlerResult | { status: 'error'; error: string };
 }
 
+/** A new execution environment of `service`: its own handler, clients and pacing buckets. */
+export type EnvironmentFactory = (
+  service: ServiceName,
+  reservedConcurrency?: number,
+) => LocalHandler;
+
+/** One function's execution environments, created on demand up to `size`. */
+class EnvironmentPool {
+  private readonly idle: LocalHandler[] = [];
+  private readonly waiting: ((handler: LocalHandler) => void)[] = [];
+  created = 0;
+
+  constructor(
+    private readonly size: number,
+    private readonly create: () => LocalHandler,
+  ) {}
+
+  async acquire(): Promise<LocalHandler> {
+    const handler = this.idle.pop();
+    if (handler) return handler;
+    if (this.created < this.size) {
+      this.created++;
+      return this.create();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(handler: LocalHandler): void {
+    const next = this.waiting.shift();
+    if (next) next(handler);
+    else this.idle.push(handler);
+  }
+}
+
+export interface DispatchReport {
+  readonly outcomes: DispatchOutcome[];
+  /** Execution environments each function used, by `service/function`. */
+  readonly environments: Record<string, number>;
+}
+
+export interface DispatchOptions {
+  /** Environments a function without reserved concurrency may have at once. */
+  readonly unreservedLimit: number;
+  /** Treat every function as unreserved (the benchmark's negative control). */
+  readonly ignoreReservedConcurrency?: boolean;
+}
+
 export async function dispatchConcurrently(
   world: LocalWorld,
-  handlers: Record<ServiceName, LocalHandler>,
-  concurrency: number,
-): Promise<DispatchOutcome[]> {
+  createEnvironment: EnvironmentFactory,
+  options: DispatchOptions,
+): Promise<DispatchReport> {
   const subscriptions = loadSubscriptions(path.resolve(__dirname, '..'), {
     region: world.api.session.region,
     apiAccountId: world.api.session.accountId,
@@ -43,7 +94,23 @@ export async function dispatchConcurrently(
   }));
   const outcomes: DispatchOutcome[] = [];
   const inFlight = new Set<Promise<void>>();
-  const invoke = async (service: ServiceName, functionName: string, envelope: Envelope) => {
+  const pools = new Map<string, EnvironmentPool>();
+  const poolOf = (sub: Subscription) => {
+    const name = `${sub.service}/${sub.functionName}`;
+    let pool = pools.get(name);
+    if (!pool) {
+      const reserved = options.ignoreReservedConcurrency ? undefined : sub.reservedConcurrency;
+      pool = new EnvironmentPool(reserved ?? options.unreservedLimit, () =>
+        createEnvironment(sub.service, reserved),
+      );
+      pools.set(name, pool);
+    }
+    return pool;
+  };
+  const invoke = async (sub: Subscription, envelope: Envelope) => {
+    const { service, functionName } = sub;
+    const pool = poolOf(sub);
+    const handler = await pool.acquire();
     let result: DispatchOutcome['result'] = { status: 'error', error: 'not invoked' };
     for (let attempt = 1; attempt <= 3; attempt++) {
       const context = {
@@ -52,20 +119,24 @@ export async function dispatchConcurrently(
         getRemainingTimeInMillis: () => 900_000,
       } as unknown as Context;
       try {
-        result = await handlers[service](envelope, context);
+        result = await handler(envelope, context);
         break;
       } catch (error) {
         result = { status: 'error', error: error instanceof Error ? error.name : String(error) };
       }
     }
+    pool.release(handler);
     outcomes.push({ service, detailType: envelope['detail-type'], result });
   };
+  const report = (): DispatchReport => ({
+    outcomes,
+    environments: Object.fromEntries([...pools].map(([name, pool]) => [name, pool.created])),
+  });
   let quietPolls = 0;
   try {
     for (;;) {
       let received = 0;
       for (const tap of taps) {
-        if (inFlight.size >= concurrency) break;
         const out = await tap.sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: tap.queueUrl,
@@ -86,25 +157,22 @@ export async function dispatchConcurrently(
         for (const message of messages) {
           const envelope = JSON.parse(message.Body ?? '{}') as Envelope;
           for (const sub of subscriptions.filter((s) => matchesPattern(s.pattern, envelope))) {
-            const run: Promise<void> = invoke(sub.service, sub.functionName, envelope).finally(() =>
-              inFlight.delete(run),
-            );
+            const run: Promise<void> = invoke(sub, envelope).finally(() => inFlight.delete(run));
             inFlight.add(run);
           }
         }
       }
       if (received === 0) {
         if (inFlight.size > 0) {
-          await Promise.race(inFlight);
+          // Until an invocation ends (it may put events) or a moment has passed.
+          await Promise.race([...inFlight, pause(QUIET_POLL_PAUSE_MS)]);
           quietPolls = 0;
         } else if (++quietPolls >= QUIET_POLLS) {
-          return outcomes;
+          return report();
         } else {
           // moto copies an event to the tap queue a moment after PutEvents returns.
-          await new Promise((resolve) => setTimeout(resolve, QUIET_POLL_PAUSE_MS));
+          await pause(QUIET_POLL_PAUSE_MS);
         }
-      } else if (inFlight.size >= concurrency) {
-        await Promise.race(inFlight);
       }
     }
   } finally {

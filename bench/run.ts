@@ -8,21 +8,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { paceCalls, PacingRegistry } from '@keyrot/shared';
+import { paceCalls } from '@keyrot/shared';
 import { clientConfig } from '../harness/accounts';
 import { rotationIds, reportRotation } from '../harness/inspect';
 import { startLocalEnvironment } from '../harness/local-env';
 import { startMoto, type MotoServer } from '../harness/moto';
 import { keyrotBundle, naiveCjsBundle, SERVICES } from '../scripts/bundles';
-import { dispatchConcurrently } from './dispatch';
-import {
-  CallCounter,
-  CapacityEstimate,
-  decorator,
-  EMULATED_LIMITS,
-  ServiceThrottle,
-} from './instrument';
-import { provisionTargets } from './targets';
+import { CallCounter, CapacityEstimate, decorator } from './instrument';
+import { scale, type ScaleRun } from './scale';
 import {
   keyrotUnderTraffic,
   seedUnderTraffic,
@@ -36,7 +29,8 @@ export interface BenchOptions {
   readonly smoke: boolean;
   readonly controlPlaneRuns: number;
   readonly coldRuns: number;
-  readonly scaleSizes: readonly number[];
+  /** (4): fleet sizes, and the unpaced negative control. */
+  readonly scale: readonly ScaleRun[];
   readonly propagationMs: number;
   readonly edgeLocations: number;
   /** Write bench/results.json and BENCHMARKS.md's table. */
@@ -47,7 +41,13 @@ export const FULL: BenchOptions = {
   smoke: false,
   controlPlaneRuns: 20,
   coldRuns: 10,
-  scaleSizes: [1, 10, 100, 1000],
+  scale: [
+    { targets: 1 },
+    { targets: 10 },
+    { targets: 100 },
+    { targets: 1000 },
+    { targets: 100, unpaced: true },
+  ],
   propagationMs: 5000,
   edgeLocations: 10,
   write: true,
@@ -56,7 +56,7 @@ export const SMOKE: BenchOptions = {
   smoke: true,
   controlPlaneRuns: 1,
   coldRuns: 1,
-  scaleSizes: [1, 3],
+  scale: [{ targets: 1 }, { targets: 3 }],
   propagationMs: 600,
   edgeLocations: 4,
   write: false,
@@ -203,42 +203,6 @@ function coldStart(file: string, env: Record<string, string>): number {
   return ms;
 }
 
-/** (4): N targets fanned out from one request, under the emulated throttling. */
-async function scale(moto: MotoServer, targets: number) {
-  const throttle = new ServiceThrottle(EMULATED_LIMITS);
-  // One registry per run: one execution environment's buckets, shared by its rotations.
-  const registry = new PacingRegistry();
-  const env = await startLocalEnvironment({
-    moto,
-    keyrot: {
-      decorateClient: decorator((client, account) =>
-        throttle.attach(paceCalls(client, { registry }), account),
-      ),
-    },
-  });
-  try {
-    const list = await provisionTargets(env.world, targets, 'fleet');
-    const started = performance.now();
-    await env.runner.putOnApiBus('KeyRotationRequested', { targets: list });
-    const outcomes = await dispatchConcurrently(env.world, env.handlers, 64);
-    const wallSeconds = (performance.now() - started) / 1000;
-    const completed = outcomes.filter(
-      (o) => o.service === 'key-reaper' && o.result.status === 'completed',
-    ).length;
-    const slowest = Math.max(...Object.values(EMULATED_LIMITS).map((l) => 1 / l.perSecond));
-    return {
-      targets,
-      wallSeconds: r1(wallSeconds),
-      // The limits allow one CreateApiKey, DeleteApiKey and UpdateDistribution per 200 ms.
-      idealSeconds: r1((targets - 1) * slowest),
-      failures: targets - completed,
-      throttledCalls: throttle.total(),
-    };
-  } finally {
-    await env.stop();
-  }
-}
-
 /**
  * (5): keyrot and the seed's Lambda, each in a fresh local world with the traffic harness of
  * the chaos tests (bench/traffic-world.ts), in the same propagation, API Gateway and traffic
@@ -317,9 +281,9 @@ export async function runBench(options: BenchOptions) {
     log('bundles and cold init');
     const sizes = await bundles(moto, options);
     const scaleRows = [];
-    for (const n of options.scaleSizes) {
-      log(`scale: ${n} targets`);
-      scaleRows.push(await scale(moto, n));
+    for (const run of options.scale) {
+      log(`scale: ${run.targets} targets${run.unpaced ? ', without pacing' : ''}`);
+      scaleRows.push(await scale(moto, run));
     }
     log('traffic: keyrot and the seed baseline');
     const trafficResult = await traffic(moto, options);
@@ -345,7 +309,9 @@ if (require.main === module) {
   const options = {
     ...(smoke ? SMOKE : FULL),
     // e.g. `--scale 1,10,100` to measure fewer fleet sizes.
-    ...(scaleArg > 0 && { scaleSizes: (process.argv[scaleArg + 1] ?? '').split(',').map(Number) }),
+    ...(scaleArg > 0 && {
+      scale: (process.argv[scaleArg + 1] ?? '').split(',').map((n) => ({ targets: Number(n) })),
+    }),
   };
   runBench(options).then(
     (results) => {

@@ -15,17 +15,22 @@ export interface Subscription {
   readonly account: string;
   readonly busName: string;
   readonly pattern: EventPattern;
+  /** The function's reserved concurrency, if it has one. */
+  readonly reservedConcurrency?: number;
 }
 
 /** A rule's bus: an ARN, a name (created by the stack), or a `Ref` to the stack's own bus. */
 type EventBusRef = string | { Ref: string };
 
 interface ServerlessFile {
-  params?: { default?: Record<string, string> };
+  params?: { default?: Record<string, string | number> };
   custom?: { keyrot?: { account?: string } };
   functions?: Record<
     string,
-    { events?: { eventBridge?: { eventBus: EventBusRef; pattern: EventPattern } }[] }
+    {
+      reservedConcurrency?: number | string;
+      events?: { eventBridge?: { eventBus: EventBusRef; pattern: EventPattern } }[];
+    }
   >;
 }
 
@@ -49,11 +54,12 @@ export function loadSubscriptions(
         const bus = busOf(
           resolve(eventBridge.eventBus),
           resolve(doc.custom?.keyrot?.account),
-          values.busName,
+          values.busName === undefined ? undefined : String(values.busName),
         );
         if (!bus.account || !bus.name) {
           throw new Error(`${file}: ${functionName}: cannot tell the account and bus of its rule`);
         }
+        const reserved = fn.reservedConcurrency && Number(resolve(fn.reservedConcurrency));
         return [
           {
             service,
@@ -61,6 +67,7 @@ export function loadSubscriptions(
             account: bus.account,
             busName: bus.name,
             pattern: resolve(eventBridge.pattern),
+            ...(reserved && { reservedConcurrency: reserved }),
           },
         ];
       }),
@@ -86,12 +93,16 @@ function busOf(
   return { account: ownAccount, name: ownBusName };
 }
 
-function resolveParams<T>(node: T, values: Record<string, string>, file: string): T {
+function resolveParams<T>(
+  node: T,
+  values: Readonly<Record<string, string | number>>,
+  file: string,
+): T {
   if (typeof node === 'string') {
     return node.replace(/\$\{param:([A-Za-z0-9]+)\}/g, (_, name: string) => {
       const value = values[name];
       if (value === undefined) throw new Error(`${file}: no value for \${param:${name}}`);
-      return value;
+      return String(value);
     }) as T;
   }
   if (Array.isArray(node)) return node.map((n: unknown) => resolveParams(n, values, file)) as T;

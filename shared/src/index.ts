@@ -5,6 +5,7 @@ export * from './aws/publisher';
 export * from './aws/sealer';
 export * from './errors';
 export * from './events';
+export * from './lambda';
 export * from './ledger';
 export * from './log';
 export * from './runtime';

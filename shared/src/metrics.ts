@@ -1,6 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareStack } from '@smithy/types';
-import { awsClientConfigFromEnv } from './aws/config';
 import type { HandlerResult } from './runtime';
 
 export const METRICS_NAMESPACE = 'keyrot';
@@ -68,27 +67,4 @@ export function recordResult(metrics: Metrics, result: HandlerResult): void {
   for (const [what, ms] of Object.entries(result.durationsMs ?? {})) {
     metrics.addMetric(`${what}Duration`, MetricUnit.Milliseconds, ms);
   }
-}
-
-/**
- * What a function's Lambda entry builds its SDK clients with: the environment's AWS config,
- * its metrics, and `counted`, which makes a client's retries count as `ThrottlingRetries`.
- */
-export function lambdaClients(serviceName: string, env: NodeJS.ProcessEnv) {
-  const aws = awsClientConfigFromEnv(env);
-  const metrics = createMetrics(serviceName);
-  return {
-    aws,
-    metrics,
-    counted: <C extends AnyClient>(client: C) => countRetries(client, metrics),
-  };
-}
-
-/**
- * A Lambda entry point that builds its handler (clients included) on first use and reuses it
- * for the execution environment's later invocations.
- */
-export function lazyHandler<A extends unknown[], R>(build: () => (...args: A) => R) {
-  let instance: ((...args: A) => R) | undefined;
-  return (...args: A): R => (instance ??= build())(...args);
 }

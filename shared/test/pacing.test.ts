@@ -4,7 +4,15 @@ import {
   GetApiKeysCommand,
 } from '@aws-sdk/client-api-gateway';
 import { Readable } from 'node:stream';
-import { paceCalls, PacingRegistry, TokenBucket, type PacingClock } from '../src/aws/pacing';
+import { lambdaClients } from '../src/lambda';
+import {
+  AWS_CALL_LIMITS,
+  paceCalls,
+  PacingRegistry,
+  shareOf,
+  TokenBucket,
+  type PacingClock,
+} from '../src/aws/pacing';
 
 /** A clock that only moves when someone sleeps on it. */
 function manualClock(): PacingClock & { at: number } {
@@ -68,6 +76,21 @@ describe('PacingRegistry', () => {
   });
 });
 
+describe('shareOf', () => {
+  it("divides each limit's rate among the environments, keeping the burst", () => {
+    expect(shareOf(AWS_CALL_LIMITS, 5)).toEqual({
+      CreateApiKeyCommand: { perSecond: 1, burst: 1 },
+      DeleteApiKeyCommand: { perSecond: 1, burst: 1 },
+      UpdateDistributionCommand: { perSecond: 1, burst: 1 },
+    });
+    expect(shareOf(AWS_CALL_LIMITS, 1)).toEqual(AWS_CALL_LIMITS);
+  });
+
+  it.each([0, 1.5, Number.NaN])('refuses %p environments', (n) => {
+    expect(() => shareOf(AWS_CALL_LIMITS, n)).toThrow(RangeError);
+  });
+});
+
 describe('paceCalls', () => {
   /** A client whose calls never leave the process: its HTTP handler answers at once. */
   function offlineClient(sentAt: Array<[string, number]>, clock: PacingClock) {
@@ -101,5 +124,58 @@ describe('paceCalls', () => {
       ['GET', 200],
       ['POST', 400],
     ]);
+  });
+});
+
+describe('lambdaClients', () => {
+  const env = {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'secret',
+  };
+
+  /** When the `count` CreateApiKey calls of one environment's `paced` client are sent. */
+  async function createTimes(reservedConcurrency: string | undefined, count: number) {
+    const sentAt: number[] = [];
+    const { paced } = lambdaClients('key-issuer', {
+      ...env,
+      ...(reservedConcurrency !== undefined && { RESERVED_CONCURRENCY: reservedConcurrency }),
+    });
+    const client = paced(
+      new APIGatewayClient({
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+        requestHandler: {
+          handle: async () => {
+            sentAt.push(performance.now());
+            return {
+              response: { statusCode: 200, headers: {}, body: Readable.from([Buffer.from('{}')]) },
+            };
+          },
+        },
+      }),
+    );
+    for (let i = 0; i < count; i++) await client.send(new CreateApiKeyCommand({ name: `k${i}` }));
+    return sentAt;
+  }
+
+  it('paces each environment to its share of the limit: 5 environments, 1 call per second', async () => {
+    const [first, second] = await createTimes('5', 2);
+    expect(second! - first!).toBeGreaterThanOrEqual(990);
+  });
+
+  it('without reserved concurrency, paces to the whole limit (200 ms apart)', async () => {
+    const [first, second] = await createTimes(undefined, 2);
+    expect(second! - first!).toBeGreaterThanOrEqual(190);
+    expect(second! - first!).toBeLessThan(990);
+  });
+
+  it('names RESERVED_CONCURRENCY when it is not a whole number of at least 1', () => {
+    expect(() => lambdaClients('key-issuer', { ...env, RESERVED_CONCURRENCY: '0' })).toThrow(
+      /RESERVED_CONCURRENCY/,
+    );
+    expect(() => lambdaClients('key-issuer', { ...env, RESERVED_CONCURRENCY: 'two' })).toThrow(
+      /RESERVED_CONCURRENCY/,
+    );
   });
 });

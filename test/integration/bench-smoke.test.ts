@@ -19,7 +19,7 @@ describe('npm run bench -- --smoke', () => {
       expect((results.coldInitMs as Record<string, unknown>)[service]).toBeDefined();
     }
     expect(results.scale.map((s) => [s.targets, s.failures])).toEqual(
-      SMOKE.scaleSizes.map((n) => [n, 0]),
+      SMOKE.scale.map((run) => [run.targets, 0]),
     );
     const { keyrot, seedBaseline } = results.traffic;
     expect(keyrot.failedRequests).toBe(0);

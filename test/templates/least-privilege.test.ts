@@ -75,6 +75,36 @@ function functionRulePatterns(template: Template) {
     .flatMap(([, rule]) => (rule.Properties!.EventPattern ? [rule.Properties!.EventPattern] : []));
 }
 
+describe('pacing across execution environments', () => {
+  /** Reserved concurrency and RESERVED_CONCURRENCY of the function running `handlerFile`. */
+  function pacingOf(template: Template, handlerFile: string) {
+    const [, fn] = resourcesOfType(template, 'AWS::Lambda::Function').find(
+      ([, f]) => (f.Properties as { Handler?: string }).Handler === handlerFile,
+    )!;
+    const props = fn.Properties as {
+      ReservedConcurrentExecutions?: number;
+      Environment?: { Variables?: Record<string, string> };
+    };
+    return {
+      reserved: props.ReservedConcurrentExecutions,
+      share: props.Environment?.Variables?.RESERVED_CONCURRENCY,
+    };
+  }
+
+  it.each([
+    ['key-issuer', 'src/handler.handler'],
+    ['key-issuer.single-account', 'src/handler.handler'],
+    ['key-reaper', 'src/handler.handler'],
+  ] as const)(
+    '%s caps its environments and tells each its share of the API Gateway limit',
+    (name, handler) => {
+      const { reserved, share } = pacingOf(templates[name], handler);
+      expect(reserved).toBeGreaterThanOrEqual(1);
+      expect(share).toBe(String(reserved));
+    },
+  );
+});
+
 describe('each function reacts only to its event from its partner account', () => {
   it.each([
     ['key-issuer', 'KeyRotationRequested', API],

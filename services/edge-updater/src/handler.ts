@@ -13,7 +13,6 @@ import {
   EventBridgePublisher,
   InvalidInputError,
   KmsKeySealer,
-  paceCalls,
   readConfig,
   systemClock,
   type HandlerResult,
@@ -81,12 +80,12 @@ export function createHandler(env: EdgeEnvironment) {
 /** Builds the edge-updater's dependencies from its Lambda environment. */
 export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): EdgeEnvironment {
   const config = readConfig(configSchema, env);
-  const { aws, metrics, counted: client } = lambdaClients('edge-updater', env);
+  const { aws, metrics, counted: client, paced } = lambdaClients('edge-updater', env);
   return {
     apiAccountId: config.API_ACCOUNT_ID,
     edgeAccountId: config.EDGE_ACCOUNT_ID,
     // UpdateDistribution is paced (shared/src/aws/pacing.ts); CloudFront publishes no rate.
-    edge: new CloudFrontEdgeConfig(paceCalls(client(new CloudFrontClient(aws)))),
+    edge: new CloudFrontEdgeConfig(paced(client(new CloudFrontClient(aws)))),
     sealer: new KmsKeySealer(client(new KMSClient(aws))),
     events: new EventBridgePublisher(client(new EventBridgeClient(aws)), config.EVENT_BUS_NAME),
     clock: systemClock,

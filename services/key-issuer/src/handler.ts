@@ -13,7 +13,6 @@ import {
   envVar,
   DynamoDbLedger,
   isFanOut,
-  paceCalls,
   EventBridgePublisher,
   kmsKeyArnSchema,
   KmsKeySealer,
@@ -86,15 +85,15 @@ export function createHandler(env: IssuerEnvironment) {
 /** Builds the issuer's dependencies from its Lambda environment. */
 export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): IssuerEnvironment {
   const config = readConfig(configSchema, env);
-  const { aws, metrics, counted: client } = lambdaClients('key-issuer', env);
+  const { aws, metrics, counted: client, paced } = lambdaClients('key-issuer', env);
   const events = new EventBridgePublisher(
     client(new EventBridgeClient(aws)),
     config.EVENT_BUS_NAME,
   );
   return {
     apiAccountId: config.API_ACCOUNT_ID,
-    // CreateApiKey is paced to API Gateway's 5 requests/s (shared/src/aws/pacing.ts).
-    keys: new ApiGatewayKeyStore(paceCalls(client(new APIGatewayClient(aws)))),
+    // CreateApiKey is paced to this environment's share of API Gateway's 5 requests/s.
+    keys: new ApiGatewayKeyStore(paced(client(new APIGatewayClient(aws)))),
     sealer: new KmsKeySealer(client(new KMSClient(aws))),
     ledger: new DynamoDbLedger(client(new DynamoDBClient(aws)), config.LEDGER_TABLE_NAME),
     events,

@@ -11,7 +11,6 @@ import {
   lazyHandler,
   envVar,
   DynamoDbLedger,
-  paceCalls,
   EventBridgePublisher,
   readConfig,
   systemClock,
@@ -65,12 +64,12 @@ export function createHandler(env: ReaperEnvironment) {
 /** Builds the reaper's dependencies from its Lambda environment. */
 export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): ReaperEnvironment {
   const config = readConfig(configSchema, env);
-  const { aws, metrics, counted: client } = lambdaClients('key-reaper', env);
+  const { aws, metrics, counted: client, paced } = lambdaClients('key-reaper', env);
   return {
     apiAccountId: config.API_ACCOUNT_ID,
     edgeAccountId: config.EDGE_ACCOUNT_ID,
-    // DeleteApiKey is paced to API Gateway's 5 requests/s (shared/src/aws/pacing.ts).
-    keys: new ApiGatewayKeyStore(paceCalls(client(new APIGatewayClient(aws)))),
+    // DeleteApiKey is paced to this environment's share of API Gateway's 5 requests/s.
+    keys: new ApiGatewayKeyStore(paced(client(new APIGatewayClient(aws)))),
     ledger: new DynamoDbLedger(client(new DynamoDBClient(aws)), config.LEDGER_TABLE_NAME),
     events: new EventBridgePublisher(client(new EventBridgeClient(aws)), config.EVENT_BUS_NAME),
     clock: systemClock,

@@ -69,10 +69,30 @@ export class TokenBucket {
 }
 
 /**
- * Token buckets by scope and command. One registry per module instance: every client paced
- * with it in one process (one Lambda execution environment) shares its buckets, so concurrent
- * rotations there draw from the same 5 requests per second. Other execution environments have
- * their own: see docs/decisions.md ("Pacing").
+ * `limits` divided among `environments` execution environments that may run at once (a
+ * function's reserved concurrency): each environment paces to its share, so together they
+ * never exceed the account's limit. Bursts stay as they are (keyrot's are 1).
+ */
+export function shareOf(
+  limits: Readonly<Record<string, RateLimit>>,
+  environments: number,
+): Record<string, RateLimit> {
+  if (!Number.isInteger(environments) || environments < 1) {
+    throw new RangeError('environments must be a whole number of at least 1');
+  }
+  return Object.fromEntries(
+    Object.entries(limits).map(([command, limit]) => [
+      command,
+      { perSecond: limit.perSecond / environments, burst: limit.burst },
+    ]),
+  );
+}
+
+/**
+ * Token buckets by scope and command. Every client paced with one registry shares its
+ * buckets: a Lambda entry builds one per execution environment (`lambdaClients`), so the
+ * rotations that environment runs, one after another, draw from the same buckets, each paced
+ * to the environment's share of the account's limit. See docs/decisions.md ("Pacing").
  */
 export class PacingRegistry {
   private readonly buckets = new Map<string, TokenBucket>();
@@ -96,8 +116,7 @@ export class PacingRegistry {
   }
 }
 
-/** The registry every paced client of this execution environment shares by default. */
-export const sharedPacing = new PacingRegistry();
+const processPacing = new PacingRegistry();
 
 // Each SDK client's middleware stack is generic over its own input and output unions; this
 // middleware reads only the command's name, so it takes any client's stack.
@@ -107,6 +126,7 @@ type AnyClient = { middlewareStack: MiddlewareStack<any, any> };
 export interface PacingOptions {
   /** Whose limit the calls count against: the account (default: this environment's). */
   readonly scope?: string;
+  /** Whose buckets: default, one registry for the whole process. */
   readonly registry?: PacingRegistry;
 }
 
@@ -116,7 +136,7 @@ export interface PacingOptions {
  * a retried attempt waits for a token too). Returns the client.
  */
 export function paceCalls<C extends AnyClient>(client: C, options: PacingOptions = {}): C {
-  const registry = options.registry ?? sharedPacing;
+  const registry = options.registry ?? processPacing;
   const scope = options.scope ?? 'default';
   client.middlewareStack.add(
     (next, context) => async (args) => {

@@ -1,0 +1,51 @@
+import * as z from 'zod/mini';
+import { awsClientConfigFromEnv } from './aws/config';
+import { AWS_CALL_LIMITS, paceCalls, PacingRegistry, shareOf } from './aws/pacing';
+import { countRetries, createMetrics, type AnyClient } from './metrics';
+import { readConfig } from './runtime';
+
+const pacingConfig = z.object({
+  /**
+   * The function's reserved concurrency (serverless.yml sets both from one parameter): how
+   * many execution environments may call API Gateway or CloudFront at once, each paced to
+   * its share of the account's limit.
+   */
+  RESERVED_CONCURRENCY: z._default(
+    z.coerce
+      .number()
+      .check(
+        z.int({ error: 'must be a whole number' }),
+        z.gte(1, { error: 'must be at least 1' }),
+        z.lte(1000, { error: 'must be at most 1000' }),
+      ),
+    1,
+  ),
+});
+
+/**
+ * What a function's Lambda entry builds its SDK clients with: the environment's AWS config,
+ * its metrics, `counted`, which makes a client's retries count as `ThrottlingRetries`, and
+ * `paced`, which paces a client's rate-limited calls (shared/src/aws/pacing.ts) with this
+ * execution environment's buckets.
+ */
+export function lambdaClients(serviceName: string, env: NodeJS.ProcessEnv) {
+  const aws = awsClientConfigFromEnv(env);
+  const metrics = createMetrics(serviceName);
+  const { RESERVED_CONCURRENCY } = readConfig(pacingConfig, env);
+  const pacing = new PacingRegistry(shareOf(AWS_CALL_LIMITS, RESERVED_CONCURRENCY));
+  return {
+    aws,
+    metrics,
+    counted: <C extends AnyClient>(client: C) => countRetries(client, metrics),
+    paced: <C extends AnyClient>(client: C) => paceCalls(client, { registry: pacing }),
+  };
+}
+
+/**
+ * A Lambda entry point that builds its handler (clients included) on first use and reuses it
+ * for the execution environment's later invocations.
+ */
+export function lazyHandler<A extends unknown[], R>(build: () => (...args: A) => R) {
+  let instance: ((...args: A) => R) | undefined;
+  return (...args: A): R => (instance ??= build())(...args);
+}
