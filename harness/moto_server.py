@@ -1,5 +1,5 @@
 """Starts moto's server (same arguments as `python -m moto.server`) with DynamoDB's isolation
-and five speed fixes.
+and six speed fixes.
 
 Test infrastructure only (harness/moto.ts runs it).
 
@@ -22,7 +22,10 @@ impossible to run on a laptop:
    partition's, so each one cost more as the ledger grew. It now looks at the partition only.
 4. Routing: for every request moto lists its own package folder on disk to learn its
    service names. The list cannot change while the server runs, so it is read once.
-5. The request log: one line per request to stderr, which nobody reads (the harness keeps
+5. SQS: for each message it receives, moto reads the queue's retention period by computing
+   every queue attribute, three of which count the queue's messages: O(n) per message, a
+   crawl once a fleet's events queue up. The retention period is read directly.
+6. The request log: one line per request to stderr, which nobody reads (the harness keeps
    the stderr tail for start-up errors, which still reach it at WARNING and above).
 """
 
@@ -39,7 +42,9 @@ import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.core.utils import unix_time
 from moto.server import main
+from moto.sqs.models import SQSBackend
 
 
 def serve_dynamodb_one_request_at_a_time() -> None:
@@ -127,6 +132,16 @@ def query_only_the_partition() -> None:
     Table.query = query
 
 
+def read_retention_period_directly() -> None:
+    def is_message_valid_based_on_retention_period(self, queue_name, message):
+        retention_seconds = self.get_queue(queue_name).message_retention_period
+        return retention_seconds + message.sent_timestamp / 1000 > unix_time()
+
+    SQSBackend.is_message_valid_based_on_retention_period = (
+        is_message_valid_based_on_retention_period
+    )
+
+
 def list_service_folders_once() -> None:
     folders = tuple(moto.backends.list_of_moto_modules())
     moto.backends.list_of_moto_modules = lambda: folders
@@ -141,6 +156,7 @@ if __name__ == "__main__":
     cache_jsonpath()
     item_level_transaction_rollback()
     query_only_the_partition()
+    read_retention_period_directly()
     list_service_folders_once()
     quiet_request_log()
     sys.exit(main())
