@@ -76,10 +76,10 @@ function functionRulePatterns(template: Template) {
 }
 
 describe('pacing across execution environments', () => {
-  /** Reserved concurrency and RESERVED_CONCURRENCY of the function running `handlerFile`. */
-  function pacingOf(template: Template, handlerFile: string) {
+  /** What the template gives function `logicalId` for pacing. */
+  function pacingOf(template: Template, logicalId: string) {
     const [, fn] = resourcesOfType(template, 'AWS::Lambda::Function').find(
-      ([, f]) => (f.Properties as { Handler?: string }).Handler === handlerFile,
+      ([id]) => id === logicalId,
     )!;
     const props = fn.Properties as {
       ReservedConcurrentExecutions?: number;
@@ -88,21 +88,31 @@ describe('pacing across execution environments', () => {
     return {
       reserved: props.ReservedConcurrentExecutions,
       share: props.Environment?.Variables?.RESERVED_CONCURRENCY,
+      maxWait: props.Environment?.Variables?.DEPLOY_MAX_WAIT_SECONDS,
     };
   }
 
   it.each([
-    ['key-issuer', 'src/handler.handler'],
-    ['key-issuer.single-account', 'src/handler.handler'],
-    ['key-reaper', 'src/handler.handler'],
-  ] as const)(
-    '%s caps its environments and tells each its share of the API Gateway limit',
-    (name, handler) => {
-      const { reserved, share } = pacingOf(templates[name], handler);
-      expect(reserved).toBeGreaterThanOrEqual(1);
-      expect(share).toBe(String(reserved));
-    },
-  );
+    ['key-issuer', 'IssueKeyLambdaFunction'],
+    ['key-issuer.single-account', 'IssueKeyLambdaFunction'],
+    ['key-reaper', 'RetireKeysLambdaFunction'],
+    ['edge-updater', 'UpdateEdgeLambdaFunction'],
+    ['edge-updater.single-account', 'UpdateEdgeLambdaFunction'],
+  ] as const)('%s caps %s and tells each environment its share of the limit', (name, id) => {
+    const { reserved, share } = pacingOf(templates[name], id);
+    expect(reserved).toBeGreaterThanOrEqual(1);
+    expect(share).toBe(String(reserved));
+  });
+
+  it('the capped edge function hands the wait for Deployed on at once; the uncapped one waits', () => {
+    const template = templates['edge-updater'];
+    expect(pacingOf(template, 'UpdateEdgeLambdaFunction').maxWait).toBe('0');
+    expect(pacingOf(template, 'AwaitDeploymentLambdaFunction')).toEqual({
+      reserved: undefined,
+      share: undefined,
+      maxWait: undefined,
+    });
+  });
 });
 
 describe('each function reacts only to its event from its partner account', () => {

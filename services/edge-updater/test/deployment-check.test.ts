@@ -85,6 +85,25 @@ async function runDueCheck(overrides: Partial<EdgeDeps> = {}) {
 }
 
 describe('a deployment that outlasts one Lambda run', () => {
+  it('as deployed: updateEdge (no wait) hands off at once, awaitDeployment waits it out', async () => {
+    world().edge.deployDelayMs = 3 * MINUTE;
+    const event = await keyCreatedEvent();
+    const started = world().clock.now().getTime();
+
+    const first = await updateEdge(event, deps({ maxWaitMs: 0 }));
+
+    expect(first).toEqual({ status: 'deploying', rotationId: event.rotationId, check: 1 });
+    expect(world().clock.now().getTime()).toBe(started);
+    expect(world().edge.writes).toHaveLength(1);
+
+    const second = await runDueCheck({ maxWaitMs: 840_000 });
+
+    expect(second).toMatchObject({ status: 'updated' });
+    expect(onlyOne(world().events.ofType('EdgeUpdated')).newKey).toEqual(event.newKey);
+    expect(checks.scheduled).toHaveLength(1);
+    expect(world().edge.writes).toHaveLength(1);
+  });
+
   it('continues in a scheduled check and is announced once Deployed', async () => {
     world().edge.deployDelayMs = 25 * MINUTE;
     const event = await keyCreatedEvent();
