@@ -191,7 +191,23 @@ describe('each role holds only its own side of the rotation', () => {
           Resource: [`arn:aws:events:us-east-1:${EDGE}:event-bus/keyrot`],
         },
       },
+      {
+        role: 'DeployCheckSchedulerRole',
+        statement: {
+          Effect: 'Allow',
+          Action: ['sqs:SendMessage'],
+          Resource: [{ 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] }],
+        },
+      },
     ]);
+  });
+
+  it('sends a re-check Scheduler cannot deliver to the dead-letter queue the DLQ alarm watches', () => {
+    for (const [, fn] of resourcesOfType(templates['edge-updater'], 'AWS::Lambda::Function')) {
+      const variables = (fn.Properties as { Environment: { Variables: Record<string, Json> } })
+        .Environment.Variables;
+      expect(variables.DEPLOY_CHECK_DLQ_ARN).toEqual({ 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] });
+    }
   });
 
   it("the reaper's delete permission covers API keys only, never usage plans or APIs", () => {

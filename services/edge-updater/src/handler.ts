@@ -39,6 +39,8 @@ export const configSchema = z.object({
   DEPLOY_CHECK_SCHEDULE_GROUP: z.optional(z.string()),
   DEPLOY_CHECK_ROLE_ARN: z.optional(z.string()),
   DEPLOY_CHECK_BUS_ARN: z.optional(z.string()),
+  /** Dead-letter queue of a re-check Scheduler could not deliver (optional). */
+  DEPLOY_CHECK_DLQ_ARN: z.optional(z.string()),
 });
 
 /** Time kept in reserve at the end of an invocation to report the outcome. */
@@ -108,12 +110,20 @@ function deployChecksFrom(
     DEPLOY_CHECK_SCHEDULE_GROUP: groupName,
     DEPLOY_CHECK_ROLE_ARN: roleArn,
     DEPLOY_CHECK_BUS_ARN: busArn,
+    DEPLOY_CHECK_DLQ_ARN: deadLetterArn,
   } = config;
   if (!groupName && !roleArn && !busArn) return {};
   if (!groupName) throw new InvalidInputError('DEPLOY_CHECK_SCHEDULE_GROUP', 'must be set');
   if (!roleArn) throw new InvalidInputError('DEPLOY_CHECK_ROLE_ARN', 'must be set');
   if (!busArn) throw new InvalidInputError('DEPLOY_CHECK_BUS_ARN', 'must be set');
-  return { deployChecks: new SchedulerDeploymentChecks(client(), { groupName, roleArn, busArn }) };
+  return {
+    deployChecks: new SchedulerDeploymentChecks(client(), {
+      groupName,
+      roleArn,
+      busArn,
+      ...(deadLetterArn && { deadLetterArn }),
+    }),
+  };
 }
 
 /** Lambda entry point: clients are built once per execution environment. */

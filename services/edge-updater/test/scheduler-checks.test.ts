@@ -58,6 +58,23 @@ describe('SchedulerDeploymentChecks', () => {
     expect(JSON.parse(input.Target!.Input!)).toEqual(CHECK);
   });
 
+  it('sends a check it cannot deliver to the dead-letter queue, when one is configured', async () => {
+    scheduler.on(CreateScheduleCommand).resolves({ ScheduleArn: 'arn' });
+    const deadLetterArn = 'arn:aws:sqs:us-east-1:222222222222:keyrot-edge-updater-prod-dlq';
+    const withQueue = new SchedulerDeploymentChecks(new SchedulerClient({}), {
+      ...OPTIONS,
+      deadLetterArn,
+    });
+    const without = new SchedulerDeploymentChecks(new SchedulerClient({}), OPTIONS);
+
+    await withQueue.schedule(CHECK, new Date('2026-11-25T09:16:00Z'));
+    await without.schedule(CHECK, new Date('2026-11-25T09:16:00Z'));
+
+    const [queued, dropped] = scheduler.commandCalls(CreateScheduleCommand);
+    expect(queued!.args[0].input.Target!.DeadLetterConfig).toEqual({ Arn: deadLetterArn });
+    expect(dropped!.args[0].input.Target!.DeadLetterConfig).toBeUndefined();
+  });
+
   it('reports a check scheduled already (a duplicate) without creating another', async () => {
     scheduler
       .on(CreateScheduleCommand)

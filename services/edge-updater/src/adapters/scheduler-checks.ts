@@ -20,6 +20,11 @@ export interface SchedulerChecksOptions {
   readonly roleArn: string;
   /** The edge account's keyrot bus, where the edge-updater listens for the check. */
   readonly busArn: string;
+  /**
+   * Queue for a check Scheduler could not put on the bus after its retries (the service's
+   * dead-letter queue, which an alarm watches). Without it such a check is dropped.
+   */
+  readonly deadLetterArn?: string;
 }
 
 /** Schedule name of a rotation's n-th check: stable, so a duplicate request conflicts. */
@@ -71,6 +76,9 @@ export class SchedulerDeploymentChecks implements DeploymentChecks {
             Input: JSON.stringify(check),
             EventBridgeParameters: { DetailType: 'EdgeDeploymentCheck', Source: EVENT_SOURCE },
             RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 20 },
+            ...(this.options.deadLetterArn && {
+              DeadLetterConfig: { Arn: this.options.deadLetterArn },
+            }),
           },
         }),
       );
