@@ -322,7 +322,7 @@ if (require.main === module) {
         const json = `${JSON.stringify(results, null, 2)}\n`;
         process.stdout.write(json);
         if (options.write) {
-          writeFileSync(resultsFile, json);
+          writeFileSync(resultsFile, await formatted(resultsFile, json));
           await writeTable(results);
         }
       });
@@ -366,7 +366,11 @@ async function writeTable(r: BenchResults): Promise<void> {
   const end = '<!-- /bench:table -->';
   const before = text.slice(0, text.indexOf(start) + start.length);
   const after = text.slice(text.indexOf(end));
-  const markdown = `${before}\n\n${lines.join('\n')}\n\n${after}`;
+  writeFileSync(file, await formatted(file, `${before}\n\n${lines.join('\n')}\n\n${after}`));
+}
+
+/** `text` as prettier formats `file` (npm run lint checks the files the bench writes). */
+async function formatted(file: string, text: string): Promise<string> {
   const config = await prettier.resolveConfig(file);
-  writeFileSync(file, await prettier.format(markdown, { ...config, filepath: file }));
+  return prettier.format(text, { ...config, filepath: file });
 }
