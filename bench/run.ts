@@ -9,7 +9,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { paceCalls } from '@keyrot/shared';
-import * as prettier from 'prettier';
 import { clientConfig } from '../harness/accounts';
 import { rotationIds, reportRotation } from '../harness/inspect';
 import { startLocalEnvironment } from '../harness/local-env';
@@ -371,6 +370,9 @@ async function writeTable(r: BenchResults): Promise<void> {
 
 /** `text` as prettier formats `file` (npm run lint checks the files the bench writes). */
 async function formatted(file: string, text: string): Promise<string> {
+  // Loaded here, not at the top: prettier 3 imports its plugins dynamically, which jest's
+  // CommonJS runtime refuses, and the bench's smoke test (under jest) never writes.
+  const prettier = await import('prettier');
   const config = await prettier.resolveConfig(file);
   return prettier.format(text, { ...config, filepath: file });
 }
