@@ -276,6 +276,8 @@ export async function runBench(options: BenchOptions) {
   const moto = await startMoto();
   try {
     const log = (what: string) => process.stderr.write(`bench: ${what}\n`);
+    const host = machine();
+    log(`machine: ${host.os}, ${host.cpus}, ${host.memoryGiB} GiB, Node ${host.node}`);
     log('calls per rotation and control-plane time');
     const perRotation = await rotations(moto, options);
     log('bundles and cold init');
@@ -288,7 +290,7 @@ export async function runBench(options: BenchOptions) {
     log('traffic: keyrot and the seed baseline');
     const trafficResult = await traffic(moto, options);
     return {
-      machine: machine(),
+      machine: host,
       smoke: options.smoke,
       measuredAt: new Date().toISOString(),
       ...perRotation,
