@@ -7,16 +7,14 @@
  * queue holds a throttled event; others get a new environment whenever all are busy, up to
  * `unreservedLimit`. An invocation that throws is retried twice, like asynchronous invocation.
  */
-import path from 'node:path';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { HandlerResult } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
-import { clientConfig } from '../harness/accounts';
 import { matchesPattern } from '../harness/event-pattern';
 import type { LocalHandler } from '../harness/local-keyrot';
 import type { LocalWorld } from '../harness/provision';
 import type { Envelope } from '../harness/runner';
-import { loadSubscriptions, type ServiceName, type Subscription } from '../harness/subscriptions';
+import { worldSubscriptions, type ServiceName, type Subscription } from '../harness/subscriptions';
+import { EventTaps } from '../harness/taps';
 
 /** Empty polls in a row, with nothing in flight, that count as quiescence. */
 const QUIET_POLLS = 5;
@@ -81,17 +79,8 @@ export async function dispatchConcurrently(
   createEnvironment: EnvironmentFactory,
   options: DispatchOptions,
 ): Promise<DispatchReport> {
-  const subscriptions = loadSubscriptions(path.resolve(__dirname, '..'), {
-    region: world.api.session.region,
-    apiAccountId: world.api.session.accountId,
-    edgeAccountId: world.edge.session.accountId,
-    busName: world.api.busName,
-  });
-  const sides = world.singleAccount ? [world.api] : [world.api, world.edge];
-  const taps = sides.map((side) => ({
-    sqs: new SQSClient(clientConfig(side.session)),
-    queueUrl: side.tapQueueUrl,
-  }));
+  const subscriptions = worldSubscriptions(world);
+  const taps = new EventTaps(world);
   const outcomes: DispatchOutcome[] = [];
   const inFlight = new Set<Promise<void>>();
   const pools = new Map<string, EnvironmentPool>();
@@ -135,34 +124,15 @@ export async function dispatchConcurrently(
   let quietPolls = 0;
   try {
     for (;;) {
-      let received = 0;
-      for (const tap of taps) {
-        const out = await tap.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: tap.queueUrl,
-            MaxNumberOfMessages: 10,
-            WaitTimeSeconds: 0,
-          }),
-        );
-        const messages = out.Messages ?? [];
-        received += messages.length;
-        if (messages.length === 0) continue;
-        quietPolls = 0;
-        await tap.sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: tap.queueUrl,
-            Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
-          }),
-        );
-        for (const message of messages) {
-          const envelope = JSON.parse(message.Body ?? '{}') as Envelope;
-          for (const sub of subscriptions.filter((s) => matchesPattern(s.pattern, envelope))) {
-            const run: Promise<void> = invoke(sub, envelope).finally(() => inFlight.delete(run));
-            inFlight.add(run);
-          }
+      const envelopes = await taps.take();
+      if (envelopes.length > 0) quietPolls = 0;
+      for (const envelope of envelopes) {
+        for (const sub of subscriptions.filter((s) => matchesPattern(s.pattern, envelope))) {
+          const run: Promise<void> = invoke(sub, envelope).finally(() => inFlight.delete(run));
+          inFlight.add(run);
         }
       }
-      if (received === 0) {
+      if (envelopes.length === 0) {
         if (inFlight.size > 0) {
           // Until an invocation ends (it may put events) or a moment has passed.
           await Promise.race([...inFlight, pause(QUIET_POLL_PAUSE_MS)]);
@@ -177,6 +147,6 @@ export async function dispatchConcurrently(
     }
   } finally {
     await Promise.all(inFlight);
-    for (const tap of taps) tap.sqs.destroy();
+    taps.close();
   }
 }

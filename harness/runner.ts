@@ -15,14 +15,14 @@ import {
   ListSchedulesCommand,
   SchedulerClient,
 } from '@aws-sdk/client-scheduler';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { systemClock, type Clock, type HandlerResult } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
 import { clientConfig, type AccountSession } from './accounts';
 import { matchesPattern } from './event-pattern';
 import type { LocalHandler } from './local-keyrot';
 import { readScheduledRotation, type LocalWorld } from './provision';
-import { loadSubscriptions, type ServiceName, type Subscription } from './subscriptions';
+import { worldSubscriptions, type ServiceName, type Subscription } from './subscriptions';
+import { EventTaps } from './taps';
 
 /** An EventBridge envelope as a rule's target receives it. */
 export interface Envelope {
@@ -74,7 +74,7 @@ export class EventRunner {
   /** One-time schedules the runner ran, as EventBridge Scheduler would. */
   readonly schedulesRun: { name: string; detailType: string }[] = [];
   private readonly subscriptions: Subscription[];
-  private readonly taps: { sqs: SQSClient; queueUrl: string }[];
+  private readonly taps: EventTaps;
   private readonly clock: Clock;
   /** Clients per account, made once (each new client costs a few ms on every call path). */
   private readonly clients = new Map<
@@ -89,17 +89,8 @@ export class EventRunner {
     private readonly options: EventRunnerOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
-    this.subscriptions = loadSubscriptions(repoRoot, {
-      region: world.api.session.region,
-      apiAccountId: world.api.session.accountId,
-      edgeAccountId: world.edge.session.accountId,
-      busName: world.api.busName,
-    });
-    const sides = world.singleAccount ? [world.api] : [world.api, world.edge];
-    this.taps = sides.map((side) => ({
-      sqs: new SQSClient(clientConfig(side.session)),
-      queueUrl: side.tapQueueUrl,
-    }));
+    this.subscriptions = worldSubscriptions(world, repoRoot);
+    this.taps = new EventTaps(world);
   }
 
   /**
@@ -146,7 +137,7 @@ export class EventRunner {
     const start = this.deliveries.length;
     const scheduleDeadline = Date.now() + (this.options.maxScheduleWaitMs ?? 60_000);
     for (let seen = 0; seen < maxEvents;) {
-      const batch = await this.receive();
+      const batch = await this.taps.take();
       if (batch.length === 0) {
         if (await this.runNextSchedule(scheduleDeadline)) continue;
         return this.deliveries.slice(start);
@@ -269,7 +260,7 @@ export class EventRunner {
       scheduler.destroy();
     }
     this.clients.clear();
-    for (const tap of this.taps) tap.sqs.destroy();
+    this.taps.close();
   }
 
   /** Schedules seen to be recurring (cron, rate): the runner leaves those to the tests. */
@@ -320,28 +311,5 @@ export class EventRunner {
     };
     this.deliveries.push(delivery);
     return delivery;
-  }
-
-  private async receive(): Promise<Envelope[]> {
-    const envelopes: Envelope[] = [];
-    for (const tap of this.taps) {
-      const out = await tap.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: tap.queueUrl,
-          MaxNumberOfMessages: 10,
-          WaitTimeSeconds: 0,
-        }),
-      );
-      const messages = out.Messages ?? [];
-      if (messages.length === 0) continue;
-      envelopes.push(...messages.map((m) => JSON.parse(m.Body ?? '{}') as Envelope));
-      await tap.sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: tap.queueUrl,
-          Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
-        }),
-      );
-    }
-    return envelopes;
   }
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import type { EventPattern } from './event-pattern';
+import type { LocalWorld } from './provision';
 
 /** keyrot's services, in the order a rotation reaches them. */
 export const SERVICES = ['key-issuer', 'edge-updater', 'key-reaper'] as const;
@@ -72,6 +73,19 @@ export function loadSubscriptions(
         ];
       }),
     );
+  });
+}
+
+/** The subscriptions as deployed into `world`'s accounts, region and bus. */
+export function worldSubscriptions(
+  world: LocalWorld,
+  repoRoot = path.resolve(__dirname, '..'),
+): Subscription[] {
+  return loadSubscriptions(repoRoot, {
+    region: world.api.session.region,
+    apiAccountId: world.api.session.accountId,
+    edgeAccountId: world.edge.session.accountId,
+    busName: world.api.busName,
   });
 }
 
