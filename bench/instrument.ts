@@ -4,11 +4,7 @@
  * estimate, and the service-side throttling the emulator lacks.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { MiddlewareStack } from '@smithy/types';
-
-// Each SDK client's middleware stack is generic over its own input and output unions.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyClient = { middlewareStack: MiddlewareStack<any, any> };
+import type { AnyClient } from '@keyrot/shared';
 
 /**
  * A `decorateClient` hook for harness/local-keyrot.ts from middleware that takes any client

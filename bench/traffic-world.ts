@@ -18,7 +18,7 @@ import {
   GetUsagePlanKeysCommand,
 } from '@aws-sdk/client-api-gateway';
 import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
-import { fingerprintOf, type SeedInput } from '@keyrot/shared';
+import { fingerprintOf, SecretValue, type AnyClient, type SeedInput } from '@keyrot/shared';
 import { clientConfig } from '../harness/accounts';
 import { correctUsagePlanKeys } from '../harness/apigateway-sim';
 import { CloudFrontSimulator } from '../harness/cloudfront-sim';
@@ -30,7 +30,7 @@ import { ScaledClock, seededRandom } from '../harness/sim-clock';
 import { EdgeProxy } from '../harness/traffic/edge-proxy';
 import { LoadClient, type LoadReport } from '../harness/traffic/load';
 import { OriginSimulator } from '../harness/traffic/origin';
-import { CallCounter, decorator, type AnyClient } from './instrument';
+import { CallCounter, decorator } from './instrument';
 import { seedRotation } from './seed-baseline';
 
 const SECOND = 1000;
@@ -93,7 +93,7 @@ export class TrafficWorld {
     readonly origin: OriginSimulator,
     readonly proxy: EdgeProxy,
     private readonly settings: TrafficSettings,
-    private readonly partnerKey: string,
+    private readonly partnerKey: SecretValue,
   ) {}
 
   /**
@@ -184,7 +184,7 @@ export class TrafficWorld {
     this.partnerLoad = new LoadClient(this.origin.baseUrl, {
       ...settings.partnerLoad,
       path: `/${STAGE_NAME}/hello`,
-      headers: { [API_KEY_HEADER_NAME]: this.partnerKey },
+      headers: { [API_KEY_HEADER_NAME]: this.partnerKey.reveal() },
       clock,
       maxDurationMs: 300_000,
     });
@@ -336,13 +336,13 @@ async function orderPlan(world: LocalWorld, order: PlanOrder): Promise<void> {
   }
 }
 
-/** A key's value, for a client that sends it (kept in memory, never reported). */
-async function keyValue(world: LocalWorld, keyId: string): Promise<string> {
+/** A key's value, for a client that sends it (wrapped: printing the world never shows it). */
+async function keyValue(world: LocalWorld, keyId: string): Promise<SecretValue> {
   const client = new APIGatewayClient(clientConfig(world.api.session));
   try {
     const key = await client.send(new GetApiKeyCommand({ apiKey: keyId, includeValue: true }));
     if (!key.value) throw new Error(`traffic: key ${keyId} has no value`);
-    return key.value;
+    return new SecretValue(key.value);
   } finally {
     client.destroy();
   }

@@ -14,15 +14,16 @@ export function createMetrics(serviceName: string): Metrics {
   return new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
 }
 
+/** Any SDK v3 client, for middleware meant for every client. */
+// Each client's middleware stack is generic over its own input and output unions, which
+// middleware for every client cannot name.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyClient = { middlewareStack: MiddlewareStack<any, any> };
+
 /**
  * Counts the retries the SDK made (throttling and server errors; adaptive retry mode) as
  * `ThrottlingRetries`, from each call's `$metadata.attempts`.
  */
-// Each SDK client's middleware stack is generic over its own input and output unions; this
-// middleware only reads `$metadata`, so it takes any client's stack.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyClient = { middlewareStack: MiddlewareStack<any, any> };
-
 export function countRetries<C extends AnyClient>(client: C, metrics: Metrics): C {
   client.middlewareStack.add(
     (next) => async (args) => {

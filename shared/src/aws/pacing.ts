@@ -1,4 +1,4 @@
-import type { MiddlewareStack } from '@smithy/types';
+import type { AnyClient } from '../metrics';
 
 /** A request rate: `perSecond` on average, at most `burst` back to back. */
 export interface RateLimit {
@@ -117,11 +117,6 @@ export class PacingRegistry {
 }
 
 const processPacing = new PacingRegistry();
-
-// Each SDK client's middleware stack is generic over its own input and output unions; this
-// middleware reads only the command's name, so it takes any client's stack.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyClient = { middlewareStack: MiddlewareStack<any, any> };
 
 export interface PacingOptions {
   /** Whose limit the calls count against: the account (default: this environment's). */
