@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import { awsClientConfigFromEnv } from './aws/config';
 import { AWS_CALL_LIMITS, paceCalls, PacingRegistry, shareOf } from './aws/pacing';
 import { countRetries, createMetrics, type AnyClient } from './metrics';
-import { readConfig } from './runtime';
+import { envVar, readConfig } from './runtime';
 
 const pacingConfig = z.object({
   /**
@@ -10,16 +10,7 @@ const pacingConfig = z.object({
    * many execution environments may call API Gateway or CloudFront at once, each paced to
    * its share of the account's limit.
    */
-  RESERVED_CONCURRENCY: z._default(
-    z.coerce
-      .number()
-      .check(
-        z.int({ error: 'must be a whole number' }),
-        z.gte(1, { error: 'must be at least 1' }),
-        z.lte(1000, { error: 'must be at most 1000' }),
-      ),
-    1,
-  ),
+  RESERVED_CONCURRENCY: envVar.count(1, 1, 1000),
 });
 
 /**

@@ -69,21 +69,34 @@ export const accountIdSchema = z
   .string()
   .check(z.regex(/^\d{12}$/, { error: 'must be a 12-digit account id' }));
 
+function boundedNumber(
+  fallback: number,
+  min: number,
+  max: number,
+  ...checks: z.core.$ZodCheck<number>[]
+) {
+  return z._default(
+    z.coerce
+      .number()
+      .check(
+        ...checks,
+        z.gte(min, { error: `must be at least ${min}` }),
+        z.lte(max, { error: `must be at most ${max}` }),
+      ),
+    fallback,
+  );
+}
+
 /** Builders for the schemas of the functions' environment variables. */
 export const envVar = {
   /** A name that must be set (bus, table). */
   name: () => z.string({ error: 'must be set' }).check(z.minLength(1, { error: 'must be set' })),
-  /** A number of seconds (or a count) with bounds and a default. */
+  /** A number of seconds with bounds and a default. */
   number: (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
-    z._default(
-      z.coerce
-        .number()
-        .check(
-          z.gte(min, { error: `must be at least ${min}` }),
-          z.lte(max, { error: `must be at most ${max}` }),
-        ),
-      fallback,
-    ),
+    boundedNumber(fallback, min, max),
+  /** A whole number (a count) with bounds and a default. */
+  count: (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+    boundedNumber(fallback, min, max, z.int({ error: 'must be a whole number' })),
   /** An optional URL; empty counts as unset (serverless passes empty parameters as ''). */
   optionalUrl: () => z.optional(z.union([z.literal(''), z.url({ error: 'must be a URL' })])),
 };
