@@ -1,7 +1,7 @@
 /**
  * Projects: `unit` (mocked clients, no network), `templates`, `integration` (moto server on
  * 127.0.0.1, started by each test file) and `chaos` (live traffic and the fault matrix on
- * moto; `npm run chaos` runs it and prints the table). ts-jest compiles to CommonJS for jest;
+ * moto; `npm run chaos` runs it and prints the table) and `deployed` (`npm run test:deployed`). ts-jest compiles to CommonJS for jest;
  * type checking is `npm run typecheck`'s job, so tests compile in isolation (fast).
  */
 const transform = {
@@ -48,6 +48,16 @@ module.exports = {
       testEnvironment: 'node',
       testMatch: ['<rootDir>/test/chaos/**/*.test.ts'],
       slowTestThreshold: 60,
+    },
+    {
+      // The stacks as users deploy them: `serverless deploy` onto moto, then the packaged
+      // functions run from their zips with their deployed environment and roles.
+      displayName: 'deployed',
+      transform,
+      moduleNameMapper,
+      testEnvironment: 'node',
+      testMatch: ['<rootDir>/test/deployed/**/*.test.ts'],
+      slowTestThreshold: 120,
     },
   ],
 };
