@@ -4,7 +4,12 @@
  * its timeline and ledger entries read back from DynamoDB, checks the outcome against the
  * emulated AWS, and stops everything it started.
  *
- *   npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose] [--serve]
+ *   npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose] [--serve] [--deployed]
+ *
+ * `--deployed` runs the same rotation through the stacks as users deploy them: `serverless
+ * deploy` of every service onto moto, the packaged functions run from their zips with their
+ * deployed environment and roles, every AWS call checked by the IAM simulation
+ * (harness/deployed/); the JSON line gains `"deployed": true` and `"deniedCalls"`.
  *
  * `--serve` keeps the local world up afterwards for the keyrot CLI: it writes credentials,
  * a targets file and an env.sh under .tmp/demo, and delivers events until Ctrl-C.
@@ -21,12 +26,15 @@ import {
   rotationIds,
   type RotationReport,
 } from './inspect';
+import { deployLocal } from './deployed/deploy';
+import { DeployedRunner } from './deployed/runner';
 import { startLocalEnvironment, type LocalEnvironment } from './local-env';
-import { SCHEDULE_EXPRESSION } from './provision';
+import { startMoto } from './moto';
+import { SCHEDULE_EXPRESSION, type LocalWorld } from './provision';
 import { CloudFrontSimulator } from './cloudfront-sim';
 
 const USAGE =
-  'usage: npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose] [--serve]';
+  'usage: npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose] [--serve | --deployed]';
 
 function parseOptions(argv: string[]) {
   const { values } = parseArgs({
@@ -37,6 +45,7 @@ function parseOptions(argv: string[]) {
       'single-account': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       serve: { type: 'boolean', default: false },
+      deployed: { type: 'boolean', default: false },
       'propagation-seconds': { type: 'string', default: '2' },
       help: { type: 'boolean', default: false },
     },
@@ -44,6 +53,11 @@ function parseOptions(argv: string[]) {
   const rotations = Number(values.rotations);
   if (!Number.isInteger(rotations) || rotations < 1 || rotations > 20) {
     throw new Error(`--rotations must be an integer from 1 to 20, got "${values.rotations}"`);
+  }
+  if (values.serve && values.deployed) {
+    throw new Error(
+      '--serve keeps the in-process world up for the CLI; it cannot be combined with --deployed',
+    );
   }
   const propagationSeconds = Number(values['propagation-seconds']);
   if (!Number.isFinite(propagationSeconds) || propagationSeconds < 0 || propagationSeconds > 120) {
@@ -71,38 +85,38 @@ async function main(): Promise<number> {
   const say = (line = '') => out.write(`${line}\n`);
 
   say('keyrot demo: zero-downtime rotation of the key CloudFront sends to API Gateway');
-  say('starting local AWS (moto) and provisioning the accounts...');
-  const env = await startLocalEnvironment({
-    singleAccount: options['single-account'],
-    echoLogs: options.verbose,
-    // CloudFront takes minutes to deploy a change; the demo compresses it to a few seconds.
-    keyrot: {
-      cloudFront: new CloudFrontSimulator(options.propagationSeconds * 1000),
-      pollIntervalMs: 250,
-    },
-  });
+  const run = options.deployed
+    ? await startDeployedRun(options, say)
+    : await startInProcessRun(options, say);
   try {
-    await describeWorld(env, say);
+    await describeWorld(run, say);
     const reports: RotationReport[] = [];
     for (let n = 1; n <= options.rotations; n++) {
       say();
       say(
-        `Rotation ${n} of ${options.rotations}: firing schedule keyrot-monthly-rotation (${SCHEDULE_EXPRESSION})`,
+        `Rotation ${n} of ${options.rotations}: firing schedule ${run.world.api.scheduleName} (${SCHEDULE_EXPRESSION})`,
       );
-      const before = env.runner.events.length;
-      await env.runner.fireSchedule();
-      await env.runner.drain();
-      for (const event of env.runner.events.slice(before)) {
-        say(`  event ${event['detail-type'].padEnd(21)} on the bus of account ${event.account}`);
+      const before = run.events().length;
+      await run.fireSchedule();
+      await run.drain();
+      for (const event of run.events().slice(before)) {
+        say(`  event ${event.detailType.padEnd(21)} on the bus of account ${event.account}`);
       }
-      const ids = await rotationIds(env.world);
-      const report = await reportRotation(env.world, ids[ids.length - 1]!);
+      const ids = await rotationIds(run.world);
+      const report = await reportRotation(run.world, ids[ids.length - 1]!);
       reports.push(report);
       printTimeline(report, say);
-      printLedger(report, env, say);
+      printLedger(report, run.world, say);
       printChecks(report, say);
     }
-    const failed = reports.some((r) => !passed(r));
+    if (run.deniedCalls) {
+      const denied = run.deniedCalls();
+      say(
+        `  ${denied.length === 0 ? '✔' : '✘'} ${denied.length} AWS calls denied by the IAM simulation of the deployed roles`,
+      );
+      for (const d of denied) say(`    ${d}`);
+    }
+    const failed = reports.some((r) => !passed(r)) || (run.deniedCalls?.().length ?? 0) > 0;
     if (reports.length > 1) {
       const chained = reports
         .slice(1)
@@ -113,25 +127,125 @@ async function main(): Promise<number> {
     return await finish(failed ? 1 : 0);
 
     async function finish(code: number): Promise<number> {
-      if (options.json) process.stdout.write(`${JSON.stringify(jsonSummary(reports))}\n`);
-      if (options.serve) await serveForCli(env, say);
+      if (options.json) {
+        const deployed = run.deniedCalls && {
+          deployed: true,
+          deniedCalls: run.deniedCalls().length,
+        };
+        process.stdout.write(`${JSON.stringify({ ...jsonSummary(reports), ...deployed })}\n`);
+      }
+      if (options.serve && run.env) await serveForCli(run.env, say);
       else say('Next: `npm run demo -- --serve` keeps this world up for the keyrot CLI (README).');
       return code;
     }
   } finally {
-    await env.stop();
+    await run.stop();
     say('local AWS stopped; nothing left behind.');
   }
 }
 
-async function describeWorld(env: LocalEnvironment, say: (line?: string) => void) {
-  const { world, moto } = env;
+/** One demo world: in process (the default) or the deployed stacks (`--deployed`). */
+interface DemoRun {
+  readonly world: LocalWorld;
+  readonly endpoint: string;
+  fireSchedule(): Promise<void>;
+  drain(): Promise<void>;
+  /** Events put on a bus so far, with the account of that bus. */
+  events(): { detailType: string; account: string }[];
+  /** Deployed only: the calls the IAM simulation denied, one line each. */
+  readonly deniedCalls?: () => string[];
+  /** In process only: the environment `--serve` keeps up. */
+  readonly env?: LocalEnvironment;
+  stop(): Promise<void>;
+}
+
+type Say = (line?: string) => void;
+
+async function startInProcessRun(
+  options: ReturnType<typeof parseOptions>,
+  say: Say,
+): Promise<DemoRun> {
+  say('starting local AWS (moto) and provisioning the accounts...');
+  const env = await startLocalEnvironment({
+    singleAccount: options['single-account'],
+    echoLogs: options.verbose,
+    // CloudFront takes minutes to deploy a change; the demo compresses it to a few seconds.
+    keyrot: {
+      cloudFront: new CloudFrontSimulator(options.propagationSeconds * 1000),
+      pollIntervalMs: 250,
+    },
+  });
+  return {
+    world: env.world,
+    endpoint: env.moto.endpoint,
+    env,
+    fireSchedule: () => env.runner.fireSchedule(),
+    drain: async () => {
+      await env.runner.drain();
+    },
+    events: () =>
+      env.runner.events.map((e) => ({ detailType: e['detail-type'], account: e.account })),
+    stop: () => env.stop(),
+  };
+}
+
+async function startDeployedRun(
+  options: ReturnType<typeof parseOptions>,
+  say: Say,
+): Promise<DemoRun> {
+  say(
+    'starting local AWS (moto), creating the target, and running `serverless deploy` per service...',
+  );
+  const moto = await startMoto();
+  try {
+    const started = Date.now();
+    const deployed = await deployLocal(moto.endpoint, {
+      singleAccount: options['single-account'],
+      log: (line) => say(`  ${line}`),
+    });
+    const runner = await DeployedRunner.start(deployed, {
+      propagationMs: options.propagationSeconds * 1000,
+    });
+    say(
+      `ran from \`serverless deploy\`: ${deployed.stacks.length} stacks deployed in ${((Date.now() - started) / 1000).toFixed(0)} s; ${runner.functions.length} functions run from their zips with their deployed environment and roles`,
+    );
+    return {
+      world: deployed.world,
+      endpoint: moto.endpoint,
+      fireSchedule: () => runner.fireRotationSchedule(),
+      drain: async () => {
+        await runner.drain();
+        if (options.verbose)
+          for (const l of runner.pool.logs.splice(0)) say(`  ${l.functionName}: ${l.line}`);
+      },
+      events: () =>
+        runner.plane.events.map((e) => ({
+          detailType: e['detail-type'],
+          account: e.bus.split(':')[4] ?? '',
+        })),
+      deniedCalls: () =>
+        runner.deniedCalls.map(
+          (d) => `${d.functionName}: ${d.operation} (${d.action} on ${d.resource}): ${d.reason}`,
+        ),
+      stop: async () => {
+        await runner.stop();
+        await moto.stop();
+      },
+    };
+  } catch (error) {
+    await moto.stop();
+    throw error;
+  }
+}
+
+async function describeWorld(run: DemoRun, say: Say) {
+  const { world } = run;
   const [initialFp, otherFp, edge] = await Promise.all([
     keyFingerprint(world, world.api.initialKeyId),
     keyFingerprint(world, world.api.otherClientKeyId),
     readEdge(world),
   ]);
-  say(`local AWS: moto on ${moto.endpoint}${world.singleAccount ? ' (single-account mode)' : ''}`);
+  say(`local AWS: moto on ${run.endpoint}${world.singleAccount ? ' (single-account mode)' : ''}`);
   say(
     `  API account  ${world.api.session.accountId}: REST API ${world.api.restApiId} stage ${world.api.stageName}, usage plan ${world.api.usagePlanId}`,
   );
@@ -181,7 +295,7 @@ function keyOf(step: StepRecord) {
   return { ids: keys.map((k) => k.id).join(' '), fps: keys.map((k) => k.fingerprint).join(' ') };
 }
 
-function printLedger(report: RotationReport, env: LocalEnvironment, say: (line?: string) => void) {
+function printLedger(report: RotationReport, world: LocalWorld, say: Say) {
   const table = new Table({
     head: ['PK', 'SK', 'actor', 'facts'],
     style: { head: [], border: [], compact: true },
@@ -197,7 +311,7 @@ function printLedger(report: RotationReport, env: LocalEnvironment, say: (line?:
         .join(' ') || '-',
     ]);
   }
-  const name = env.world.api.ledgerTableName;
+  const name = world.api.ledgerTableName;
   say(`Ledger entries (DynamoDB table ${name}, ${report.steps.length} items):`);
   say(table.toString());
 }

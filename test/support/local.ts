@@ -11,6 +11,7 @@ import {
   type LocalEnvironmentOptions,
 } from '../../harness/local-env';
 import { startMoto, type MotoServer } from '../../harness/moto';
+import type { LocalWorld } from '../../harness/provision';
 
 export interface MotoFixture {
   moto(): MotoServer;
@@ -56,13 +57,23 @@ export async function findLeaks(
   env: LocalEnvironment,
   values: readonly string[],
 ): Promise<string[]> {
-  const dynamo = new DynamoDBClient(clientConfig(env.world.api.session));
-  const items = (await dynamo.send(new ScanCommand({ TableName: env.world.api.ledgerTableName })))
+  return findLeaksIn(env.world, { logs: env.logs.lines, events: env.runner.events }, values);
+}
+
+/** {@link findLeaks} over any world's ledger and the given log lines and events. */
+export async function findLeaksIn(
+  world: LocalWorld,
+  seen: { readonly logs: readonly string[]; readonly events: readonly unknown[] },
+  values: readonly string[],
+): Promise<string[]> {
+  const dynamo = new DynamoDBClient(clientConfig(world.api.session));
+  const items = (await dynamo.send(new ScanCommand({ TableName: world.api.ledgerTableName })))
     .Items;
+  dynamo.destroy();
   const places: [string, string][] = [
-    ...env.logs.lines.map((line, i): [string, string] => [`log line ${i}`, line]),
+    ...seen.logs.map((line, i): [string, string] => [`log line ${i}`, line]),
     ...(items ?? []).map((item, i): [string, string] => [`ledger item ${i}`, JSON.stringify(item)]),
-    ...env.runner.events.map((e, i): [string, string] => [`event ${i}`, JSON.stringify(e)]),
+    ...seen.events.map((e, i): [string, string] => [`event ${i}`, JSON.stringify(e)]),
   ];
   return places
     .filter(([, text]) => values.some((value) => value.length > 0 && text.includes(value)))
