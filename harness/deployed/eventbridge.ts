@@ -224,11 +224,8 @@ export class EventDataPlane implements EventSink {
         target.Arn,
         failure,
         target.DeadLetterConfig?.Arn,
-        {
-          service: 'scheduler.amazonaws.com',
-          sourceArn: schedule.Arn ?? '',
-          sourceAccount: accountId,
-        },
+        // Scheduler sends to its dead-letter queue with the schedule's execution role.
+        { roleArn: target.RoleArn },
       );
       return;
     }
@@ -439,13 +436,9 @@ export class EventDataPlane implements EventSink {
       responsePayload: { errorType: last.errorType, errorMessage: last.errorMessage },
     };
     // Lambda sends to a destination with the function's execution role.
-    const verdict = await this.options.policies.roleMay(fn.roleArn, {
-      action: 'sqs:SendMessage',
-      resource: fn.onFailure,
+    const failed = await this.sendToQueue(fn.onFailure, JSON.stringify(record), {
+      roleArn: fn.roleArn,
     });
-    const failed = verdict.allowed
-      ? await this.sendToQueue(fn.onFailure, JSON.stringify(record))
-      : `AccessDenied: ${verdict.reason}`;
     this.deliveries.push({
       kind: failed ? 'lost' : 'dead-lettered',
       by: 'lambda',
@@ -463,7 +456,7 @@ export class EventDataPlane implements EventSink {
     target: string,
     reason: string,
     queueArn: string | undefined,
-    sender: { service: string; sourceArn: string; sourceAccount: string; rule?: string },
+    sender: QueueSender & { rule?: string },
   ): Promise<void> {
     const base = { by, eventId: envelope.id, detailType: envelope['detail-type'], target, reason };
     if (!queueArn) {
@@ -485,13 +478,12 @@ export class EventDataPlane implements EventSink {
   }
 
   /**
-   * Sends to a queue (by ARN). A service sender (EventBridge, Scheduler) needs the queue's
-   * policy to allow it; an identity sender was checked by the caller. Returns why not.
+   * Sends to a queue (by ARN) as `sender` (see {@link QueueSender}). Returns why not.
    */
   private async sendToQueue(
     queueArn: string,
     body: string,
-    sender?: { service: string; sourceArn: string; sourceAccount: string },
+    sender: QueueSender,
     attributes: Record<string, string> = {},
   ): Promise<string | undefined> {
     const [, , , , accountId, name] = queueArn.split(':');
@@ -501,7 +493,13 @@ export class EventDataPlane implements EventSink {
       .then((out) => out.QueueUrl)
       .catch(() => undefined);
     if (!url) return `queue ${queueArn} does not exist`;
-    if (sender) {
+    if ('roleArn' in sender) {
+      const verdict = await this.options.policies.roleMay(sender.roleArn, {
+        action: 'sqs:SendMessage',
+        resource: queueArn,
+      });
+      if (!verdict.allowed) return `AccessDenied: ${verdict.reason}`;
+    } else {
       const { Attributes } = await sqs.send(
         new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['Policy'] }),
       );
@@ -662,6 +660,15 @@ export class EventDataPlane implements EventSink {
     return clients;
   }
 }
+
+/**
+ * Who sends to a queue: an AWS service under the queue's resource policy (EventBridge for a
+ * rule's dead-letter queue), or a role under its identity policy (Lambda's destinations and
+ * Scheduler's dead-letter queue use the function's or schedule's role).
+ */
+type QueueSender =
+  | { readonly service: string; readonly sourceArn: string; readonly sourceAccount: string }
+  | { readonly roleArn: string };
 
 interface Clients {
   events: EventBridgeClient;
