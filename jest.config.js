@@ -25,7 +25,8 @@ module.exports = {
       ],
     },
     {
-      // Reads the CloudFormation templates `npm run package` writes to dist/templates.
+      // Reads what `npm run package` writes: the CloudFormation templates in dist/templates
+      // and the functions' zips (services/*/.serverless), whose bundles it runs.
       displayName: 'templates',
       transform,
       moduleNameMapper,

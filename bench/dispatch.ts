@@ -101,7 +101,8 @@ export async function dispatchConcurrently(
     const pool = poolOf(sub);
     const handler = await pool.acquire();
     let result: DispatchOutcome['result'] = { status: 'error', error: 'not invoked' };
-    for (let attempt = 1; attempt <= 3; attempt++) {
+    // Lambda's asynchronous retries, as the function's serverless.yml states them.
+    for (let attempt = 1; attempt <= 1 + sub.maximumRetryAttempts; attempt++) {
       const context = {
         functionName: `keyrot-${service}-bench-${functionName}`,
         awsRequestId: `${envelope.id}-${attempt}`,

@@ -43,8 +43,6 @@ export interface Delivery {
   readonly result: HandlerResult | { status: 'error'; error: string };
 }
 
-/** Lambda's asynchronous invocation retries an error twice before giving up. */
-const ASYNC_ATTEMPTS = 3;
 /** A Lambda run's longest life (the functions' timeout is 900 s). */
 const LAMBDA_TIMEOUT_MS = 900_000;
 
@@ -69,7 +67,11 @@ export class EventRunner {
   /** Every event seen on a bus, in order. */
   readonly events: Envelope[] = [];
   readonly deliveries: Delivery[] = [];
-  /** Invocations that failed every attempt: where Lambda would send the event (the DLQ). */
+  /**
+   * Invocations that failed every attempt: the events Lambda sends to the function's
+   * on-failure destination, the service's dead-letter queue (serverless.yml `destinations`),
+   * where the DLQ alarm sees them.
+   */
   readonly deadLetters: Delivery[] = [];
   /** One-time schedules the runner ran, as EventBridge Scheduler would. */
   readonly schedulesRun: { name: string; detailType: string }[] = [];
@@ -162,12 +164,14 @@ export class EventRunner {
   }
 
   /**
-   * Invokes one function with an envelope, retrying errors as Lambda's async invoke does. An
-   * invocation whose process died (see {@link InvocationHooks}) counts as an error.
+   * Invokes one function with an envelope, retrying errors as Lambda's async invoke does (the
+   * function's `maximumRetryAttempts` from its serverless.yml), then records the event as a
+   * dead letter. An invocation whose process died (see {@link InvocationHooks}) counts as an
+   * error.
    */
   async invoke(sub: Subscription, envelope: Envelope): Promise<Delivery> {
     let delivery: Delivery | undefined;
-    for (let attempt = 1; attempt <= ASYNC_ATTEMPTS; attempt++) {
+    for (let attempt = 1; attempt <= 1 + sub.maximumRetryAttempts; attempt++) {
       const endsAt = this.clock.now().getTime() + LAMBDA_TIMEOUT_MS;
       const context = {
         functionName: `keyrot-${sub.service}-local-${sub.functionName}`,

@@ -18,7 +18,16 @@ export interface Subscription {
   readonly pattern: EventPattern;
   /** The function's reserved concurrency, if it has one. */
   readonly reservedConcurrency?: number;
+  /**
+   * How often Lambda retries an invocation that fails (`maximumRetryAttempts`; Lambda's
+   * default, 2, if the function states none) before it sends the event to the function's
+   * on-failure destination.
+   */
+  readonly maximumRetryAttempts: number;
 }
+
+/** Lambda's default for `maximumRetryAttempts` of an asynchronous invocation. */
+const LAMBDA_DEFAULT_RETRY_ATTEMPTS = 2;
 
 /** A rule's bus: an ARN, a name (created by the stack), or a `Ref` to the stack's own bus. */
 type EventBusRef = string | { Ref: string };
@@ -30,6 +39,7 @@ interface ServerlessFile {
     string,
     {
       reservedConcurrency?: number | string;
+      maximumRetryAttempts?: number | string;
       events?: { eventBridge?: { eventBus: EventBusRef; pattern: EventPattern } }[];
     }
   >;
@@ -61,6 +71,7 @@ export function loadSubscriptions(
           throw new Error(`${file}: ${functionName}: cannot tell the account and bus of its rule`);
         }
         const reserved = fn.reservedConcurrency && Number(resolve(fn.reservedConcurrency));
+        const retries = Number(resolve(fn.maximumRetryAttempts ?? LAMBDA_DEFAULT_RETRY_ATTEMPTS));
         return [
           {
             service,
@@ -69,6 +80,7 @@ export function loadSubscriptions(
             busName: bus.name,
             pattern: resolve(eventBridge.pattern),
             ...(reserved && { reservedConcurrency: reserved }),
+            maximumRetryAttempts: retries,
           },
         ];
       }),

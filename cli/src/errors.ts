@@ -20,18 +20,23 @@ export const EXIT = {
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-/** A failure the CLI reports as one line on stderr and an exit code. */
+/**
+ * A failure the CLI reports as one line on stderr and an exit code. Each class states its
+ * `name` as a literal, as keyrot's errors do (shared/src/errors.ts): a class's own name does
+ * not survive minification, should the CLI ever be bundled.
+ */
 export abstract class CliError extends Error {
+  abstract override readonly name: string;
   abstract readonly exitCode: ExitCode;
 
   protected constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
   }
 }
 
 /** An option or argument is invalid; `field` names it (e.g. `--since`). */
 export class UsageError extends CliError {
+  override readonly name: string = 'UsageError';
   readonly exitCode = EXIT.usage;
   constructor(
     readonly field: string,
@@ -43,6 +48,7 @@ export class UsageError extends CliError {
 
 /** No targets file entry and no ledger record name the target. */
 export class UnknownTargetError extends UsageError {
+  override readonly name: string = 'UnknownTargetError';
   constructor(name: string, known: readonly string[], where: string) {
     const list = known.length > 0 ? `known: ${known.join(', ')}` : 'no target is known';
     super('--target', `unknown target "${name}": not in ${where} (${list})`);
@@ -51,6 +57,7 @@ export class UnknownTargetError extends UsageError {
 
 /** The ledger holds no step of the rotation. */
 export class UnknownRotationError extends UsageError {
+  override readonly name: string = 'UnknownRotationError';
   constructor(rotationId: string, table: string) {
     super('rotationId', `no rotation "${rotationId}" in ledger ${table}`);
   }
@@ -58,6 +65,7 @@ export class UnknownRotationError extends UsageError {
 
 /** AWS could not be reached, or refused a call; `operation` names the call. */
 export class AwsUnavailableError extends CliError {
+  override readonly name: string = 'AwsUnavailableError';
   readonly exitCode = EXIT.aws;
   constructor(message: string, cause?: unknown) {
     super(message, { cause });
@@ -66,6 +74,7 @@ export class AwsUnavailableError extends CliError {
 
 /** The followed rotation ended without completing (failed, refused, rejected). */
 export class RotationNotCompletedError extends CliError {
+  override readonly name: string = 'RotationNotCompletedError';
   readonly exitCode = EXIT.rotationFailed;
   constructor(rotationId: string, outcome: string, detail: string) {
     super(`rotation ${rotationId} ${outcome}: ${detail}`);
@@ -74,6 +83,7 @@ export class RotationNotCompletedError extends CliError {
 
 /** `--wait` ran out of time; the rotation goes on without the CLI. */
 export class WaitTimeoutError extends CliError {
+  override readonly name: string = 'WaitTimeoutError';
   readonly exitCode = EXIT.timeout;
   constructor(rotationId: string, seconds: number, lastStep: string) {
     super(
@@ -152,6 +162,7 @@ export function toCliError(error: unknown, where: { endpoint?: string; table: st
 
 /** Anything else: a bug, reported with its name and message. */
 export class InternalError extends CliError {
+  override readonly name: string = 'InternalError';
   readonly exitCode = EXIT.internal;
   constructor(cause: unknown) {
     const text = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);

@@ -1,8 +1,17 @@
 /**
  * keyrot's typed failures. Callers branch on the class (or its `name`), never on message
  * text. Each error names the field or resource at fault, and none ever carries a key value.
+ *
+ * Every class states its `name` as a string literal. The bundles are minified, which renames
+ * classes (`AwsCallError` becomes something like `ke`), so `new.target.name` would put that
+ * short name in the ledger, `RotationFailed` and the logs; esbuild's `keepNames` would
+ * restore it at the cost of a wrapper per function in every bundle. A literal costs a few
+ * bytes per class, and shared/test/error-names.test.ts checks that each one survives
+ * minification and matches its class.
  */
 export abstract class KeyrotError extends Error {
+  /** The class's own name, as a literal (see above). */
+  abstract override readonly name: string;
   /** Whether retrying the same input later could succeed (throttling, a lock, a race). */
   abstract readonly retryable: boolean;
   /** The input field or configuration variable at fault, when there is one. */
@@ -10,13 +19,13 @@ export abstract class KeyrotError extends Error {
 
   protected constructor(message: string, field?: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
     if (field !== undefined) this.field = field;
   }
 }
 
 /** The event came from an account or source keyrot does not trust. Nothing was changed. */
 export class UntrustedEventError extends KeyrotError {
+  override readonly name: string = 'UntrustedEventError';
   readonly retryable = false;
   constructor(field: 'account' | 'source' | 'detail-type', expected: string, actual: unknown) {
     super(`untrusted event: ${field} is ${JSON.stringify(actual)}, expected ${expected}`, field);
@@ -25,6 +34,7 @@ export class UntrustedEventError extends KeyrotError {
 
 /** The event's detail (or a configuration) failed validation. `field` is its path. */
 export class InvalidInputError extends KeyrotError {
+  override readonly name: string = 'InvalidInputError';
   readonly retryable = false;
   constructor(field: string, problem: string) {
     super(`invalid ${field}: ${problem}`, field);
@@ -33,6 +43,7 @@ export class InvalidInputError extends KeyrotError {
 
 /** Another rotation holds the target's lock (invariant I2). */
 export class RotationInFlightError extends KeyrotError {
+  override readonly name: string = 'RotationInFlightError';
   readonly retryable = true;
   constructor(
     readonly target: string,
@@ -44,6 +55,7 @@ export class RotationInFlightError extends KeyrotError {
 
 /** A referenced AWS resource does not exist (usage plan, distribution, origin, key). */
 export class ResourceNotFoundError extends KeyrotError {
+  override readonly name: string = 'ResourceNotFoundError';
   readonly retryable = false;
   constructor(field: string, resource: string, detail?: string) {
     super(`${field} ${resource} not found${detail ? `: ${detail}` : ''}`, field);
@@ -52,6 +64,7 @@ export class ResourceNotFoundError extends KeyrotError {
 
 /** The origin id is not an origin of the distribution. */
 export class OriginNotFoundError extends ResourceNotFoundError {
+  override readonly name: string = 'OriginNotFoundError';
   constructor(distributionId: string, originId: string) {
     super('ORIGIN_ID', originId, `not an origin of distribution ${distributionId}`);
   }
@@ -62,6 +75,7 @@ export class OriginNotFoundError extends ResourceNotFoundError {
  * rotation replayed) or someone changed the header by hand. The edge is left as it is.
  */
 export class EdgeDriftError extends KeyrotError {
+  override readonly name: string = 'EdgeDriftError';
   readonly retryable = false;
   constructor(distributionId: string, originId: string, headerName: string, fingerprint: string) {
     super(
@@ -74,6 +88,7 @@ export class EdgeDriftError extends KeyrotError {
 
 /** The decrypted key does not match the fingerprint the issuer announced. */
 export class IntegrityError extends KeyrotError {
+  override readonly name: string = 'IntegrityError';
   readonly retryable = false;
   constructor(field: string, expected: string, actual: string) {
     super(`${field} fingerprint ${actual} does not match announced ${expected}`, field);
@@ -82,6 +97,7 @@ export class IntegrityError extends KeyrotError {
 
 /** The distribution did not reach `Deployed` with the new key within the allowed time. */
 export class DeploymentTimeoutError extends KeyrotError {
+  override readonly name: string = 'DeploymentTimeoutError';
   readonly retryable = true;
   constructor(distributionId: string, waitedSeconds: number) {
     super(
@@ -93,6 +109,7 @@ export class DeploymentTimeoutError extends KeyrotError {
 
 /** API Gateway did not accept the new key within the readiness timeout. */
 export class KeyNotAcceptedError extends KeyrotError {
+  override readonly name: string = 'KeyNotAcceptedError';
   readonly retryable = true;
   constructor(url: string, lastStatus: number, waitedSeconds: number) {
     super(
@@ -104,6 +121,7 @@ export class KeyNotAcceptedError extends KeyrotError {
 
 /** A `RotationFailed`-worthy failure from an AWS call, with the operation named. */
 export class AwsCallError extends KeyrotError {
+  override readonly name: string = 'AwsCallError';
   readonly retryable: boolean;
   constructor(operation: string, resource: string, cause: unknown) {
     const name = cause instanceof Error ? cause.name : 'Error';
@@ -117,6 +135,7 @@ export class AwsCallError extends KeyrotError {
  * certainly refused it; otherwise it may have been delivered and callers must assume it was.
  */
 export class PublishError extends KeyrotError {
+  override readonly name: string = 'PublishError';
   readonly retryable = true;
   constructor(
     busName: string,

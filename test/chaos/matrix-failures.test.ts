@@ -140,7 +140,8 @@ const cases: Case[] = [
     options: {
       faults: [{ fault: 'server-error', awsService: 'DynamoDB', times: Infinity }],
     },
-    // Nothing can be recorded, so nothing is done: Lambda retries, then the DLQ holds it.
+    // Nothing can be recorded, so nothing is done: Lambda retries twice, then the issuer's
+    // on-failure destination puts the request in its dead-letter queue.
     expect: { outcome: 'NONE', edgeSends: 'old' },
     checks: (world) => [
       {
@@ -181,7 +182,8 @@ const cases: Case[] = [
       await world.env.runner.drain();
     },
     // The dead rotation keeps its lock until it expires (LOCK_SECONDS); the DLQ holds its
-    // request and the alarms on the DLQ and on rotations in flight page someone.
+    // request (Lambda's failure record, through the issuer's on-failure destination) and the
+    // alarms on the DLQ and on rotations in flight page someone.
     expect: {
       outcome: 'IN_PROGRESS',
       steps: ['REQUESTED'],

@@ -54,7 +54,9 @@ describe.each(TEMPLATES)('the %s template', (name) => {
 
   it('gives every rule target a retry policy and a dead-letter queue', () => {
     // Event-driven rules only; the reaper's hourly check is a schedule whose missed runs
-    // the key-age alarm notices (missing data counts as breaching).
+    // the key-age alarm notices (missing data counts as breaching). A target's dead-letter
+    // queue only gets what EventBridge could not hand to Lambda; what a function fails on
+    // reaches the same queue through its on-failure destination (failed-invocations.test.ts).
     const targets = resourcesOfType(template, 'AWS::Events::Rule')
       .filter(([, rule]) => rule.Properties!.EventPattern !== undefined)
       .flatMap(([, rule]) => rule.Properties!.Targets as Record<string, Json>[]);
@@ -144,12 +146,20 @@ describe('each role holds only its own side of the rotation', () => {
     [...new Set(actionsOf(statements).map((a) => a.split(':')[0]))].sort();
 
   it('the issuer never touches CloudFront', () => {
-    expect(prefixes(issuer)).toEqual(['apigateway', 'dynamodb', 'events', 'kms', 'logs']);
+    expect(prefixes(issuer)).toEqual(['apigateway', 'dynamodb', 'events', 'kms', 'logs', 'sqs']);
     expect(actionsOf(issuer).filter((a) => a.startsWith('kms:'))).toEqual(['kms:Encrypt']);
   });
 
   it('the edge-updater never touches API Gateway or DynamoDB, and puts events on its own bus only', () => {
-    expect(prefixes(edge)).toEqual(['cloudfront', 'events', 'iam', 'kms', 'logs', 'scheduler']);
+    expect(prefixes(edge)).toEqual([
+      'cloudfront',
+      'events',
+      'iam',
+      'kms',
+      'logs',
+      'scheduler',
+      'sqs',
+    ]);
     expect(actionsOf(edge).filter((a) => a.startsWith('kms:'))).toEqual(['kms:Decrypt']);
     const putEvents = edge.filter((s) => asList(s.Action).includes('events:PutEvents'));
     expect(putEvents.flatMap((s) => asList(s.Resource).map(resourceText))).toEqual([
@@ -211,7 +221,7 @@ describe('each role holds only its own side of the rotation', () => {
   });
 
   it("the reaper's delete permission covers API keys only, never usage plans or APIs", () => {
-    expect(prefixes(reaper)).toEqual(['apigateway', 'dynamodb', 'events', 'logs']);
+    expect(prefixes(reaper)).toEqual(['apigateway', 'dynamodb', 'events', 'logs', 'sqs']);
     const deletes = reaper.filter((s) => asList(s.Action).includes('apigateway:DELETE'));
     expect(deletes.flatMap((s) => asList(s.Resource))).toEqual([
       'arn:aws:apigateway:us-east-1::/apikeys/*',

@@ -24,6 +24,7 @@ export interface EdgeConfigStore {
 
 /** The distribution changed between read and write (`PreconditionFailed` on `IfMatch`). */
 export class EdgeConfigChangedError extends KeyrotError {
+  override readonly name: string = 'EdgeConfigChangedError';
   readonly retryable = true;
   constructor(distributionId: string) {
     super(`distribution ${distributionId} changed since it was read (ETag)`, 'IfMatch');
