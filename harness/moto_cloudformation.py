@@ -701,26 +701,57 @@ def kms_key_policy_stored_as_json() -> None:
 
 
 def iam_role_inline_policies_stored_as_json() -> None:
-    """`AWS::IAM::Role`: inline `Policies` are stored as JSON documents.
+    """`AWS::IAM::Role`: inline `Policies` are stored as JSON documents, and an update applies
+    the new trust policy and inline policies.
 
-    AWS stores each inline policy as a JSON document (GetRolePolicy returns it URL-encoded).
-    moto stored the template's object as is, where PutRolePolicy stores a string, so
-    GetRolePolicy answered with a non-JSON rendering of it. Now each document is serialised
-    before moto stores it (the trust policy already was).
+    AWS stores each inline policy as a JSON document (GetRolePolicy returns it URL-encoded) and,
+    when a stack update changes the role, puts the new documents. moto stored the template's
+    object as is, where PutRolePolicy stores a string, so GetRolePolicy answered with a non-JSON
+    rendering of it; and its update changed only the description, keeping the old policies (a
+    redeploy with a new KMS key ARN kept granting the old one). Now each document is serialised
+    before moto stores it, and an update replaces the trust policy and the inline policies.
     """
-    from moto.iam.models import Role
+    from moto.iam.models import Role, iam_backends
+    from moto.utilities.utils import get_partition
 
-    original = Role.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    def documents_as_json(properties: dict[str, Any]) -> None:
+        for policy in properties.get("Policies", []):
+            if not isinstance(policy["PolicyDocument"], str):
+                policy["PolicyDocument"] = json.dumps(policy["PolicyDocument"])
+        trust = properties.get("AssumeRolePolicyDocument")
+        if trust is not None and not isinstance(trust, str):
+            properties["AssumeRolePolicyDocument"] = json.dumps(trust)
+
+    original_create = Role.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    original_update = Role.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
     def create_from_cloudformation_json(  # type: ignore[misc]
         cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> Any:
-        for policy in cloudformation_json["Properties"].get("Policies", []):
-            if not isinstance(policy["PolicyDocument"], str):
-                policy["PolicyDocument"] = json.dumps(policy["PolicyDocument"])
-        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        documents_as_json(cloudformation_json["Properties"])
+        return original_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        documents_as_json(properties)
+        role = original_update(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        )
+        iam_backend = iam_backends[account_id][get_partition(region_name)]
+        if "AssumeRolePolicyDocument" in properties:
+            iam_backend.update_assume_role_policy(role.name, properties["AssumeRolePolicyDocument"])
+        role.policies = {policy["PolicyName"]: policy["PolicyDocument"] for policy in properties.get("Policies", [])}
+        return role
 
     Role.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[assignment]
+    Role.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)  # type: ignore[assignment]
 
 
 def dynamodb_table_ttl_and_point_in_time_recovery() -> None:
