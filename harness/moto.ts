@@ -88,8 +88,10 @@ export async function findFreePort(): Promise<number> {
 }
 
 /**
- * Spawns moto's server through harness/moto_server.py (moto with four speed fixes that
- * change no answer; see that file); MOTO_ACCOUNT_ID is removed so credentials pick the account.
+ * Spawns moto's server through harness/moto_server.py (moto with speed fixes that change no
+ * answer, corrections that make it answer as AWS does, and the CloudFormation support of
+ * harness/moto_cloudformation.py; see those files); MOTO_ACCOUNT_ID is removed so credentials
+ * pick the account.
  */
 function spawnMoto(python: string, port: number, cwd: string): ChildProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1' };

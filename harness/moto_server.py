@@ -1,5 +1,6 @@
-"""Starts moto's server (same arguments as `python -m moto.server`) with DynamoDB's isolation
-and six speed fixes.
+"""Starts moto's server (same arguments as `python -m moto.server`) with DynamoDB's isolation,
+six speed fixes, one API Gateway correction and what moto's CloudFormation lacks for keyrot's
+templates (harness/moto_cloudformation.py, so that `serverless deploy` works on it).
 
 Test infrastructure only (harness/moto.ts runs it).
 
@@ -27,6 +28,12 @@ impossible to run on a laptop:
    crawl once a fleet's events queue up. The retention period is read directly.
 6. The request log: one line per request to stderr, which nobody reads (the harness keeps
    the stderr tail for start-up errors, which still reach it at WARNING and above).
+
+Corrections, each making moto answer as AWS does (see each function's docstring):
+
+7. API Gateway: DeleteApiKey also removes the key from every usage plan.
+8. CloudFormation: the resource types and fixes of harness/moto_cloudformation.py (the S3
+   bucket-policy condition at start, the rest on the first CloudFormation request).
 """
 
 import copy
@@ -45,6 +52,8 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.core.utils import unix_time
 from moto.server import main
 from moto.sqs.models import SQSBackend
+
+import moto_cloudformation
 
 
 def serve_dynamodb_one_request_at_a_time() -> None:
@@ -147,6 +156,26 @@ def list_service_folders_once() -> None:
     moto.backends.list_of_moto_modules = lambda: folders
 
 
+def remove_deleted_keys_from_usage_plans() -> None:
+    """DeleteApiKey removes the key from the usage plans that held it.
+
+    AWS: a deleted key is no longer a key of any usage plan (GetUsagePlanKeys stops listing
+    it). moto only dropped the key, so GetUsagePlanKeys kept listing it, and a client checking
+    the plan saw keys that no longer existed. Now the key's usage-plan entries go with it.
+    harness/apigateway-sim.ts's client-side correction stays harmless (it finds none left).
+    """
+    from moto.apigateway.models import APIGatewayBackend
+
+    original = APIGatewayBackend.delete_api_key
+
+    def delete_api_key(self, api_key_id):
+        original(self, api_key_id)
+        for plan_keys in self.usage_plan_keys.values():
+            plan_keys.pop(api_key_id, None)
+
+    APIGatewayBackend.delete_api_key = delete_api_key
+
+
 def quiet_request_log() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
@@ -158,5 +187,7 @@ if __name__ == "__main__":
     query_only_the_partition()
     read_retention_period_directly()
     list_service_folders_once()
+    remove_deleted_keys_from_usage_plans()
+    moto_cloudformation.install()
     quiet_request_log()
     sys.exit(main())

@@ -1,11 +1,13 @@
 /**
- * Provisions the local two-account world in moto with plain SDK calls (never CloudFormation:
- * moto skips most of the resource types keyrot needs). Test infrastructure only.
+ * Provisions the local two-account world in moto with plain SDK calls. Test infrastructure only.
  *
- * API account: REST API + stage + usage plan + two keys, the ledger table, the `keyrot` bus with
- * a tap queue, the monthly schedule. Edge account: KMS key, CloudFront distribution with two
- * origins, its own `keyrot` bus with a tap queue. In single-account mode both sides share one
- * account, one bus and one tap.
+ * The target (what a keyrot user already has, `provisionTarget`): in the API account a REST
+ * API + stage + usage plan + two keys, in the edge account the CloudFront distribution with two
+ * origins. The in-process world adds keyrot's own resources the same way: API account: the
+ * ledger table, the `keyrot` bus with a tap queue, the monthly schedule; edge account: KMS key,
+ * its own `keyrot` bus with a tap queue. In single-account mode both sides share one account,
+ * one bus and one tap. (harness/deployed/deploy.ts instead deploys keyrot's stacks onto the
+ * target with `serverless deploy`.)
  */
 import {
   APIGatewayClient,
@@ -89,13 +91,31 @@ export const SCHEDULE_GROUP_NAME = 'default';
 export const SCHEDULE_EXPRESSION = 'cron(0 0 1 * ? *)';
 export const ROTATION_REQUESTED_DETAIL_TYPE = 'KeyRotationRequested';
 
-export interface ApiAccountResources {
+/** The target's API side: what the seed's Terraform created in the API account. */
+export interface TargetApiResources {
   restApiId: string;
   stageName: string;
   invokeUrl: string;
   usagePlanId: string;
   initialKeyId: string;
   otherClientKeyId: string;
+}
+
+/** The target's edge side: the distribution whose origin sends the first key. */
+export interface TargetEdgeResources {
+  distributionId: string;
+  originId: 'api-gateway-origin';
+  otherHeaderName: string;
+}
+
+/** The provisioned target (see `provisionTarget`). */
+export interface ProvisionedTarget {
+  /** `initialKeyValue` is non-enumerable (see `provisionTargetApi`). */
+  readonly api: TargetApiResources & { readonly initialKeyValue: string };
+  readonly edge: TargetEdgeResources;
+}
+
+export interface ApiAccountResources extends TargetApiResources {
   ledgerTableName: string;
   busName: string;
   busArn: string;
@@ -105,10 +125,7 @@ export interface ApiAccountResources {
   scheduleGroupName: string;
 }
 
-export interface EdgeAccountResources {
-  distributionId: string;
-  originId: 'api-gateway-origin';
-  otherHeaderName: string;
+export interface EdgeAccountResources extends TargetEdgeResources {
   busName: string;
   busArn: string;
   kmsKeyArn: string;
@@ -245,8 +262,8 @@ export async function provisionApiAccount(
   options: ProvisionApiAccountOptions,
 ): Promise<ApiAccountResources & { initialKeyValue: string }> {
   const busName = options.busName ?? DEFAULT_BUS_NAME;
-  const [gateway, ledgerTableName, bus] = await Promise.all([
-    provisionGateway(session),
+  const [target, ledgerTableName, bus] = await Promise.all([
+    provisionTargetApi(session),
     createLedgerTable(session, options.ledgerTable),
     provisionBusWithTap(session, busName),
   ]);
@@ -257,18 +274,13 @@ export async function provisionApiAccount(
     });
   }
   const resources: ApiAccountResources = {
-    restApiId: gateway.restApiId,
-    stageName: STAGE_NAME,
-    invokeUrl: `https://${executeApiDomainName(gateway.restApiId, session.region)}/${STAGE_NAME}`,
-    usagePlanId: gateway.usagePlanId,
-    initialKeyId: gateway.initialKeyId,
-    otherClientKeyId: gateway.otherClientKeyId,
+    ...target,
     ledgerTableName,
     ...bus,
     scheduleName: SCHEDULE_NAME,
     scheduleGroupName: SCHEDULE_GROUP_NAME,
   };
-  return withHiddenKeyValue(resources, gateway.initialKeyValue);
+  return withHiddenKeyValue(resources, target.initialKeyValue);
 }
 
 /** Provisions the edge account: KMS key, distribution, and (unless shared) its bus and tap. */
@@ -276,18 +288,16 @@ export async function provisionEdgeAccount(
   session: AccountSession,
   options: ProvisionEdgeAccountOptions,
 ): Promise<EdgeAccountResources> {
-  const [kmsKeyArn, distributionId, bus] = await Promise.all([
+  const [kmsKeyArn, target, bus] = await Promise.all([
     createEdgeKmsKey(session),
-    createDistribution(session, options.apiDomainName, options.initialKeyValue),
+    provisionTargetEdge(session, options),
     options.sharedBus ?? provisionBusWithTap(session, options.busName ?? DEFAULT_BUS_NAME),
     withClient(new SchedulerClient(clientConfig(session)), (scheduler) =>
       scheduler.send(new CreateScheduleGroupCommand({ Name: DEPLOY_CHECK_GROUP_NAME })),
     ),
   ]);
   return {
-    distributionId,
-    originId: ORIGIN_ID,
-    otherHeaderName: OTHER_HEADER_NAME,
+    ...target,
     busName: bus.busName,
     busArn: bus.busArn,
     kmsKeyArn,
@@ -296,6 +306,57 @@ export async function provisionEdgeAccount(
     // moto does not evaluate IAM; on AWS this role lets Scheduler put on the edge bus only.
     deployCheckRoleArn: `arn:aws:iam::${session.accountId}:role/${DEPLOY_CHECK_ROLE_NAME}`,
   };
+}
+
+/**
+ * Provisions only the target keyrot rotates, as a user has it before installing keyrot: in the
+ * API account the REST API, stage, usage plan, the first key `kloudpepper-api-key` (untagged)
+ * and the partner's key; in the edge account the distribution whose origin
+ * `api-gateway-origin` sends the first key in `x-api-key`. The key value stays a
+ * non-enumerable property of `api` (read it explicitly; printing the result leaves it out).
+ */
+export async function provisionTarget(
+  apiSession: AccountSession,
+  edgeSession: AccountSession,
+): Promise<ProvisionedTarget> {
+  const api = await provisionTargetApi(apiSession);
+  const edge = await provisionTargetEdge(edgeSession, {
+    initialKeyValue: api.initialKeyValue,
+    apiDomainName: executeApiDomainName(api.restApiId, apiSession.region),
+  });
+  return { api, edge };
+}
+
+/**
+ * The target's API side: REST API with GET /hello, stage, usage plan and both keys. The first
+ * key's value is a non-enumerable property of the result.
+ */
+export async function provisionTargetApi(
+  session: AccountSession,
+): Promise<TargetApiResources & { initialKeyValue: string }> {
+  const gateway = await provisionGateway(session);
+  const resources: TargetApiResources = {
+    restApiId: gateway.restApiId,
+    stageName: STAGE_NAME,
+    invokeUrl: `https://${executeApiDomainName(gateway.restApiId, session.region)}/${STAGE_NAME}`,
+    usagePlanId: gateway.usagePlanId,
+    initialKeyId: gateway.initialKeyId,
+    otherClientKeyId: gateway.otherClientKeyId,
+  };
+  return withHiddenKeyValue(resources, gateway.initialKeyValue);
+}
+
+/** The target's edge side: the distribution (API origin sending the key, plus a static origin). */
+export async function provisionTargetEdge(
+  session: AccountSession,
+  options: Pick<ProvisionEdgeAccountOptions, 'initialKeyValue' | 'apiDomainName'>,
+): Promise<TargetEdgeResources> {
+  const distributionId = await createDistribution(
+    session,
+    options.apiDomainName,
+    options.initialKeyValue,
+  );
+  return { distributionId, originId: ORIGIN_ID, otherHeaderName: OTHER_HEADER_NAME };
 }
 
 /**
