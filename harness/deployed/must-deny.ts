@@ -1,0 +1,148 @@
+/**
+ * Calls the deployed roles must refuse: a function acting outside its side (the edge touching
+ * API Gateway or the ledger, the API side touching CloudFront), or on something keyrot does not
+ * own (another client's key, another usage plan or distribution, the sealed value it only
+ * passes on). Each is simulated against the deployed role and the resource's policy, as the
+ * calls the functions really make are. Test infrastructure only.
+ */
+import type { DeployedWorld } from './deploy';
+import type { DeployedRunner } from './runner';
+
+export interface MustDeny {
+  readonly name: string;
+  /** serverless.yml key of the function whose role would make the call. */
+  readonly fn: string;
+  readonly action: string;
+  readonly resource: string;
+  readonly context?: Readonly<Record<string, string | readonly string[]>>;
+}
+
+/** A plan and a distribution keyrot was not deployed for (README's fleet example). */
+const OTHER_USAGE_PLAN_ID = '7xq2mm';
+const OTHER_DISTRIBUTION_ID = 'E2SHOP0000001';
+
+export function mustDenyList(deployed: DeployedWorld): MustDeny[] {
+  const { api, edge } = deployed.world;
+  const region = api.session.region;
+  const apigw = (path: string) => `arn:aws:apigateway:${region}::${path}`;
+  const ledger = `arn:aws:dynamodb:${region}:${api.session.accountId}:table/${api.ledgerTableName}`;
+  const distribution = (id: string) =>
+    `arn:aws:cloudfront::${edge.session.accountId}:distribution/${id}`;
+  const sealed = { 'kms:EncryptionContext:keyrot:rotationId': 'rot_x' };
+  const otherKey = { 'aws:ResourceTag/owner': 'partner' };
+  return [
+    {
+      name: 'edge creates an API key',
+      fn: 'updateEdge',
+      action: 'apigateway:POST',
+      resource: apigw('/apikeys'),
+    },
+    {
+      name: 'edge writes the ledger',
+      fn: 'updateEdge',
+      action: 'dynamodb:PutItem',
+      resource: ledger,
+    },
+    {
+      name: 'edge deletes another client key',
+      fn: 'awaitDeployment',
+      action: 'apigateway:DELETE',
+      resource: apigw(`/apikeys/${api.otherClientKeyId}`),
+      context: otherKey,
+    },
+    {
+      name: 'edge encrypts with the edge key',
+      fn: 'updateEdge',
+      action: 'kms:Encrypt',
+      resource: edge.kmsKeyArn,
+      context: sealed,
+    },
+    {
+      name: 'edge updates another distribution',
+      fn: 'updateEdge',
+      action: 'cloudfront:UpdateDistribution',
+      resource: distribution(OTHER_DISTRIBUTION_ID),
+    },
+    {
+      name: 'issuer updates the distribution',
+      fn: 'issueKey',
+      action: 'cloudfront:UpdateDistribution',
+      resource: distribution(edge.distributionId),
+    },
+    {
+      name: 'reaper updates the distribution',
+      fn: 'retireKeys',
+      action: 'cloudfront:UpdateDistribution',
+      resource: distribution(edge.distributionId),
+    },
+    {
+      name: 'issuer deletes another client key',
+      fn: 'issueKey',
+      action: 'apigateway:DELETE',
+      resource: apigw(`/apikeys/${api.otherClientKeyId}`),
+      context: otherKey,
+    },
+    {
+      name: 'issuer adds a key to another usage plan',
+      fn: 'issueKey',
+      action: 'apigateway:POST',
+      resource: apigw(`/usageplans/${OTHER_USAGE_PLAN_ID}/keys`),
+    },
+    {
+      name: 'issuer decrypts a sealed key',
+      fn: 'issueKey',
+      action: 'kms:Decrypt',
+      resource: edge.kmsKeyArn,
+      context: sealed,
+    },
+    {
+      name: 'issuer encrypts without the rotation context',
+      fn: 'issueKey',
+      action: 'kms:Encrypt',
+      resource: edge.kmsKeyArn,
+    },
+    {
+      name: 'reaper decrypts a sealed key',
+      fn: 'retireKeys',
+      action: 'kms:Decrypt',
+      resource: edge.kmsKeyArn,
+      context: sealed,
+    },
+    {
+      name: 'issuer schedules',
+      fn: 'issueKey',
+      action: 'scheduler:CreateSchedule',
+      resource: `arn:aws:scheduler:${region}:${api.session.accountId}:schedule/default/x`,
+    },
+    ...(deployed.world.singleAccount
+      ? []
+      : [
+          {
+            name: 'issuer puts on the edge bus directly',
+            fn: 'issueKey',
+            action: 'events:PutEvents',
+            resource: edge.busArn,
+            context: { 'events:source': 'keyrot', 'events:detail-type': 'KeyCreated' },
+          },
+        ]),
+  ];
+}
+
+/** Simulates each call of {@link mustDenyList}; `allowed` must be false for every one. */
+export async function mustDenyCalls(runner: DeployedRunner, deployed: DeployedWorld) {
+  const results: { name: string; allowed: boolean; reason: string }[] = [];
+  for (const call of mustDenyList(deployed)) {
+    const fn = runner.fn(call.fn);
+    const verdict = await runner.authorizer.roleMay(fn.roleArn, {
+      action: call.action,
+      resource: call.resource,
+      ...(call.context && { context: call.context }),
+    });
+    results.push({
+      name: call.name,
+      allowed: verdict.allowed,
+      reason: verdict.allowed ? 'allowed' : verdict.reason,
+    });
+  }
+  return results;
+}
