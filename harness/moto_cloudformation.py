@@ -65,7 +65,7 @@ def install_cloudformation_fixes() -> None:
     lambda_permission_is_a_named_statement()
     kms_key_policy_stored_as_json()
     iam_role_inline_policies_stored_as_json()
-    dynamodb_table_ttl_and_point_in_time_recovery()
+    dynamodb_table_ttl_recovery_and_encryption()
     change_sets_honour_depends_on()
     resource_events_and_failed_deploys()
     change_set_refreshes_outputs()
@@ -754,14 +754,17 @@ def iam_role_inline_policies_stored_as_json() -> None:
     Role.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)  # type: ignore[assignment]
 
 
-def dynamodb_table_ttl_and_point_in_time_recovery() -> None:
-    """`AWS::DynamoDB::Table`: `TimeToLiveSpecification` and `PointInTimeRecoverySpecification`
-    are applied.
+def dynamodb_table_ttl_recovery_and_encryption() -> None:
+    """`AWS::DynamoDB::Table`: `TimeToLiveSpecification`, `PointInTimeRecoverySpecification` and
+    `SSESpecification` are applied.
 
-    AWS enables TTL on the named attribute (DescribeTimeToLive) and point-in-time recovery
-    (DescribeContinuousBackups). moto's CloudFormation model ignored both. Now they go through
+    AWS enables TTL on the named attribute (DescribeTimeToLive), point-in-time recovery
+    (DescribeContinuousBackups) and, for `SSEEnabled: true`, encryption with the KMS key
+    (DescribeTable `SSEDescription`). moto's CloudFormation model ignored the first two and
+    passed the third on as written, but its table reads the API's `Enabled` where CloudFormation
+    writes `SSEEnabled`, so the table reported no encryption. Now TTL and recovery go through
     moto's UpdateTimeToLive and UpdateContinuousBackups after the table is created (moto stores
-    TTL but never expires items).
+    TTL but never expires items), and `SSEEnabled` is given to the table as `Enabled`.
     """
     from moto.dynamodb.models import dynamodb_backends
     from moto.dynamodb.models.table import Table
@@ -771,8 +774,13 @@ def dynamodb_table_ttl_and_point_in_time_recovery() -> None:
     def create_from_cloudformation_json(  # type: ignore[misc]
         cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> Any:
-        table = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         properties = cloudformation_json["Properties"]
+        sse = properties.get("SSESpecification")
+        if sse and "SSEEnabled" in sse:
+            sse = {k: v for k, v in sse.items() if k != "SSEEnabled"}
+            sse["Enabled"] = str(properties["SSESpecification"]["SSEEnabled"]).lower() == "true"
+            properties["SSESpecification"] = sse
+        table = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         backend = dynamodb_backends[account_id][region_name]
         ttl = properties.get("TimeToLiveSpecification")
         if ttl:
