@@ -182,6 +182,24 @@ describe.each(MODES)('$mode', ({ mode, singleAccount }) => {
     ]);
   });
 
+  it('a resource that fails leaves a failed stack whose events name it (as osls reports it)', async () => {
+    const edge = stackOf(deployed, 'edge-updater');
+    const template = onFailureTemplate(edge) as Resources;
+    template.Resources['ProbeVersion'] = {
+      Type: 'AWS::Lambda::Version',
+      Properties: { FunctionName: { Ref: 'ProbeLambdaFunction' }, CodeSha256: 'bm90IHRoZSB6aXA=' },
+    };
+    // Another function name: the on-failure probe above exists already.
+    (template.Resources['ProbeLambdaFunction']!.Properties as Record<string, unknown>)[
+      'FunctionName'
+    ] = 'keyrot-probe-bad-version';
+    await expect(
+      deployAndReadBack(edge.session, 'keyrot-probe-bad-version', template, sessions),
+    ).rejects.toThrow(
+      /^keyrot-probe-bad-version: CREATE_FAILED: ProbeVersion InvalidParameterValueException: CodeSha256 \(bm90IHRoZSB6aXA=\) is different from current CodeSha256/,
+    );
+  });
+
   it('fails a resource type it has no reader for', async () => {
     const issuer = stackOf(deployed, 'key-issuer');
     const template = {
@@ -259,7 +277,10 @@ async function deployAndReadBack(
       const { StackEvents = [] } = await cfn.send(
         new DescribeStackEventsCommand({ StackName: stackName }),
       );
-      const failed = StackEvents.find((e) => e.ResourceStatus?.endsWith('_FAILED'));
+      const failed = StackEvents.find(
+        (e) =>
+          e.ResourceType !== 'AWS::CloudFormation::Stack' && e.ResourceStatus?.endsWith('_FAILED'),
+      );
       throw new Error(
         `${stackName}: ${Stacks[0]?.StackStatus}: ${failed?.LogicalResourceId} ${failed?.ResourceStatusReason}`,
       );
