@@ -92,10 +92,12 @@ def evaluate_secure_transport_in_bucket_policies() -> None:
     endpoint). The policy itself is stored and returned unchanged; other conditions are
     evaluated as moto did.
     """
-    from moto.iam.access_control import IAMPolicy, PermissionResult
     from moto.s3.models import FakeBucket
 
     def get_permission(self: Any, action: str, resource: str) -> Any:
+        # Imported here: IAM's models are loaded only once a bucket policy is evaluated.
+        from moto.iam.access_control import IAMPolicy, PermissionResult
+
         if self.policy is None:
             return PermissionResult.NEUTRAL
         document = json.loads(self.policy.decode())
@@ -429,6 +431,22 @@ def add_resource_types() -> None:
             group.physical_id = created.name
             group.arn = created.arn
             return group
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[misc]
+            cls,
+            original_resource: Any,
+            new_resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+        ) -> Any:
+            # Same name: the group stays, with the schedules in it (only a new name replaces it).
+            if new_resource_name == original_resource.physical_id:
+                return original_resource
+            return super().update_from_cloudformation_json(
+                original_resource, new_resource_name, cloudformation_json, account_id, region_name
+            )
 
         def delete(self, account_id: str, region_name: str) -> None:
             scheduler_backends[account_id][region_name].schedule_groups.pop(self.physical_id, None)
