@@ -65,7 +65,7 @@ def install_cloudformation_fixes() -> None:
     lambda_permission_is_a_named_statement()
     kms_key_policy_stored_as_json()
     iam_role_inline_policies_stored_as_json()
-    dynamodb_table_ttl_and_point_in_time_recovery()
+    dynamodb_table_ttl_recovery_and_encryption()
     change_sets_honour_depends_on()
     resource_events_and_failed_deploys()
     change_set_refreshes_outputs()
@@ -92,10 +92,12 @@ def evaluate_secure_transport_in_bucket_policies() -> None:
     endpoint). The policy itself is stored and returned unchanged; other conditions are
     evaluated as moto did.
     """
-    from moto.iam.access_control import IAMPolicy, PermissionResult
     from moto.s3.models import FakeBucket
 
     def get_permission(self: Any, action: str, resource: str) -> Any:
+        # Imported here: IAM's models are loaded only once a bucket policy is evaluated.
+        from moto.iam.access_control import IAMPolicy, PermissionResult
+
         if self.policy is None:
             return PermissionResult.NEUTRAL
         document = json.loads(self.policy.decode())
@@ -430,6 +432,22 @@ def add_resource_types() -> None:
             group.arn = created.arn
             return group
 
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[misc]
+            cls,
+            original_resource: Any,
+            new_resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+        ) -> Any:
+            # Same name: the group stays, with the schedules in it (only a new name replaces it).
+            if new_resource_name == original_resource.physical_id:
+                return original_resource
+            return super().update_from_cloudformation_json(
+                original_resource, new_resource_name, cloudformation_json, account_id, region_name
+            )
+
         def delete(self, account_id: str, region_name: str) -> None:
             scheduler_backends[account_id][region_name].schedule_groups.pop(self.physical_id, None)
 
@@ -754,14 +772,17 @@ def iam_role_inline_policies_stored_as_json() -> None:
     Role.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)  # type: ignore[assignment]
 
 
-def dynamodb_table_ttl_and_point_in_time_recovery() -> None:
-    """`AWS::DynamoDB::Table`: `TimeToLiveSpecification` and `PointInTimeRecoverySpecification`
-    are applied.
+def dynamodb_table_ttl_recovery_and_encryption() -> None:
+    """`AWS::DynamoDB::Table`: `TimeToLiveSpecification`, `PointInTimeRecoverySpecification` and
+    `SSESpecification` are applied.
 
-    AWS enables TTL on the named attribute (DescribeTimeToLive) and point-in-time recovery
-    (DescribeContinuousBackups). moto's CloudFormation model ignored both. Now they go through
+    AWS enables TTL on the named attribute (DescribeTimeToLive), point-in-time recovery
+    (DescribeContinuousBackups) and, for `SSEEnabled: true`, encryption with the KMS key
+    (DescribeTable `SSEDescription`). moto's CloudFormation model ignored the first two and
+    passed the third on as written, but its table reads the API's `Enabled` where CloudFormation
+    writes `SSEEnabled`, so the table reported no encryption. Now TTL and recovery go through
     moto's UpdateTimeToLive and UpdateContinuousBackups after the table is created (moto stores
-    TTL but never expires items).
+    TTL but never expires items), and `SSEEnabled` is given to the table as `Enabled`.
     """
     from moto.dynamodb.models import dynamodb_backends
     from moto.dynamodb.models.table import Table
@@ -771,8 +792,13 @@ def dynamodb_table_ttl_and_point_in_time_recovery() -> None:
     def create_from_cloudformation_json(  # type: ignore[misc]
         cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> Any:
-        table = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         properties = cloudformation_json["Properties"]
+        sse = properties.get("SSESpecification")
+        if sse and "SSEEnabled" in sse:
+            sse = {k: v for k, v in sse.items() if k != "SSEEnabled"}
+            sse["Enabled"] = str(properties["SSESpecification"]["SSEEnabled"]).lower() == "true"
+            properties["SSESpecification"] = sse
+        table = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         backend = dynamodb_backends[account_id][region_name]
         ttl = properties.get("TimeToLiveSpecification")
         if ttl:

@@ -10,7 +10,7 @@
  * harness/inspect.ts reads a rotation back from it as from the in-process world.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import {
   CloudFormationClient,
@@ -141,49 +141,28 @@ export async function deployLocal(
   };
   const deployer = new ServiceDeployer(endpoint, stage, mode, base, overrides, log);
 
-  // Packaging (esbuild, ~4 s of CPU each) needs only parameters: every package that does not
-  // wait for another stack's output is built while the deploys before it run.
-  const ownBusArn = `arn:aws:events:${apiSession.region}:${apiSession.accountId}:event-bus/keyrot`;
   let stacks: DeployedStack[];
   if (singleAccount) {
     // docs/deploy.md: the issuer first (it creates the one bus, which the edge-updater's rules
     // use), with a placeholder KMS key ARN; again once the edge stack has created the key.
     const placeholder = `arn:aws:kms:${apiSession.region}:${apiSession.accountId}:key/${PLACEHOLDER_KMS_KEY_ID}`;
-    const firstIssuerPackage = early(
-      deployer.package('key-issuer', apiSession, {
-        edgeKmsKeyArn: placeholder,
-      }),
-    );
-    const edgePackage = early(
-      deployer.package('edge-updater', edgeSession, { edgeBus: ownBusArn }),
-    );
-    const reaperPackage = early(deployer.package('key-reaper', apiSession, {}));
-    const firstIssuer = await deployer.deploy(await firstIssuerPackage);
-    if (output(firstIssuer, 'KeyrotBusArn') !== ownBusArn) {
-      throw new Error(
-        `key-issuer created ${output(firstIssuer, 'KeyrotBusArn')}, not ${ownBusArn}`,
-      );
-    }
-    const edge = await deployer.deploy(await edgePackage);
-    const issuerPackage = early(
-      deployer.package('key-issuer', apiSession, {
-        edgeKmsKeyArn: output(edge, 'EdgeKmsKeyArn'),
-      }),
-    );
-    const issuer = await deployer.deploy(await issuerPackage);
-    const reaper = await deployer.deploy(await reaperPackage);
+    const firstIssuer = await deployer.deploy('key-issuer', apiSession, {
+      edgeKmsKeyArn: placeholder,
+    });
+    const edge = await deployer.deploy('edge-updater', edgeSession, {
+      edgeBus: output(firstIssuer, 'KeyrotBusArn'),
+    });
+    const issuer = await deployer.deploy('key-issuer', apiSession, {
+      edgeKmsKeyArn: output(edge, 'EdgeKmsKeyArn'),
+    });
+    const reaper = await deployer.deploy('key-reaper', apiSession, {});
     stacks = [edge, issuer, reaper];
   } else {
-    const edgePackage = early(deployer.package('edge-updater', edgeSession, { edgeBus: 'keyrot' }));
-    const reaperPackage = early(deployer.package('key-reaper', apiSession, {}));
-    const edge = await deployer.deploy(await edgePackage);
-    const issuerPackage = early(
-      deployer.package('key-issuer', apiSession, {
-        edgeKmsKeyArn: output(edge, 'EdgeKmsKeyArn'),
-      }),
-    );
-    const issuer = await deployer.deploy(await issuerPackage);
-    const reaper = await deployer.deploy(await reaperPackage);
+    const edge = await deployer.deploy('edge-updater', edgeSession, { edgeBus: 'keyrot' });
+    const issuer = await deployer.deploy('key-issuer', apiSession, {
+      edgeKmsKeyArn: output(edge, 'EdgeKmsKeyArn'),
+    });
+    const reaper = await deployer.deploy('key-reaper', apiSession, {});
     stacks = [edge, issuer, reaper];
   }
   const world = worldOf(singleAccount, target, stacks);
@@ -231,19 +210,10 @@ function worldOf(
   };
 }
 
-/** A service packaged for one deploy (its parameters are fixed at packaging). */
-interface PackagedService {
-  readonly service: DeployedService;
-  readonly session: AccountSession;
-  readonly stackName: string;
-  readonly params: Readonly<Record<string, string>>;
-  readonly cwd: string;
-  readonly args: readonly string[];
-  readonly template: unknown;
-  readonly seconds: string;
-}
-
-/** Runs `serverless package` and `serverless deploy` for the services of one mode and stage. */
+/**
+ * Runs `serverless deploy` for the services of one mode and stage, each in its own mirror of
+ * services/ (see `workspaceOf`).
+ */
 class ServiceDeployer {
   private readonly declared = new Map<DeployedService, ReadonlySet<string>>();
 
@@ -256,50 +226,33 @@ class ServiceDeployer {
     private readonly log: (line: string) => void,
   ) {}
 
-  /** `serverless package` into `.serverless-deploy-<mode>` of the service. */
-  async package(
+  /** `serverless deploy` (packaging included) of one service; reads the stack back. */
+  async deploy(
     service: DeployedService,
     session: AccountSession,
     extra: Readonly<Record<string, string>>,
-  ): Promise<PackagedService> {
+  ): Promise<DeployedStack> {
     const stackName = `keyrot-${service}-${this.stage}`;
     const params = this.paramsFor(service, extra);
-    const cwd = path.join(ROOT, 'services', service);
-    const packageDir = `.serverless-deploy-${this.mode}`;
+    const cwd = workspaceOf(this.mode, service);
     const args = [
+      'deploy',
       '--stage',
       this.stage,
-      '--package',
-      packageDir,
       ...Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]),
     ];
     const started = Date.now();
-    this.log(`${service}: packaging for ${session.accountId}`);
-    await runServerless(cwd, ['package', ...args], this.env(session)).catch((error: unknown) => {
-      throw new DeployError(
-        `serverless package of ${service} failed: ${messageOf(error)}`,
-        stackName,
-        undefined,
-      );
-    });
-    const templateFile = path.join(cwd, packageDir, 'cloudformation-template-update-stack.json');
-    const template: unknown = JSON.parse(readFileSync(templateFile, 'utf8'));
-    return { service, session, stackName, params, cwd, args, template, seconds: seconds(started) };
-  }
-
-  /** `serverless deploy --package` of a packaged service; reads the stack back. */
-  async deploy(packaged: PackagedService): Promise<DeployedStack> {
-    const { service, session, stackName, params, cwd, args, template } = packaged;
-    const started = Date.now();
     this.log(`${service}: deploying ${stackName} to ${session.accountId}`);
     try {
-      await runServerless(cwd, ['deploy', ...args], this.env(session));
+      await runServerless(cwd, args, this.env(session));
     } catch (error) {
       throw await deployFailure(session, stackName, error);
     }
+    const templateFile = path.join(cwd, '.serverless', 'cloudformation-template-update-stack.json');
+    const template: unknown = JSON.parse(readFileSync(templateFile, 'utf8'));
     const { outputs, resourceCount } = await readStack(session, stackName);
     this.log(
-      `${service}: ${stackName} in ${session.accountId}: ${seconds(started)} s deploying (${packaged.seconds} s packaging), ${resourceCount} resources`,
+      `${service}: ${stackName} in ${session.accountId}: ${seconds(started)} s, ${resourceCount} resources`,
     );
     return { service, accountId: session.accountId, session, stackName, outputs, params, template };
   }
@@ -369,6 +322,38 @@ function checkedOverrides(params: Partial<Record<string, string>>): Record<strin
     throw new Error(`deployLocal: no service declares the parameter(s) ${unknown.join(', ')}`);
   }
   return Object.fromEntries(entries);
+}
+
+/**
+ * The folder `serverless deploy` of a service runs in: `.serverless-deploy-<mode>/services/<service>`,
+ * a mirror of the service: its serverless.yml copied (osls looks for a config file, not a
+ * link), its resources and src linked, as are services/esbuild.yml and services/resources. osls uses the service folder's `.serverless`
+ * as its scratch space and deletes it whenever `--package` names another folder, and
+ * serverless-esbuild builds in its `.esbuild`: deploying from the service folder itself would
+ * delete what `npm run package` left in `.serverless` and let two modes overwrite each other's
+ * build. In the mirror, `.serverless` is this mode's, and holds the deployed template after
+ * the deploy.
+ */
+function workspaceOf(mode: string, service: DeployedService): string {
+  const services = path.join(ROOT, `.serverless-deploy-${mode}`, 'services');
+  const workspace = path.join(services, service);
+  mkdirSync(workspace, { recursive: true });
+  const links: [string, string][] = [
+    [path.join(ROOT, 'services', 'esbuild.yml'), path.join(services, 'esbuild.yml')],
+    [path.join(ROOT, 'services', 'resources'), path.join(services, 'resources')],
+    ...['resources', 'src'].map((entry): [string, string] => [
+      path.join(ROOT, 'services', service, entry),
+      path.join(workspace, entry),
+    ]),
+  ];
+  for (const [target, link] of links) {
+    if (!existsSync(link)) symlinkSync(target, link);
+  }
+  copyFileSync(
+    path.join(ROOT, 'services', service, 'serverless.yml'),
+    path.join(workspace, 'serverless.yml'),
+  );
+  return workspace;
 }
 
 /** Runs node_modules/.bin/serverless; rejects with the tail of its output if it fails. */
@@ -483,15 +468,6 @@ function output(stack: DeployedStack, key: string): string {
 /** `arn:aws:events:<region>:<account>:event-bus/<name>` → `<name>`. */
 function busNameOf(busArn: string): string {
   return busArn.slice(busArn.lastIndexOf('/') + 1);
-}
-
-/**
- * Marks a promise that is awaited later as handled now: if it rejects while another step runs,
- * the rejection surfaces where it is awaited instead of crashing the process.
- */
-function early<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => undefined);
-  return promise;
 }
 
 function seconds(since: number): string {
