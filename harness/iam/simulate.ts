@@ -199,7 +199,7 @@ export interface SimulationResult {
   readonly allowed: boolean;
   readonly decision: Decision;
   /** the deciding statement(s): Sid (or index) and which policy */
-  readonly deciding: readonly string[];
+  readonly deciding: string[];
   readonly principal: string;
   readonly request: IamRequest;
   /** Where an {@link AWS_DIFFERENCES} compensation changed the decision. */
