@@ -168,7 +168,8 @@ function carryContext(
     } else if (value.length === 1 && value[0] !== undefined) {
       out[CARRIER + key] = value[0];
     } else {
-      out[key] = [...value]; // several values: a real multi-valued key, left to the evaluator
+      // simulate carries only one-valued keys: policies and context must agree.
+      throw new Error(`cannot carry ${key} with ${value.length} values`);
     }
   }
   return out;
@@ -497,7 +498,11 @@ export async function simulate(
   };
   const what = `${request.action} on ${request.resource}`;
   const putEvents = request.action.toLowerCase() === 'events:putevents';
-  const perEntry = putEvents && !options.strictEventKeys;
+  // One entry's keys hold one value each; a request with several is left to the evaluator.
+  const oneValueEach = Object.entries(request.context)
+    .filter(([key]) => isPutEventsEntryKey(key))
+    .every(([, value]) => typeof value === 'string' || value.length === 1);
+  const perEntry = putEvents && oneValueEach && !options.strictEventKeys;
   const carried: CarriedKey = (key) =>
     isEncryptionContextKey(key) || (perEntry && isPutEventsEntryKey(key));
   const boundary = principal.permissionsBoundary;

@@ -564,6 +564,16 @@ describe('simulate: EventBridge bus policy (cross-account PutEvents)', () => {
     }
   });
 
+  it('a request carrying several sources at once is left to the evaluator (lists)', async () => {
+    const both = request('events:PutEvents', ARNS.apiBus, {
+      'events:source': ['keyrot', 'other'],
+      'events:detail-type': ['EdgeUpdated'],
+    });
+    const result = await simulate(both, forward, { resourcePolicy: onApiBus() });
+    expect(result.allowed).toBe(false);
+    expect(result.notes).toEqual([]);
+  });
+
   it('the evaluator on its own: plain StringEquals on events:source never matches', async () => {
     const raw = await runSimulation(
       {
