@@ -676,7 +676,8 @@ def lambda_permission_is_a_named_statement() -> None:
     id, `<stack>-<LogicalId>-<suffix>`), and Ref returns it. moto added the statement under a
     random Sid and had no physical id (Ref resolved to a Python object, ListStackResources showed
     none). Now the generated name is both. The statement itself (Principal, SourceArn, Action)
-    is moto's AddPermission translation, readable by GetPolicy.
+    is moto's AddPermission translation, readable by GetPolicy, less the `FunctionName` moto
+    copied into it (AWS's statement names the function as its Resource).
     """
     from moto.awslambda.models import Permission
 
@@ -689,6 +690,14 @@ def lambda_permission_is_a_named_statement() -> None:
         properties.setdefault("StatementId", resource_name)
         permission = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         permission.statement_id = properties["StatementId"]
+        # moto copies every property into the statement; AWS's statement has no FunctionName
+        # (the function is its Resource), and a policy evaluator refuses the unknown key.
+        from moto.awslambda.models import lambda_backends
+
+        function = lambda_backends[account_id][region_name].get_function(properties["FunctionName"])
+        for statement in function.policy.statements:
+            if statement.get("Sid") == permission.statement_id:
+                statement.pop("FunctionName", None)
         return permission
 
     Permission.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[assignment]

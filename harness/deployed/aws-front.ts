@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HttpCall } from './authorizer';
+import type { HttpCall } from '../iam';
 
 /** The deployed role a function's credentials stand for. */
 export interface CallerPrincipal {

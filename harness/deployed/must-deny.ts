@@ -128,10 +128,57 @@ export function mustDenyList(deployed: DeployedWorld): MustDeny[] {
   ];
 }
 
-/** Simulates each call of {@link mustDenyList}; `allowed` must be false for every one. */
-export async function mustDenyCalls(runner: DeployedRunner, deployed: DeployedWorld) {
+/**
+ * Calls a rotation makes, which the same simulation must allow: the control that shows a
+ * refusal above comes from the policies, not from the way the calls are simulated.
+ */
+export function mustAllowList(deployed: DeployedWorld): MustDeny[] {
+  const { api, edge } = deployed.world;
+  const region = api.session.region;
+  return [
+    {
+      name: 'issuer creates a key',
+      fn: 'issueKey',
+      action: 'apigateway:POST',
+      resource: `arn:aws:apigateway:${region}::/apikeys`,
+    },
+    {
+      name: 'issuer seals for the edge',
+      fn: 'issueKey',
+      action: 'kms:Encrypt',
+      resource: edge.kmsKeyArn,
+      context: { 'kms:EncryptionContext:keyrot:rotationId': 'rot_x' },
+    },
+    {
+      name: 'edge opens the sealed key',
+      fn: 'updateEdge',
+      action: 'kms:Decrypt',
+      resource: edge.kmsKeyArn,
+      context: { 'kms:EncryptionContext:keyrot:rotationId': 'rot_x' },
+    },
+    {
+      name: 'edge updates its distribution',
+      fn: 'updateEdge',
+      action: 'cloudfront:UpdateDistribution',
+      resource: `arn:aws:cloudfront::${edge.session.accountId}:distribution/${edge.distributionId}`,
+    },
+    {
+      name: 'reaper deletes the superseded key',
+      fn: 'retireKeys',
+      action: 'apigateway:DELETE',
+      resource: `arn:aws:apigateway:${region}::/apikeys/${api.initialKeyId}`,
+    },
+  ];
+}
+
+/** Simulates each call (default {@link mustDenyList}) as its function's deployed role. */
+export async function mustDenyCalls(
+  runner: DeployedRunner,
+  deployed: DeployedWorld,
+  calls: readonly MustDeny[] = mustDenyList(deployed),
+) {
   const results: { name: string; allowed: boolean; reason: string }[] = [];
-  for (const call of mustDenyList(deployed)) {
+  for (const call of calls) {
     const fn = runner.fn(call.fn);
     const verdict = await runner.authorizer.roleMay(fn.roleArn, {
       action: call.action,

@@ -68,20 +68,20 @@ export class DeployedRunner {
     );
     const authorizer = new IamAuthorizer(sessions);
     const credentials = new Map<string, Record<string, string>>();
-    const pool = new EnvironmentPool((fn) => ({
+    const pool: EnvironmentPool = new EnvironmentPool((fn): Record<string, string> => ({
       ...fn.environment,
       ...lambdaVariables(fn),
       ...credentials.get(fn.name),
       ...harnessVariables(front.endpoint),
     }));
-    const plane = new EventDataPlane({
+    const plane: EventDataPlane = new EventDataPlane({
       region: world.api.session.region,
       sessions,
       functions,
       pool,
       policies: authorizer,
     });
-    const front = new AwsFront({
+    const front: AwsFront = new AwsFront({
       motoEndpoint: world.api.session.endpoint,
       authorizer,
       events: plane,
