@@ -151,7 +151,7 @@ describe('the deployed stacks, two accounts', () => {
     });
 
     it('a role with one needed statement removed: the IAM simulation denies the call, naming it', async () => {
-      const { runner } = stacks();
+      const { runner, deployed } = stacks();
       const fn = runner.fn('issueKey');
       const iam = new IAMClient(clientConfig(deployed.world.api.session));
       const roleName = fn.roleArn.split('/').pop()!;
