@@ -10,47 +10,17 @@
  * class that takes its name from `new.target.name`, and sees a short name.
  */
 import { execFileSync } from 'node:child_process';
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { build } from 'esbuild';
 import { parse } from 'yaml';
-import { open as openZip, type Entry, type ZipFile } from 'yauzl';
+import { extractZip } from '../../harness/deployed/functions';
 import { loadTemplate, resourcesOfType } from './template';
 
 const root = path.resolve(__dirname, '..', '..');
 const SERVICES = ['key-issuer', 'edge-updater', 'key-reaper'] as const;
-
-/** Extracts `fileName` from `zipPath` to `to`. */
-function extract(zipPath: string, fileName: string, to: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    openZip(zipPath, { lazyEntries: true }, (error: Error | null, zip: ZipFile) => {
-      if (error) return reject(error);
-      zip.on('entry', (entry: Entry) => {
-        if (entry.fileName !== fileName) return zip.readEntry();
-        zip.openReadStream(entry, (streamError, stream) => {
-          if (streamError) return reject(streamError);
-          mkdirSync(path.dirname(to), { recursive: true });
-          pipeline(stream, createWriteStream(to)).then(() => {
-            zip.close();
-            resolve();
-          }, reject);
-        });
-      });
-      zip.on('end', () => reject(new Error(`${fileName} not in ${zipPath}`)));
-      zip.readEntry();
-    });
-  });
-}
 
 /** Imports the bundle, calls the export with an event, and reports what it threw. */
 const PROBE = `
@@ -130,7 +100,7 @@ describe.each(SERVICES)('the packaged %s bundle', (service) => {
       const dot = fn.handler.lastIndexOf('.');
       const [module, exportName] = [fn.handler.slice(0, dot), fn.handler.slice(dot + 1)];
       const file = path.join(dir, service, `${module}.mjs`);
-      if (!existsSync(file)) await extract(zip, `${module}.mjs`, file);
+      if (!existsSync(file)) await extractZip(readFileSync(zip), path.join(dir, service));
       const broken = BREAK[exportName]!;
       const report = probe(file, exportName, { ...fn.env, [broken.variable]: broken.value });
       expect(report).toMatchObject({
