@@ -158,6 +158,8 @@ def add_resource_types() -> None:
         moto lists only the direct subclasses of CloudFormationModel."""
 
         physical_id = ""
+        arn = ""
+        has_arn = False  # GetAtt Arn returns `arn`
 
         @property
         def physical_resource_id(self) -> str:
@@ -169,9 +171,11 @@ def add_resource_types() -> None:
 
         @classmethod
         def has_cfn_attr(cls, attr: str) -> bool:
-            return False
+            return cls.has_arn and attr == "Arn"
 
         def get_cfn_attribute(self, attribute_name: str) -> Any:
+            if self.has_arn and attribute_name == "Arn":
+                return self.arn
             raise UnformattedGetAttTemplateException()
 
         @classmethod
@@ -351,14 +355,7 @@ def add_resource_types() -> None:
         def cloudformation_name_type() -> str:
             return "AlarmName"
 
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return attr == "Arn"
-
-        def get_cfn_attribute(self, attribute_name: str) -> Any:
-            if attribute_name == "Arn":
-                return self.arn
-            raise UnformattedGetAttTemplateException()
+        has_arn = True
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[misc]
@@ -410,14 +407,7 @@ def add_resource_types() -> None:
         def cloudformation_name_type() -> str:
             return "Name"
 
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return attr == "Arn"
-
-        def get_cfn_attribute(self, attribute_name: str) -> Any:
-            if attribute_name == "Arn":
-                return self.arn
-            raise UnformattedGetAttTemplateException()
+        has_arn = True
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[misc]
@@ -466,14 +456,7 @@ def add_resource_types() -> None:
         def cloudformation_name_type() -> str:
             return "Name"
 
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return attr == "Arn"
-
-        def get_cfn_attribute(self, attribute_name: str) -> Any:
-            if attribute_name == "Arn":
-                return self.arn
-            raise UnformattedGetAttTemplateException()
+        has_arn = True
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[misc]

@@ -29,7 +29,13 @@ import {
   type ResourceLookups,
 } from '../iam';
 import type { AuthorizedCall, CallAuthorizer, CallerPrincipal } from './aws-front';
-import type { DeliveryPolicies, Verdict } from './eventbridge';
+import type {
+  BusRequest,
+  DeliveryPolicies,
+  RoleRequest,
+  ServiceRequest,
+  Verdict,
+} from './eventbridge';
 
 export class IamAuthorizer implements CallAuthorizer, DeliveryPolicies {
   private readonly sessions: ReadonlyMap<string, AccountSession>;
@@ -90,15 +96,7 @@ export class IamAuthorizer implements CallAuthorizer, DeliveryPolicies {
     return verdict(result);
   }
 
-  async roleMay(
-    roleArn: string,
-    request: {
-      action: string;
-      resource: string;
-      context?: Readonly<Record<string, string | readonly string[]>>;
-      resourcePolicy?: string;
-    },
-  ): Promise<Verdict> {
+  async roleMay(roleArn: string, request: RoleRequest): Promise<Verdict> {
     const resourcePolicy =
       request.resourcePolicy !== undefined
         ? {
@@ -114,14 +112,7 @@ export class IamAuthorizer implements CallAuthorizer, DeliveryPolicies {
     return verdict(result);
   }
 
-  async serviceMay(request: {
-    policy: string | undefined;
-    service: string;
-    action: string;
-    resource: string;
-    sourceArn: string;
-    sourceAccount: string;
-  }): Promise<Verdict> {
+  async serviceMay(request: ServiceRequest): Promise<Verdict> {
     const result = await simulateServiceRequest(
       { action: request.action, resource: request.resource, context: {} },
       {
@@ -136,13 +127,7 @@ export class IamAuthorizer implements CallAuthorizer, DeliveryPolicies {
     return verdict(result);
   }
 
-  busAccepts(request: {
-    policy: string | undefined;
-    principalArn: string;
-    busArn: string;
-    source: string;
-    detailType: string;
-  }): Promise<Verdict> {
+  busAccepts(request: BusRequest): Promise<Verdict> {
     if (request.policy === undefined) {
       return Promise.resolve({ allowed: false, reason: `${request.busArn} has no policy` });
     }

@@ -63,37 +63,43 @@ export interface Envelope {
 export type Verdict =
   { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
 
+/** A request a role makes, with the resource's policy where the caller has it at hand. */
+export interface RoleRequest {
+  readonly action: string;
+  readonly resource: string;
+  readonly context?: Readonly<Record<string, string | readonly string[]>>;
+  readonly resourcePolicy?: string;
+}
+
+/** A request an AWS service principal makes on a resource, on behalf of `sourceArn`. */
+export interface ServiceRequest {
+  readonly policy: string | undefined;
+  readonly service: string;
+  readonly action: string;
+  readonly resource: string;
+  readonly sourceArn: string;
+  readonly sourceAccount: string;
+}
+
+/** A PutEvents from another account's principal onto a bus. */
+export interface BusRequest {
+  readonly policy: string | undefined;
+  readonly principalArn: string;
+  readonly busArn: string;
+  readonly source: string;
+  readonly detailType: string;
+}
+
 /** The policy checks the data plane needs (harness/deployed/authorizer.ts implements them). */
 export interface DeliveryPolicies {
   /** May `service` assume the role for `sourceAccount` (the role's trust policy)? */
   canAssume(roleArn: string, service: string, sourceAccount: string): Promise<Verdict>;
   /** May the role make the request (identity policy, and the resource's policy if any)? */
-  roleMay(
-    roleArn: string,
-    request: {
-      action: string;
-      resource: string;
-      context?: Record<string, string | readonly string[]>;
-      resourcePolicy?: string;
-    },
-  ): Promise<Verdict>;
+  roleMay(roleArn: string, request: RoleRequest): Promise<Verdict>;
   /** Does a resource policy let an AWS service principal act, from `sourceArn`? */
-  serviceMay(request: {
-    policy: string | undefined;
-    service: string;
-    action: string;
-    resource: string;
-    sourceArn: string;
-    sourceAccount: string;
-  }): Promise<Verdict>;
+  serviceMay(request: ServiceRequest): Promise<Verdict>;
   /** Does a bus policy accept PutEvents from another account's principal? */
-  busAccepts(request: {
-    policy: string | undefined;
-    principalArn: string;
-    busArn: string;
-    source: string;
-    detailType: string;
-  }): Promise<Verdict>;
+  busAccepts(request: BusRequest): Promise<Verdict>;
 }
 
 /** What happened to one event at one target or invocation. */

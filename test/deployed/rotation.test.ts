@@ -109,45 +109,51 @@ describe('the deployed stacks, two accounts', () => {
       runner.front.denied.splice(0);
     });
 
-    it('a wrong handler export: Runtime.HandlerNotFound, and the event reaches the dead-letter queue and its alarm', async () => {
+    /** Runs `body` with the issuer's function changed as `change` says, then restores it. */
+    async function withIssuer<T>(
+      change: (fn: { handler: string; environment: Record<string, string> }) => {
+        handler?: string;
+        environment?: Record<string, string>;
+      },
+      body: () => Promise<T>,
+    ): Promise<T> {
       const { runner } = stacks();
       const fn = runner.fn('issueKey');
-      const handler = fn.handler;
-      await runner.reconfigure('issueKey', { handler: handler.replace(/\.handler$/, '.handlr') });
+      const original = { handler: fn.handler, environment: { ...fn.environment } };
+      await runner.reconfigure('issueKey', change(original));
       try {
-        await expectIssuerFailure(stacks(), 'Runtime.HandlerNotFound');
+        return await body();
       } finally {
-        await runner.reconfigure('issueKey', { handler });
+        await runner.reconfigure('issueKey', original);
       }
+    }
+
+    it('a wrong handler export: Runtime.HandlerNotFound, and the event reaches the dead-letter queue and its alarm', async () => {
+      await withIssuer(
+        ({ handler }) => ({ handler: handler.replace(/\.handler$/, '.handlr') }),
+        () => expectIssuerFailure(stacks(), 'Runtime.HandlerNotFound'),
+      );
     });
 
     it('an environment variable the template no longer sets: InvalidInputError naming it', async () => {
-      const { runner } = stacks();
-      const fn = runner.fn('issueKey');
-      const environment = { ...fn.environment };
-      const without = { ...environment };
-      delete without['LEDGER_TABLE_NAME'];
-      await runner.reconfigure('issueKey', { environment: without });
-      try {
-        const failure = await expectIssuerFailure(stacks(), 'InvalidInputError');
-        expect(failure).toContain('LEDGER_TABLE_NAME');
-      } finally {
-        await runner.reconfigure('issueKey', { environment });
-      }
+      const failure = await withIssuer(
+        ({ environment }) => {
+          const without = { ...environment };
+          delete without['LEDGER_TABLE_NAME'];
+          return { environment: without };
+        },
+        () => expectIssuerFailure(stacks(), 'InvalidInputError'),
+      );
+      expect(failure).toContain('LEDGER_TABLE_NAME');
     });
 
     it('a function that always throws: every attempt fails, then the dead-letter queue and its alarm', async () => {
-      const { runner } = stacks();
-      const fn = runner.fn('issueKey');
-      const environment = { ...fn.environment };
-      await runner.reconfigure('issueKey', {
-        environment: { ...environment, LEDGER_TABLE_NAME: 'keyrot-ledger-that-does-not-exist' },
-      });
-      try {
-        await expectIssuerFailure(stacks(), undefined);
-      } finally {
-        await runner.reconfigure('issueKey', { environment });
-      }
+      await withIssuer(
+        ({ environment }) => ({
+          environment: { ...environment, LEDGER_TABLE_NAME: 'keyrot-ledger-that-does-not-exist' },
+        }),
+        () => expectIssuerFailure(stacks(), undefined),
+      );
     });
 
     it('a role with one needed statement removed: the IAM simulation denies the call, naming it', async () => {
