@@ -7,7 +7,13 @@
  * per concurrent event (up to 64).
  */
 import { performance } from 'node:perf_hooks';
-import { AWS_CALL_LIMITS, paceCalls, PacingRegistry, shareOf } from '@keyrot/shared';
+import {
+  AWS_CALL_QUOTAS,
+  DEFAULT_FUNCTION_BUDGET_SHARE,
+  paceCalls,
+  PacingRegistry,
+  shareOf,
+} from '@keyrot/shared';
 import { CloudFrontSimulator } from '../harness/cloudfront-sim';
 import { startLocalEnvironment } from '../harness/local-env';
 import { buildHandlers } from '../harness/local-keyrot';
@@ -37,7 +43,12 @@ export async function scale(moto: MotoServer, run: ScaleRun) {
   const env = await startLocalEnvironment({ moto, keyrot: { cloudFront } });
   const environment: EnvironmentFactory = (service, reserved) => {
     // What lambdaClients builds in each execution environment: its own buckets, at its share.
-    const registry = new PacingRegistry(shareOf(AWS_CALL_LIMITS, reserved ?? 1));
+    const registry = new PacingRegistry(
+      shareOf(AWS_CALL_QUOTAS, {
+        environments: reserved ?? 1,
+        budgetShare: DEFAULT_FUNCTION_BUDGET_SHARE,
+      }),
+    );
     const handlers = buildHandlers(env.world, {
       cloudFront,
       lambdaRetry: true,

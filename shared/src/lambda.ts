@@ -1,6 +1,12 @@
 import * as z from 'zod/mini';
 import { awsClientConfigFromEnv } from './aws/config';
-import { AWS_CALL_LIMITS, paceCalls, PacingRegistry, shareOf } from './aws/pacing';
+import {
+  AWS_CALL_QUOTAS,
+  DEFAULT_FUNCTION_BUDGET_SHARE,
+  paceCalls,
+  PacingRegistry,
+  shareOf,
+} from './aws/pacing';
 import { countRetries, createMetrics, type AnyClient } from './metrics';
 import { envVar, readConfig } from './runtime';
 
@@ -11,6 +17,18 @@ const pacingConfig = z.object({
    * its share of the account's limit.
    */
   RESERVED_CONCURRENCY: envVar.count(1, 1, 1000),
+  /**
+   * The fraction of the API account's API Gateway quotas this function may use. keyrot
+   * leaves the owner at least half: the two functions that call API Gateway (issuer and
+   * reaper) default to a quarter each.
+   */
+  API_BUDGET_SHARE: envVar.number(DEFAULT_FUNCTION_BUDGET_SHARE, 0.01, 1),
+  /** UpdateDistribution calls per second per account (CloudFront publishes no rate). */
+  CLOUDFRONT_UPDATES_PER_SECOND: envVar.number(
+    AWS_CALL_QUOTAS['cloudfront:UpdateDistribution'].perSecond,
+    0.01,
+    100,
+  ),
 });
 
 /**
@@ -22,8 +40,14 @@ const pacingConfig = z.object({
 export function lambdaClients(serviceName: string, env: NodeJS.ProcessEnv) {
   const aws = awsClientConfigFromEnv(env);
   const metrics = createMetrics(serviceName);
-  const { RESERVED_CONCURRENCY } = readConfig(pacingConfig, env);
-  const pacing = new PacingRegistry(shareOf(AWS_CALL_LIMITS, RESERVED_CONCURRENCY));
+  const config = readConfig(pacingConfig, env);
+  const pacing = new PacingRegistry(
+    shareOf(AWS_CALL_QUOTAS, {
+      environments: config.RESERVED_CONCURRENCY,
+      budgetShare: config.API_BUDGET_SHARE,
+      cloudFrontUpdatesPerSecond: config.CLOUDFRONT_UPDATES_PER_SECOND,
+    }),
+  );
   return {
     aws,
     metrics,

@@ -6,7 +6,8 @@ import {
 import { Readable } from 'node:stream';
 import { lambdaClients } from '../src/lambda';
 import {
-  AWS_CALL_LIMITS,
+  AWS_CALL_QUOTAS,
+  DEFAULT_FUNCTION_BUDGET_SHARE,
   paceCalls,
   PacingRegistry,
   shareOf,
@@ -67,27 +68,76 @@ describe('TokenBucket', () => {
 });
 
 describe('PacingRegistry', () => {
-  it('shares one bucket per scope and command, and paces only listed commands', () => {
-    const registry = new PacingRegistry({ CreateApiKeyCommand: { perSecond: 5, burst: 1 } });
-    const a = registry.bucketFor('api', 'CreateApiKeyCommand');
-    expect(registry.bucketFor('api', 'CreateApiKeyCommand')).toBe(a);
-    expect(registry.bucketFor('edge', 'CreateApiKeyCommand')).not.toBe(a);
-    expect(registry.bucketFor('api', 'GetApiKeysCommand')).toBeUndefined();
+  it('shares one bucket per scope and quota, and paces a call by every quota it counts against', () => {
+    const registry = new PacingRegistry();
+    const create = registry.bucketsFor('api', 'APIGatewayClient', 'CreateApiKeyCommand');
+    const read = registry.bucketsFor('api', 'APIGatewayClient', 'GetApiKeysCommand');
+    expect(create.map((b) => b.limit)).toEqual([
+      expect.objectContaining({ perSecond: 10, burst: 40 }),
+      expect.objectContaining({ perSecond: 5, burst: 1 }),
+    ]);
+    // Total operations: the read and the create draw from the same bucket.
+    expect(read).toEqual([create[0]]);
+    expect(registry.bucketsFor('api', 'APIGatewayClient', 'CreateApiKeyCommand')).toEqual(create);
+    expect(registry.bucketsFor('edge', 'APIGatewayClient', 'CreateApiKeyCommand')[0]).not.toBe(
+      create[0],
+    );
+    expect(registry.bucketsFor('edge', 'CloudFrontClient', 'GetDistributionCommand')).toEqual([]);
+    expect(registry.bucketsFor('api', 'KMSClient', 'EncryptCommand')).toEqual([]);
   });
 });
 
 describe('shareOf', () => {
-  it("divides each limit's rate among the environments, keeping the burst", () => {
-    expect(shareOf(AWS_CALL_LIMITS, 5)).toEqual({
-      CreateApiKeyCommand: { perSecond: 1, burst: 1 },
-      DeleteApiKeyCommand: { perSecond: 1, burst: 1 },
-      UpdateDistributionCommand: { perSecond: 1, burst: 1 },
+  const rates = (quotas: Record<string, { perSecond: number; burst: number }>) =>
+    Object.fromEntries(
+      Object.entries(quotas).map(([id, q]) => [id, { perSecond: q.perSecond, burst: q.burst }]),
+    );
+
+  it("divides each quota's rate and burst among the environments (burst at least 1)", () => {
+    expect(rates(shareOf(AWS_CALL_QUOTAS, { environments: 5 }))).toEqual({
+      'apigateway:total': { perSecond: 2, burst: 8 },
+      'apigateway:CreateApiKey': { perSecond: 1, burst: 1 },
+      'apigateway:DeleteApiKey': { perSecond: 1, burst: 1 },
+      'cloudfront:UpdateDistribution': { perSecond: 0.2, burst: 1 },
     });
-    expect(shareOf(AWS_CALL_LIMITS, 1)).toEqual(AWS_CALL_LIMITS);
+    expect(shareOf(AWS_CALL_QUOTAS, { environments: 1 })).toEqual(AWS_CALL_QUOTAS);
+  });
+
+  it("takes only keyrot's budget share of the quotas the owner shares, and the edge rate as set", () => {
+    expect(
+      rates(
+        shareOf(AWS_CALL_QUOTAS, {
+          environments: 5,
+          budgetShare: 0.25,
+          cloudFrontUpdatesPerSecond: 0.5,
+        }),
+      ),
+    ).toEqual({
+      'apigateway:total': { perSecond: 0.5, burst: 2 },
+      'apigateway:CreateApiKey': { perSecond: 0.25, burst: 1 },
+      'apigateway:DeleteApiKey': { perSecond: 0.25, burst: 1 },
+      'cloudfront:UpdateDistribution': { perSecond: 0.1, burst: 1 },
+    });
+  });
+
+  it('keeps the whole of keyrot, issuer and reaper together, within half of each API Gateway quota', () => {
+    const perFunction = shareOf(AWS_CALL_QUOTAS, {
+      environments: 5,
+      budgetShare: DEFAULT_FUNCTION_BUDGET_SHARE,
+    });
+    for (const [id, quota] of Object.entries(AWS_CALL_QUOTAS)) {
+      if (!quota.sharedWithOwner) continue;
+      // Two functions, five environments each.
+      expect(2 * 5 * perFunction[id]!.perSecond).toBeLessThanOrEqual(quota.perSecond / 2);
+    }
   });
 
   it.each([0, 1.5, Number.NaN])('refuses %p environments', (n) => {
-    expect(() => shareOf(AWS_CALL_LIMITS, n)).toThrow(RangeError);
+    expect(() => shareOf(AWS_CALL_QUOTAS, { environments: n })).toThrow(RangeError);
+  });
+
+  it.each([0, 1.5, Number.NaN])('refuses a budget share of %p', (budgetShare) => {
+    expect(() => shareOf(AWS_CALL_QUOTAS, { environments: 1, budgetShare })).toThrow(RangeError);
   });
 });
 
@@ -135,11 +185,16 @@ describe('lambdaClients', () => {
   };
 
   /** When the `count` CreateApiKey calls of one environment's `paced` client are sent. */
-  async function createTimes(reservedConcurrency: string | undefined, count: number) {
+  async function createTimes(
+    reservedConcurrency: string | undefined,
+    count: number,
+    budgetShare?: string,
+  ) {
     const sentAt: number[] = [];
     const { paced } = lambdaClients('key-issuer', {
       ...env,
       ...(reservedConcurrency !== undefined && { RESERVED_CONCURRENCY: reservedConcurrency }),
+      ...(budgetShare !== undefined && { API_BUDGET_SHARE: budgetShare }),
     });
     const client = paced(
       new APIGatewayClient({
@@ -160,14 +215,26 @@ describe('lambdaClients', () => {
   }
 
   it('paces each environment to its share of the limit: 5 environments, 1 call per second', async () => {
-    const [first, second] = await createTimes('5', 2);
+    const [first, second] = await createTimes('5', 2, '1');
     expect(second! - first!).toBeGreaterThanOrEqual(990);
   });
 
   it('without reserved concurrency, paces to the whole limit (200 ms apart)', async () => {
-    const [first, second] = await createTimes(undefined, 2);
+    const [first, second] = await createTimes(undefined, 2, '1');
     expect(second! - first!).toBeGreaterThanOrEqual(190);
     expect(second! - first!).toBeLessThan(990);
+  });
+
+  it("by default takes a quarter of the account's quota (issuer and reaper leave the owner half): 800 ms apart", async () => {
+    const [first, second] = await createTimes(undefined, 2);
+    expect(second! - first!).toBeGreaterThanOrEqual(790);
+    expect(second! - first!).toBeLessThan(990);
+  });
+
+  it('names API_BUDGET_SHARE when it is not a fraction', () => {
+    expect(() => lambdaClients('key-issuer', { ...env, API_BUDGET_SHARE: '2' })).toThrow(
+      /API_BUDGET_SHARE/,
+    );
   });
 
   it('names RESERVED_CONCURRENCY when it is not a whole number of at least 1', () => {

@@ -7,18 +7,66 @@ export interface RateLimit {
 }
 
 /**
- * The calls keyrot paces, by SDK command name. API Gateway's `CreateApiKey` and `DeleteApiKey`
- * are limited to 5 requests/s per account and region (hard limits); keyrot sends them one at a
- * time, 200 ms apart. CloudFront publishes no rate for `UpdateDistribution` and throttles it
- * with `Throttling`: keyrot sends those one at a time too, at most 5 per second per account
- * (no burst), and leaves any throttling beyond that to adaptive retry. Everything else
- * (reads, KMS, DynamoDB, EventBridge) is left to adaptive retry.
+ * A rate quota on some of one service's calls, per account and region.
+ * `commands: 'all'` counts every call of the client (its SDK client name, `service`).
  */
-export const AWS_CALL_LIMITS: Readonly<Record<string, RateLimit>> = {
-  CreateApiKeyCommand: { perSecond: 5, burst: 1 },
-  DeleteApiKeyCommand: { perSecond: 5, burst: 1 },
-  UpdateDistributionCommand: { perSecond: 5, burst: 1 },
-};
+export interface CallQuota extends RateLimit {
+  readonly service: string;
+  readonly commands: readonly string[] | 'all';
+  /** The account owner's own calls (deploys, consoles, CI) count against it too. */
+  readonly sharedWithOwner: boolean;
+}
+
+/**
+ * What keyrot paces, with the numbers' sources (docs/decisions.md, "Pacing"):
+ * - API Gateway's fixed quotas for managing APIs ("Amazon API Gateway quotas", quotas for
+ *   creating, deploying and managing an API; they cannot be increased): CreateApiKey and
+ *   DeleteApiKey 5 requests/s per account, and "Total operations: 10 requests per second,
+ *   burst 40" over every management call together (GetUsagePlanKeys, GetApiKeys,
+ *   CreateUsagePlanKey, GetApiKey, TagResource... count too). keyrot sends the per-operation
+ *   ones one at a time (burst 1).
+ * - CloudFront publishes no rate for UpdateDistribution and throttles it with `Throttling`;
+ *   users report `Rate exceeded` after a few calls within a minute. keyrot's default is one
+ *   call per second per account, one at a time, configurable (`CLOUDFRONT_UPDATES_PER_SECOND`);
+ *   what CloudFront still throttles is retried.
+ * Reads, KMS, DynamoDB and EventBridge are left to the SDK's adaptive retry.
+ */
+export const AWS_CALL_QUOTAS = {
+  'apigateway:total': {
+    service: 'APIGatewayClient',
+    commands: 'all',
+    perSecond: 10,
+    burst: 40,
+    sharedWithOwner: true,
+  },
+  'apigateway:CreateApiKey': {
+    service: 'APIGatewayClient',
+    commands: ['CreateApiKeyCommand'],
+    perSecond: 5,
+    burst: 1,
+    sharedWithOwner: true,
+  },
+  'apigateway:DeleteApiKey': {
+    service: 'APIGatewayClient',
+    commands: ['DeleteApiKeyCommand'],
+    perSecond: 5,
+    burst: 1,
+    sharedWithOwner: true,
+  },
+  'cloudfront:UpdateDistribution': {
+    service: 'CloudFrontClient',
+    commands: ['UpdateDistributionCommand'],
+    perSecond: 1,
+    burst: 1,
+    sharedWithOwner: false,
+  },
+} as const satisfies Readonly<Record<string, CallQuota>>;
+
+/** The share of each owner-shared quota keyrot leaves itself by default: half, at most. */
+export const DEFAULT_KEYROT_BUDGET_SHARE = 0.5;
+
+/** Each of the two functions that call API Gateway (issuer, reaper) takes half of that. */
+export const DEFAULT_FUNCTION_BUDGET_SHARE = DEFAULT_KEYROT_BUDGET_SHARE / 2;
 
 /** Time as the bucket sees it; injectable for tests. */
 export interface PacingClock {
@@ -68,51 +116,85 @@ export class TokenBucket {
   }
 }
 
+/** How one function's execution environments divide the account's quotas. */
+export interface PacingShare {
+  /** Environments that may run at once (the function's reserved concurrency). */
+  readonly environments: number;
+  /**
+   * The fraction of each owner-shared quota this function may use, all its environments
+   * together (the functions of one account add up to keyrot's budget; default 1).
+   */
+  readonly budgetShare?: number;
+  /** Overrides the UpdateDistribution rate (CloudFront publishes none). */
+  readonly cloudFrontUpdatesPerSecond?: number;
+}
+
 /**
- * `limits` divided among `environments` execution environments that may run at once (a
- * function's reserved concurrency): each environment paces to its share, so together they
- * never exceed the account's limit. Bursts stay as they are (keyrot's are 1).
+ * `quotas` as one execution environment paces them: each owner-shared quota scaled to the
+ * function's budget share, then every rate divided among the environments, so together they
+ * never exceed it. A burst is scaled the same way, never below 1.
  */
 export function shareOf(
-  limits: Readonly<Record<string, RateLimit>>,
-  environments: number,
-): Record<string, RateLimit> {
+  quotas: Readonly<Record<string, CallQuota>>,
+  share: PacingShare,
+): Record<string, CallQuota> {
+  const { environments, budgetShare = 1, cloudFrontUpdatesPerSecond } = share;
   if (!Number.isInteger(environments) || environments < 1) {
     throw new RangeError('environments must be a whole number of at least 1');
   }
+  if (!(budgetShare > 0 && budgetShare <= 1)) {
+    throw new RangeError('budgetShare must be above 0 and at most 1');
+  }
   return Object.fromEntries(
-    Object.entries(limits).map(([command, limit]) => [
-      command,
-      { perSecond: limit.perSecond / environments, burst: limit.burst },
-    ]),
+    Object.entries(quotas).map(([id, quota]) => {
+      const perSecond =
+        id === 'cloudfront:UpdateDistribution' && cloudFrontUpdatesPerSecond !== undefined
+          ? cloudFrontUpdatesPerSecond
+          : quota.perSecond;
+      const factor = (quota.sharedWithOwner ? budgetShare : 1) / environments;
+      return [
+        id,
+        {
+          ...quota,
+          perSecond: perSecond * factor,
+          burst: Math.max(1, Math.floor(quota.burst * factor)),
+        },
+      ];
+    }),
   );
 }
 
 /**
- * Token buckets by scope and command. Every client paced with one registry shares its
- * buckets: a Lambda entry builds one per execution environment (`lambdaClients`), so the
+ * Token buckets by scope (an account) and quota. Every client paced with one registry shares
+ * its buckets: a Lambda entry builds one per execution environment (`lambdaClients`), so the
  * rotations that environment runs, one after another, draw from the same buckets, each paced
- * to the environment's share of the account's limit. See docs/decisions.md ("Pacing").
+ * to the environment's share of the account's quotas. See docs/decisions.md ("Pacing").
  */
 export class PacingRegistry {
   private readonly buckets = new Map<string, TokenBucket>();
 
   constructor(
-    private readonly limits: Readonly<Record<string, RateLimit>> = AWS_CALL_LIMITS,
+    private readonly quotas: Readonly<Record<string, CallQuota>> = AWS_CALL_QUOTAS,
     private readonly clock: PacingClock = realClock,
   ) {}
 
-  /** The bucket of `command` in `scope` (an account), or undefined if it is not paced. */
-  bucketFor(scope: string, command: string): TokenBucket | undefined {
-    const limit = this.limits[command];
-    if (!limit) return undefined;
-    const key = `${scope}/${command}`;
-    let bucket = this.buckets.get(key);
-    if (!bucket) {
-      bucket = new TokenBucket(limit, this.clock);
-      this.buckets.set(key, bucket);
-    }
-    return bucket;
+  /** The buckets a call of `command` on a `service` client draws from in `scope`. */
+  bucketsFor(scope: string, service: string, command: string): TokenBucket[] {
+    return Object.entries(this.quotas)
+      .filter(
+        ([, quota]) =>
+          quota.service === service &&
+          (quota.commands === 'all' || quota.commands.includes(command)),
+      )
+      .map(([id, quota]) => {
+        const key = `${scope}/${id}`;
+        let bucket = this.buckets.get(key);
+        if (!bucket) {
+          bucket = new TokenBucket(quota, this.clock);
+          this.buckets.set(key, bucket);
+        }
+        return bucket;
+      });
   }
 }
 
@@ -126,16 +208,21 @@ export interface PacingOptions {
 }
 
 /**
- * Paces `client`'s calls to the limits of {@link AWS_CALL_LIMITS}: SDK middleware that waits
- * for a token before each attempt of a paced command (it sits below the retry middleware, so
- * a retried attempt waits for a token too). Returns the client.
+ * Paces `client`'s calls to the quotas of {@link AWS_CALL_QUOTAS}: SDK middleware that waits
+ * for a token of every quota the call counts against before each attempt (it sits below the
+ * retry middleware, so a retried attempt waits too). Returns the client.
  */
 export function paceCalls<C extends AnyClient>(client: C, options: PacingOptions = {}): C {
   const registry = options.registry ?? processPacing;
   const scope = options.scope ?? 'default';
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      await registry.bucketFor(scope, context.commandName ?? '')?.take();
+      const buckets = registry.bucketsFor(
+        scope,
+        context.clientName ?? '',
+        context.commandName ?? '',
+      );
+      for (const bucket of buckets) await bucket.take();
       return next(args);
     },
     { step: 'finalizeRequest', priority: 'low', name: 'keyrotPacing', override: true },
