@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { Clock } from '@keyrot/shared';
+import { version } from '../package.json';
 import { exportLedger, listRotations, showRotation } from './commands/ledger';
 import { report } from './commands/report';
 import { rotate } from './commands/rotate';
@@ -51,6 +52,7 @@ export async function run(
 
   program
     .description('Operate and audit keyrot: rotate keys, see their state, check drift, report.')
+    .version(version, '-V, --version', "print keyrot's version")
     .option(
       '--endpoint <url>',
       'AWS endpoint URL, e.g. a local emulator (default: $AWS_ENDPOINT_URL)',

@@ -299,6 +299,9 @@ describe('errors and exit codes', () => {
     const help = streams();
     await expect(run(['--help'], help.streams)).resolves.toBe(0);
     expect(help.written.out).toContain('Exit codes:');
+    const version = streams();
+    await expect(run(['--version'], version.streams)).resolves.toBe(0);
+    expect(version.written).toEqual({ out: '0.1.0\n', err: '' });
     const unknown = streams();
     await expect(run(['rotat'], unknown.streams)).resolves.toBe(2);
     expect(unknown.written.err).toBe("keyrot: unknown command 'rotat' (Did you mean rotate?)\n");
