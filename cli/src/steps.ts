@@ -57,10 +57,16 @@ export function describeStep(step: StepRecord): string {
     case 'FAILED':
       return `failed${typeof facts.stage === 'string' ? ` at ${facts.stage}` : ''}: ${errorText(step)}`;
     case 'REFUSED':
-      return `refused: target locked by ${String(facts.lockedBy)} until ${String(facts.lockExpiresAt)}`;
+      return `refused: ${refusalText(step)}`;
     case 'REJECTED':
       return `event rejected: ${errorText(step)}`;
   }
+}
+
+/** Why a request was refused: `target locked by <rotation> until <time>`. */
+export function refusalText(step: StepRecord): string {
+  const facts = step.facts ?? {};
+  return `target locked by ${String(facts.lockedBy)} until ${String(facts.lockExpiresAt)}`;
 }
 
 /** `Name: message`, the error's field and rollback in words. */

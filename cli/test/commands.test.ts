@@ -101,6 +101,23 @@ describe('rotate --wait', () => {
     );
   });
 
+  it('ends with one clean sentence when the rotation was refused (target locked)', async () => {
+    const ledger = advancingLedger([
+      step('REFUSED', '2026-11-25T09:00:00.000Z', {
+        facts: { lockedBy: 'rot_other_0001', lockExpiresAt: '2026-11-25T15:00:00.000Z' },
+      }),
+    ]);
+    const { ctx } = fakeContext(ledger);
+
+    await expect(follow(ctx, ROTATION, 'event-1', 600, 1)).rejects.toThrow(
+      new RotationNotCompletedError(
+        ROTATION,
+        'was refused',
+        'target locked by rot_other_0001 until 2026-11-25T15:00:00.000Z',
+      ),
+    );
+  });
+
   it('ends when the request itself was rejected (recorded under the event id)', async () => {
     const ledger = new FakeLedgerQueries();
     ledger.steps.push({

@@ -21,7 +21,7 @@ import {
   type ExitCode,
 } from '../errors';
 import { render, stableJson } from '../output';
-import { actorText, describeStep, errorText, outcomeOf } from '../steps';
+import { actorText, describeStep, errorText, outcomeOf, refusalText } from '../steps';
 import { resolveTarget } from '../targets';
 import { parsePositive } from '../time';
 
@@ -174,7 +174,9 @@ function ended(rotationId: string, outcome: StepRecord): RotationNotCompletedErr
   const detail =
     outcome.step === 'FAILED' || outcome.step === 'REJECTED'
       ? errorText(outcome)
-      : describeStep(outcome);
+      : outcome.step === 'REFUSED'
+        ? refusalText(outcome)
+        : describeStep(outcome);
   return new RotationNotCompletedError(rotationId, how, detail);
 }
 
