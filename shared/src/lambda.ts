@@ -45,7 +45,7 @@ export function lambdaClients(serviceName: string, env: NodeJS.ProcessEnv) {
     shareOf(AWS_CALL_QUOTAS, {
       environments: config.RESERVED_CONCURRENCY,
       budgetShare: config.API_BUDGET_SHARE,
-      cloudFrontUpdatesPerSecond: config.CLOUDFRONT_UPDATES_PER_SECOND,
+      perSecond: { 'cloudfront:UpdateDistribution': config.CLOUDFRONT_UPDATES_PER_SECOND },
     }),
   );
   return {

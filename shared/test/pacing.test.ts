@@ -109,7 +109,7 @@ describe('shareOf', () => {
         shareOf(AWS_CALL_QUOTAS, {
           environments: 5,
           budgetShare: 0.25,
-          cloudFrontUpdatesPerSecond: 0.5,
+          perSecond: { 'cloudfront:UpdateDistribution': 0.5 },
         }),
       ),
     ).toEqual({

@@ -125,8 +125,8 @@ export interface PacingShare {
    * together (the functions of one account add up to keyrot's budget; default 1).
    */
   readonly budgetShare?: number;
-  /** Overrides the UpdateDistribution rate (CloudFront publishes none). */
-  readonly cloudFrontUpdatesPerSecond?: number;
+  /** The account's rate for a quota, by id, where the deployment sets its own (no published one). */
+  readonly perSecond?: Readonly<Partial<Record<string, number>>>;
 }
 
 /**
@@ -138,7 +138,7 @@ export function shareOf(
   quotas: Readonly<Record<string, CallQuota>>,
   share: PacingShare,
 ): Record<string, CallQuota> {
-  const { environments, budgetShare = 1, cloudFrontUpdatesPerSecond } = share;
+  const { environments, budgetShare = 1, perSecond: rates = {} } = share;
   if (!Number.isInteger(environments) || environments < 1) {
     throw new RangeError('environments must be a whole number of at least 1');
   }
@@ -147,10 +147,7 @@ export function shareOf(
   }
   return Object.fromEntries(
     Object.entries(quotas).map(([id, quota]) => {
-      const perSecond =
-        id === 'cloudfront:UpdateDistribution' && cloudFrontUpdatesPerSecond !== undefined
-          ? cloudFrontUpdatesPerSecond
-          : quota.perSecond;
+      const perSecond = rates[id] ?? quota.perSecond;
       const factor = (quota.sharedWithOwner ? budgetShare : 1) / environments;
       return [
         id,
