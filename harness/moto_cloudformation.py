@@ -662,7 +662,7 @@ def lambda_permission_is_a_named_statement() -> None:
     is moto's AddPermission translation, readable by GetPolicy, less the `FunctionName` moto
     copied into it (AWS's statement names the function as its Resource).
     """
-    from moto.awslambda.models import Permission
+    from moto.awslambda.models import Permission, lambda_backends
 
     original = Permission.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
@@ -675,8 +675,6 @@ def lambda_permission_is_a_named_statement() -> None:
         permission.statement_id = properties["StatementId"]
         # moto copies every property into the statement; AWS's statement has no FunctionName
         # (the function is its Resource), and a policy evaluator refuses the unknown key.
-        from moto.awslambda.models import lambda_backends
-
         function = lambda_backends[account_id][region_name].get_function(properties["FunctionName"])
         for statement in function.policy.statements:
             if statement.get("Sid") == permission.statement_id:

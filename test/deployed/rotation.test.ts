@@ -19,6 +19,7 @@ import {
   type Target,
 } from '@aws-sdk/client-eventbridge';
 import { clientConfig } from '../../harness/accounts';
+import type { DeployedRunner } from '../../harness/deployed/runner';
 import { mustAllowList, mustDenyCalls } from '../../harness/deployed/must-deny';
 import { reportRotation, rotationIds } from '../../harness/inspect';
 import {
@@ -82,6 +83,9 @@ async function expectRotatedCleanly(fixture: DeployedFixture) {
   return report!;
 }
 
+/** A change to a deployed function's configuration, as the runner applies it. */
+type FunctionChange = Parameters<DeployedRunner['reconfigure']>[1];
+
 describe('the deployed stacks, two accounts', () => {
   const stacks = useDeployedStacks();
 
@@ -111,10 +115,7 @@ describe('the deployed stacks, two accounts', () => {
 
     /** Runs `body` with the issuer's function changed as `change` says, then restores it. */
     async function withIssuer<T>(
-      change: (fn: { handler: string; environment: Record<string, string> }) => {
-        handler?: string;
-        environment?: Record<string, string>;
-      },
+      change: (fn: { handler: string; environment: Record<string, string> }) => FunctionChange,
       body: () => Promise<T>,
     ): Promise<T> {
       const { runner } = stacks();
