@@ -18,7 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
-import { stepSortKey, type StepRecord } from '@keyrot/shared';
+import { detailsOf, errorOf, newKeyOf, stepSortKey, type StepRecord } from '@keyrot/shared';
 import {
   keyFingerprint,
   readEdge,
@@ -278,8 +278,8 @@ function printTimeline(report: RotationReport, say: (line?: string) => void) {
   };
   for (const step of steps) {
     // The edge reports two moments in one ledger item: header written, then Deployed.
-    const updatedAt = step.step === 'EDGE_UPDATED' ? step.facts?.updatedAt : undefined;
-    if (typeof updatedAt === 'string') table.push(row(updatedAt, step, 'EDGE_HEADER_SET'));
+    const updatedAt = step.step === 'EDGE_UPDATED' ? step.updatedAt : undefined;
+    if (updatedAt !== undefined) table.push(row(updatedAt, step, 'EDGE_HEADER_SET'));
     table.push(row(step.at, step, step.step === 'EDGE_UPDATED' ? 'EDGE_DEPLOYED' : step.step));
   }
   say(`Timeline of ${report.rotationId} (from the ledger):`);
@@ -287,10 +287,9 @@ function printTimeline(report: RotationReport, say: (line?: string) => void) {
 }
 
 function keyOf(step: StepRecord) {
+  const newKey = newKeyOf(step);
   const keys =
-    step.step === 'KEYS_LISTED' || step.step === 'KEYS_RETIRED'
-      ? step.keys
-      : step.newKey && [step.newKey];
+    step.step === 'KEYS_LISTED' || step.step === 'KEYS_RETIRED' ? step.keys : newKey && [newKey];
   if (!keys || keys.length === 0) return undefined;
   return { ids: keys.map((k) => k.id).join(' '), fps: keys.map((k) => k.fingerprint).join(' ') };
 }
@@ -301,7 +300,8 @@ function printLedger(report: RotationReport, world: LocalWorld, say: Say) {
     style: { head: [], border: [], compact: true },
   });
   for (const step of report.steps) {
-    const facts = { ...step.facts, ...(step.error && { error: step.error.name }) };
+    const error = errorOf(step);
+    const facts = { ...detailsOf(step), ...(error && { error: error.name }) };
     table.push([
       `ROTATION#${step.rotationId}`,
       stepSortKey(step.step),

@@ -11,7 +11,13 @@ import {
 } from '@aws-sdk/client-api-gateway';
 import { CloudFrontClient, GetDistributionConfigCommand } from '@aws-sdk/client-cloudfront';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDbLedger, fingerprintOf, type Lock, type StepRecord } from '@keyrot/shared';
+import {
+  DynamoDbLedger,
+  fingerprintOf,
+  rotationState,
+  type Lock,
+  type StepRecord,
+} from '@keyrot/shared';
 import { clientConfig } from './accounts';
 import { correctUsagePlanKeys } from './apigateway-sim';
 import { API_KEY_HEADER_NAME, ORIGIN_ID, type LocalWorld } from './provision';
@@ -103,10 +109,10 @@ export async function reportRotation(
 ): Promise<RotationReport> {
   const ledger = ledgerOf(world);
   const steps = await ledger.timeline(rotationId);
-  const byStep = new Map(steps.map((s) => [s.step, s]));
-  const outcome = (['COMPLETED', 'FAILED', 'REFUSED'] as const).find((o) => byStep.has(o));
-  const newKeyId = byStep.get('KEY_CREATED')?.newKey?.id ?? null;
-  const oldKeyIds = (byStep.get('KEYS_RETIRED')?.keys ?? []).map((k) => k.id);
+  const state = rotationState(steps);
+  const outcome = state.outcome?.step === 'REJECTED' ? undefined : state.outcome?.step;
+  const newKeyId = state.step('KEY_CREATED')?.newKey.id ?? null;
+  const oldKeyIds = (state.step('KEYS_RETIRED')?.keys ?? []).map((k) => k.id);
   const [edge, newKeyFp, otherFp, oldFps, lock] = await Promise.all([
     readEdge(world),
     newKeyId ? keyFingerprint(world, newKeyId) : null,

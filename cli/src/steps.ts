@@ -1,9 +1,14 @@
-import { OUTCOMES, type KeyRef, type StepRecord } from '@keyrot/shared';
+import {
+  errorOf,
+  keysOf as listedKeys,
+  newKeyOf,
+  rotationState,
+  type KeyRef,
+  type StepRecord,
+} from '@keyrot/shared';
 
 /** The step that ended a rotation (COMPLETED, FAILED, REFUSED, REJECTED), if any. */
-export function outcomeOf(steps: readonly StepRecord[]): StepRecord | undefined {
-  return steps.find((s) => (OUTCOMES as readonly string[]).includes(s.step));
-}
+export const outcomeOf = (steps: readonly StepRecord[]) => rotationState(steps).outcome;
 
 /** Whether a step opens a rotation's record (the first step it can have). */
 export const opensRotation = (step: StepRecord): boolean =>
@@ -12,9 +17,10 @@ export const opensRotation = (step: StepRecord): boolean =>
 /** The keys a step is about: the listed, retired or rolled-back keys, else its new key. */
 export function keysOf(step: StepRecord): readonly KeyRef[] {
   if (step.step === 'KEYS_LISTED' || step.step === 'KEYS_RETIRED' || step.step === 'ROLLED_BACK') {
-    return step.keys ?? [];
+    return listedKeys(step) ?? [];
   }
-  return step.newKey ? [step.newKey] : [];
+  const newKey = newKeyOf(step);
+  return newKey ? [newKey] : [];
 }
 
 export const keyIds = (keys: readonly KeyRef[]): string => keys.map((k) => k.id).join(' ');
@@ -30,14 +36,13 @@ const keyText = (keys: readonly KeyRef[]) =>
 
 /** One line saying what a step did, in an operator's words. Never a key value: there is none. */
 export function describeStep(step: StepRecord): string {
-  const facts = step.facts ?? {};
   switch (step.step) {
     case 'REQUESTED':
-      return `lock taken, rotation requested (${step.reason ?? 'unknown reason'}${
-        typeof facts.requestedBy === 'string' ? ` by ${facts.requestedBy}` : ''
+      return `lock taken, rotation requested (${step.reason}${
+        step.requestedBy !== undefined ? ` by ${step.requestedBy}` : ''
       })`;
     case 'KEYS_LISTED':
-      return `keys to supersede: ${keyText(step.keys ?? [])}`;
+      return `keys to supersede: ${keyText(step.keys)}`;
     case 'KEY_CREATED':
       return `new key ${keyText(keysOf(step))}`;
     case 'KEY_ASSOCIATED':
@@ -49,13 +54,13 @@ export function describeStep(step: StepRecord): string {
     case 'EDGE_UPDATED':
       return 'the edge sends the new key everywhere (Deployed)';
     case 'KEYS_RETIRED':
-      return `superseded keys deleted: ${keyText(step.keys ?? [])}`;
+      return `superseded keys deleted: ${keyText(step.keys)}`;
     case 'ROLLED_BACK':
-      return `new key deleted again: ${keyText(step.keys ?? [])}`;
+      return `new key deleted again: ${keyText(step.keys)}`;
     case 'COMPLETED':
       return 'rotation completed, lock released';
     case 'FAILED':
-      return `failed${typeof facts.stage === 'string' ? ` at ${facts.stage}` : ''}: ${errorText(step)}`;
+      return `failed at ${step.stage}: ${errorText(step)}`;
     case 'REFUSED':
       return `refused: ${refusalText(step)}`;
     case 'REJECTED':
@@ -64,14 +69,14 @@ export function describeStep(step: StepRecord): string {
 }
 
 /** Why a request was refused: `target locked by <rotation> until <time>`. */
-export function refusalText(step: StepRecord): string {
-  const facts = step.facts ?? {};
-  return `target locked by ${String(facts.lockedBy)} until ${String(facts.lockExpiresAt)}`;
+export function refusalText(step: StepRecord & { step: 'REFUSED' }): string {
+  return `target locked by ${step.lockedBy} until ${step.lockExpiresAt}`;
 }
 
 /** `Name: message`, the error's field and rollback in words. */
 export function errorText(step: StepRecord): string {
-  if (!step.error) return 'no error recorded';
-  const rolledBack = step.facts?.rolledBack === true ? '; new key rolled back' : '';
-  return `${step.error.name}: ${step.error.message}${rolledBack}`;
+  const error = errorOf(step);
+  if (!error) return 'no error recorded';
+  const rolledBack = step.step === 'FAILED' && step.rolledBack ? '; new key rolled back' : '';
+  return `${error.name}: ${error.message}${rolledBack}`;
 }

@@ -53,6 +53,18 @@ export class RotationInFlightError extends KeyrotError {
   }
 }
 
+/**
+ * Another invocation is acting on this rotation (a concurrent duplicate delivery) for longer
+ * than this invocation may wait; retried later, it finds that work done or taken over.
+ */
+export class RotationBusyError extends KeyrotError {
+  override readonly name: string = 'RotationBusyError';
+  readonly retryable = true;
+  constructor(rotationId: string, holder: string, until: string) {
+    super(`rotation ${rotationId} is being worked on by invocation ${holder} until ${until}`);
+  }
+}
+
 /** A referenced AWS resource does not exist (usage plan, distribution, origin, key). */
 export class ResourceNotFoundError extends KeyrotError {
   override readonly name: string = 'ResourceNotFoundError';

@@ -11,3 +11,4 @@ export * from './log';
 export * from './runtime';
 export * from './secret';
 export * from './metrics';
+export * from './rotation';

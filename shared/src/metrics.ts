@@ -1,5 +1,6 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareStack } from '@smithy/types';
+import { OUTCOME_METRICS, type ResultStatus } from './rotation/results';
 import type { HandlerResult } from './runtime';
 
 export const METRICS_NAMESPACE = 'keyrot';
@@ -45,27 +46,14 @@ export function countRetries<C extends AnyClient>(client: C, metrics: Metrics): 
   return client;
 }
 
-/** What each handler outcome counts as. */
-const OUTCOME_METRICS: Readonly<Record<string, string>> = {
-  sent: 'RotationsStarted',
-  refused: 'RotationsRefused',
-  'fanned-out': 'RotationsFannedOut',
-  updated: 'EdgeUpdates',
-  'already-updated': 'EdgeUpdates',
-  completed: 'RotationsCompleted',
-  failed: 'RotationsFailed',
-  'rolled-back': 'RotationsFailed',
-  closed: 'RotationsFailed',
-  duplicate: 'DuplicateEvents',
-  late: 'DuplicateEvents',
-  'unknown-rotation': 'EventsRejected',
-};
-
 /** Adds the metrics of one handler result: its outcome count and its durations. */
 export function recordResult(metrics: Metrics, result: HandlerResult): void {
-  const name = OUTCOME_METRICS[result.status];
+  const name = isResultStatus(result.status) ? OUTCOME_METRICS[result.status] : null;
   if (name) metrics.addMetric(name, MetricUnit.Count, 1);
   for (const [what, ms] of Object.entries(result.durationsMs ?? {})) {
     metrics.addMetric(`${what}Duration`, MetricUnit.Milliseconds, ms);
   }
 }
+
+const isResultStatus = (status: string): status is ResultStatus =>
+  Object.hasOwn(OUTCOME_METRICS, status);

@@ -14,6 +14,7 @@ import {
   type TrustedEvent,
 } from './events';
 import type { Ledger } from './ledger';
+import { rejectedRotationId } from './rotation/steps';
 import { MetricUnit, recordResult, type KeyrotMetrics } from './metrics';
 import type { KeyrotLogger } from './log';
 
@@ -142,13 +143,13 @@ export async function acceptEvent<T extends DetailType>(
       log.error('event rejected', { error: summarizeError(error) });
       metrics?.addMetric('EventsRejected', MetricUnit.Count, 1);
       await deps.ledger?.record({
-        rotationId: `evt_${eventId.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 80) || 'unknown'}`,
+        rotationId: rejectedRotationId(eventId),
         target: '-',
         step: 'REJECTED',
         at: deps.clock.now().toISOString(),
         actor: deps.actor,
         error: summarizeError(error),
-        facts: { eventId },
+        eventId,
       });
       return { status: 'rejected' };
     }

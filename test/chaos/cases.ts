@@ -226,7 +226,7 @@ export function rotationFailedFor(world: ChaosWorld): RotationFailed {
     target: targetOf(world),
     stage: 'edge',
     error: { name: 'EdgeDriftError', message: 'drift', retryable: false },
-    edgeUpdated: false,
+    newKeyMayBeAtEdge: false,
     rolledBack: false,
     failedAt: world.clock.now().toISOString(),
     actor: { function: 'keyrot-edge-updater', account: world.env.world.edge.session.accountId },

@@ -11,8 +11,14 @@ import {
   OriginNotFoundError,
   ResourceNotFoundError,
   SecretValue,
+  refusalToRecord,
+  rotationState,
   STEP_ORDER,
+  stepsOf,
   type BeginResult,
+  type ClaimResult,
+  type Lease,
+  type StepOf,
   type Clock,
   type DetailOf,
   type DetailType,
@@ -266,14 +272,15 @@ export class FakeLedger implements Ledger {
       .slice(0, limit);
   }
 
-  async begin(requested: StepRecord, lockSeconds: number): Promise<BeginResult> {
+  async begin(requested: StepOf<'REQUESTED'>, lockSeconds: number): Promise<BeginResult> {
     const held = this.locks.get(requested.target);
     const free = !held || held.expiresAt < requested.at || held.rotationId === requested.rotationId;
     if (!free) {
       await this.record({
         ...requested,
         step: 'REFUSED',
-        facts: { lockedBy: held.rotationId, lockExpiresAt: held.expiresAt },
+        lockedBy: held.rotationId,
+        lockExpiresAt: held.expiresAt,
       });
       return { status: 'refused', holder: held };
     }
@@ -290,12 +297,14 @@ export class FakeLedger implements Ledger {
 
   async record(step: StepRecord): Promise<boolean> {
     if (this.find(step.rotationId, step.step)) return false;
+    this.checkProtocol(step);
     this.put(step);
     return true;
   }
 
-  async finish(outcome: StepRecord & { step: 'COMPLETED' | 'FAILED' }): Promise<void> {
+  async finish(outcome: StepOf<'COMPLETED'> | StepOf<'FAILED'>): Promise<void> {
     if (this.find(outcome.rotationId, outcome.step)) return;
+    this.checkProtocol(outcome);
     this.put(outcome);
     if (this.locks.get(outcome.target)?.rotationId === outcome.rotationId) {
       this.locks.delete(outcome.target);
@@ -305,6 +314,38 @@ export class FakeLedger implements Ledger {
   async lockOf(target: string): Promise<Lock | undefined> {
     const lock = this.locks.get(target);
     return lock && { ...lock };
+  }
+
+  /** Leases by rotation, as the table's `LEASE` items hold them. */
+  readonly leases = new Map<string, Lease & { interrupted?: boolean }>();
+
+  async claim(lease: Lease, now: string): Promise<ClaimResult> {
+    const held = this.leases.get(lease.rotationId);
+    if (held && held.owner !== lease.owner && held.expiresAt >= now && !held.interrupted) {
+      return { status: 'held', holder: { ...held } };
+    }
+    this.leases.set(lease.rotationId, { ...lease });
+    return { status: 'claimed', takenOver: held !== undefined && held.owner !== lease.owner };
+  }
+
+  async release(lease: Lease): Promise<void> {
+    if (this.leases.get(lease.rotationId)?.owner === lease.owner) {
+      this.leases.delete(lease.rotationId);
+    }
+  }
+
+  async interrupt(lease: Lease): Promise<void> {
+    const held = this.leases.get(lease.rotationId);
+    if (held?.owner === lease.owner) this.leases.set(lease.rotationId, { ...held, interrupted: true });
+  }
+
+  /**
+   * Every step written must be one the protocol allows from the rotation's state
+   * (shared/src/rotation/rules.ts): a service recording out of turn fails its test here.
+   */
+  private checkProtocol(step: StepRecord): void {
+    const refusal = refusalToRecord('any', step, rotationState(this.sorted(step.rotationId)));
+    if (refusal) throw new Error(`protocol violation in ${step.rotationId}: ${refusal}`);
   }
 
   private put(record: StepRecord): void {
@@ -637,15 +678,13 @@ export async function issuerSent(
   newKey: KeyRef,
   superseded: readonly KeyRef[],
 ): Promise<void> {
-  const at = world.clock.now().toISOString();
-  const step = (name: StepRecord['step'], fields: Partial<StepRecord> = {}): StepRecord => ({
-    rotationId: ROTATION_ID,
-    target: TARGET.name,
-    step: name,
-    at,
-    actor: actor(API_ACCOUNT, 'keyrot-key-issuer'),
-    ...fields,
-  });
+  // The steps the protocol has the issuer record, built by its own builder.
+  const step = stepsOf(
+    'key-issuer',
+    { rotationId: ROTATION_ID, target: TARGET.name },
+    actor(API_ACCOUNT, 'keyrot-key-issuer'),
+    world.clock,
+  );
   await world.ledger.begin(step('REQUESTED', { reason: 'scheduled', targetSpec: TARGET }), 3600);
   await world.ledger.record(step('KEYS_LISTED', { keys: superseded }));
   await world.ledger.record(step('KEY_CREATED', { newKey }));

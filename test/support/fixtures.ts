@@ -4,6 +4,7 @@
  */
 import {
   rotationContext,
+  ROTATION_FAILED_VERSION,
   SecretValue,
   type Actor,
   type EdgeUpdated,
@@ -127,13 +128,13 @@ export function edgeUpdated(options: {
 }
 
 export function rotationFailed(options: {
-  edgeUpdated: boolean;
+  newKeyMayBeAtEdge: boolean;
   newKey?: KeyRef;
   stage?: RotationFailed['stage'];
   rotationId?: string;
 }): RotationFailed {
   return {
-    version: 1,
+    version: ROTATION_FAILED_VERSION,
     rotationId: options.rotationId ?? ROTATION_ID,
     target: TARGET,
     stage: options.stage ?? 'edge',
@@ -144,7 +145,7 @@ export function rotationFailed(options: {
       retryable: true,
     },
     ...(options.newKey && { newKey: options.newKey }),
-    edgeUpdated: options.edgeUpdated,
+    newKeyMayBeAtEdge: options.newKeyMayBeAtEdge,
     rolledBack: false,
     failedAt: '2026-11-25T09:30:00.000Z',
     actor: actor(EDGE_ACCOUNT, 'keyrot-edge-updater'),

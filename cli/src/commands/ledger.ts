@@ -1,4 +1,14 @@
-import { STEP_ORDER, type LedgerQueries, type StepRecord } from '@keyrot/shared';
+import {
+  detailsOf,
+  errorOf,
+  keysOf as listedKeys,
+  newKeyOf,
+  reasonOf,
+  rotationState,
+  STEP_ORDER,
+  type LedgerQueries,
+  type StepRecord,
+} from '@keyrot/shared';
 import type { CliContext } from '../context';
 import { EXIT, UnknownRotationError, UsageError, type ExitCode } from '../errors';
 import { render, stableJson, toCsv, type Cell, type Column } from '../output';
@@ -9,7 +19,6 @@ import {
   keyIds,
   keysOf,
   opensRotation,
-  outcomeOf,
 } from '../steps';
 import { knownTargets, resolveTarget } from '../targets';
 import { DAY_MS, parseCount, parseDate, seconds } from '../time';
@@ -43,18 +52,38 @@ export function rotationRow(steps: readonly [StepRecord, ...StepRecord[]]): Rota
   const [first, ...rest] = [...steps].sort(byTimeline) as [StepRecord, ...StepRecord[]];
   const sorted = [first, ...rest];
   const last = rest[rest.length - 1] ?? first;
-  const outcome = outcomeOf(sorted);
-  const newKey = sorted.find((s) => s.step === 'KEY_CREATED')?.newKey ?? null;
+  const state = rotationState(sorted);
+  const { outcome } = state;
+  const newKey = state.step('KEY_CREATED')?.newKey ?? null;
   return {
     rotationId: first.rotationId,
     target: first.target,
     startedAt: first.at,
-    reason: sorted.find((s) => s.reason)?.reason ?? null,
+    reason: sorted.map(reasonOf).find((r) => r !== undefined) ?? null,
     outcome: outcome?.step ?? `IN_PROGRESS (${last.step})`,
     endedAt: outcome?.at ?? null,
     durationSeconds: outcome ? seconds(Date.parse(outcome.at) - Date.parse(first.at)) : null,
     newKey: newKey && { id: newKey.id, fingerprint: newKey.fingerprint },
-    error: outcome?.error ? `${outcome.error.name}: ${outcome.error.message}` : null,
+    error: errorLine(outcome && errorOf(outcome)),
+  };
+}
+
+const errorLine = (error: { name: string; message: string } | undefined) =>
+  error ? `${error.name}: ${error.message}` : null;
+
+/** A step's own fields (lock holder, stage, grace…) as the export's `facts`. */
+function facts(step: StepRecord): string {
+  const details = detailsOf(step);
+  return Object.keys(details).length > 0 ? stableJson(details) : '';
+}
+
+/** A step as exported: the shared fields, then its own fields under `facts`. */
+function exportedStep(step: StepRecord): Record<string, unknown> {
+  const details = detailsOf(step);
+  const shared = Object.entries(step).filter(([name]) => !(name in details));
+  return {
+    ...Object.fromEntries(shared),
+    ...(Object.keys(details).length > 0 && { facts: details }),
   };
 }
 
@@ -183,16 +212,16 @@ export function exportCsvRow(s: StepRecord): Cell[] {
     s.actor.function,
     s.actor.account,
     s.actor.requestId,
-    s.reason,
-    s.newKey?.id,
-    s.newKey?.fingerprint,
-    keyIds(s.keys ?? []),
-    fingerprints(s.keys ?? []),
-    s.error?.name,
-    s.error?.field,
-    s.error?.message,
-    s.error?.retryable,
-    s.facts ? stableJson(s.facts) : '',
+    reasonOf(s),
+    newKeyOf(s)?.id,
+    newKeyOf(s)?.fingerprint,
+    keyIds(listedKeys(s) ?? []),
+    fingerprints(listedKeys(s) ?? []),
+    errorOf(s)?.name,
+    errorOf(s)?.field,
+    errorOf(s)?.message,
+    errorOf(s)?.retryable,
+    facts(s),
   ];
 }
 
@@ -273,7 +302,7 @@ export async function exportLedger(ctx: CliContext, options: ExportOptions): Pro
   ctx.print(
     options.format === 'csv'
       ? toCsv(CSV_HEADERS, steps.map(exportCsvRow))
-      : steps.map((s) => `${stableJson(s, EXPORT_FIELDS)}\n`).join(''),
+      : steps.map((s) => `${stableJson(exportedStep(s), EXPORT_FIELDS)}\n`).join(''),
   );
   return EXIT.ok;
 }

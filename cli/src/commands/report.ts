@@ -81,8 +81,8 @@ export async function keyAtStart(
 ): Promise<KeyAtStart | undefined> {
   for await (const step of ledger.targetHistory(target, { before: since })) {
     if (step.step !== 'COMPLETED' || !step.newKey) continue;
-    const created = step.facts?.keyCreatedAt;
-    if (typeof created === 'string') return { key: step.newKey, createdAt: created };
+    const created = step.keyCreatedAt;
+    if (created !== undefined) return { key: step.newKey, createdAt: created };
     const keyCreated = (await ledger.timeline(step.rotationId)).find(
       (s) => s.step === 'KEY_CREATED',
     );

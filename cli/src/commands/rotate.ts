@@ -3,6 +3,7 @@ import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import {
   ApiGatewayKeyStore,
+  rejectedRotationId,
   EVENT_SOURCE,
   KEY_TAGS,
   rotationIdFor,
@@ -121,10 +122,6 @@ const REQUESTED_COLUMNS = [
   { header: 'target', value: (r: { target: string }) => r.target },
   { header: 'reason', value: (r: { reason: string }) => r.reason },
 ];
-
-/** The ledger id of a rejected event, as `acceptEvent` records it (shared/src/runtime.ts). */
-export const rejectedRotationId = (eventId: string) =>
-  `evt_${eventId.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 80) || 'unknown'}`;
 
 /**
  * Follows a rotation through the ledger (a consistent Query of its timeline every `pollS`),

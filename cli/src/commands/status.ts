@@ -1,5 +1,6 @@
 import {
-  OUTCOMES,
+  errorOf,
+  isOutcome,
   type CurrentKeyRecord,
   type Lock,
   type StepRecord,
@@ -127,12 +128,13 @@ async function targetStatus(
 /** The newest outcome in the target's history (newest first on GSI1, read until found). */
 async function lastOutcome(ctx: CliContext, target: string): Promise<TargetStatus['lastRotation']> {
   for await (const step of ctx.ledger.targetHistory(target)) {
-    if ((OUTCOMES as readonly string[]).includes(step.step)) {
+    if (isOutcome(step.step)) {
+      const error = errorOf(step);
       return {
         rotationId: step.rotationId,
         outcome: step.step,
         at: step.at,
-        ...(step.error && { error: step.error.name }),
+        ...(error && { error: error.name }),
       };
     }
   }

@@ -1,5 +1,5 @@
 import type { CurrentKeyRecord, ErrorSummary, KeyRef, StepRecord } from '@keyrot/shared';
-import { monthsBetween } from '@keyrot/shared';
+import { errorOf, monthsBetween, reasonOf, rotationState } from '@keyrot/shared';
 import { DAY_MS } from '../time';
 
 /** What the report needs of one rotation, read from its timeline. */
@@ -22,24 +22,23 @@ export interface RotationFacts {
 
 /** A rotation's facts from its steps; undefined while in flight, or for a rejected event. */
 export function rotationFacts(steps: readonly StepRecord[]): RotationFacts | undefined {
-  const outcome = steps.find(
-    (s) => s.step === 'COMPLETED' || s.step === 'FAILED' || s.step === 'REFUSED',
-  );
-  if (!outcome || steps.length === 0) return undefined;
+  const state = rotationState(steps);
+  const { outcome } = state;
+  if (!outcome || outcome.step === 'REJECTED') return undefined;
   const first = steps.reduce((a, b) => (b.at < a.at ? b : a));
-  const requested = steps.find((s) => s.step === 'REQUESTED');
-  const created = steps.find((s) => s.step === 'KEY_CREATED');
-  const stage = outcome.facts?.stage;
+  const created = state.step('KEY_CREATED');
+  const reason = state.requested?.reason ?? reasonOf(outcome);
+  const error = errorOf(outcome);
   return {
     rotationId: outcome.rotationId,
     target: outcome.target,
-    outcome: outcome.step as RotationFacts['outcome'],
+    outcome: outcome.step,
     requestedAt: first.at,
     endedAt: outcome.at,
-    ...((requested?.reason ?? outcome.reason) && { reason: requested?.reason ?? outcome.reason }),
-    ...(created?.newKey && { newKey: created.newKey, keyCreatedAt: created.at }),
-    ...(outcome.error && { error: outcome.error }),
-    ...(typeof stage === 'string' && { stage }),
+    ...(reason && { reason }),
+    ...(created && { newKey: created.newKey, keyCreatedAt: created.at }),
+    ...(error && { error }),
+    ...(outcome.step === 'FAILED' && { stage: outcome.stage }),
   };
 }
 

@@ -280,7 +280,7 @@ describe('describeCall: EventBridge (publisher)', () => {
         target: TARGET,
         stage: 'issue',
         error: { name: 'Error', message: 'boom', retryable: false },
-        edgeUpdated: false,
+        newKeyMayBeAtEdge: false,
         rolledBack: true,
         failedAt: '2026-11-25T09:00:00.000Z',
         actor: { function: 'issuer', account: A },

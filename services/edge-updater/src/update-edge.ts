@@ -4,11 +4,13 @@ import {
   IntegrityError,
   ResourceNotFoundError,
   publishFailure,
+  ROTATION_FAILED_VERSION,
   rotationContext,
   summarizeError,
   type Actor,
   type Clock,
   type EdgeDeploymentCheck,
+  type EdgeResult,
   type EventPublisher,
   type KeyCreated,
   type KeySealer,
@@ -49,15 +51,7 @@ const deadlineMs = (deps: EdgeDeps) => deps.deployDeadlineMs ?? DEFAULT_DEPLOY_D
 /** What the edge knows once the header is set; a scheduled check carries it on. */
 type Progress = Omit<EdgeDeploymentCheck, 'version' | 'check'>;
 
-export type EdgeResult =
-  | {
-      status: 'updated' | 'already-updated';
-      rotationId: string;
-      previousFingerprint: string | null;
-      durationsMs: { EdgeDeploy: number };
-    }
-  | { status: 'deploying'; rotationId: string; check: number }
-  | { status: 'failed'; rotationId: string; error: string };
+export type { EdgeResult } from '@keyrot/shared';
 
 /**
  * The edge's half of a rotation: open the sealed key, set it as the origin's header (only
@@ -69,9 +63,9 @@ export type EdgeResult =
 export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<EdgeResult> {
   const { rotationId, target, newKey } = event;
   const { edge, log } = deps;
-  // Whether the edge may send the new key: decides whether the API side may roll it back.
+  // What this run knows of the header: decides whether the new key may be at the edge.
   // 'unknown' until a read or a refused write says otherwise (a redelivery may find it set).
-  let edgeHasNewKey: 'yes' | 'no' | 'unknown' = 'unknown';
+  let header: 'new-key' | 'other-key' | 'unknown' = 'unknown';
   try {
     const value = await deps.sealer.open(
       event.kmsKeyArn,
@@ -86,15 +80,15 @@ export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<Edg
     const attempts = deps.writeAttempts ?? 3;
     let previousFingerprint: string | null = null;
     let alreadySet = false;
-    for (let attempt = 1; edgeHasNewKey !== 'yes'; attempt++) {
+    for (let attempt = 1; header !== 'new-key'; attempt++) {
       const current = await edge.readHeader(target);
       if (current.fingerprint === newKey.fingerprint) {
-        edgeHasNewKey = 'yes';
+        header = 'new-key';
         alreadySet = true;
         log.info('header already holds the new key', { rotationId, newKey });
         break;
       }
-      edgeHasNewKey = 'no';
+      header = 'other-key';
       if (current.fingerprint !== null && !superseded.has(current.fingerprint)) {
         throw new EdgeDriftError(
           target.distributionId,
@@ -104,10 +98,10 @@ export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<Edg
         );
       }
       previousFingerprint = current.fingerprint;
-      edgeHasNewKey = 'unknown';
+      header = 'unknown';
       try {
         await edge.writeHeader(target, current.etag, value);
-        edgeHasNewKey = 'yes';
+        header = 'new-key';
         log.info('header updated, waiting for Deployed', {
           rotationId,
           newKey,
@@ -115,7 +109,7 @@ export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<Edg
         });
       } catch (error) {
         if (!(error instanceof EdgeConfigChangedError)) throw error;
-        edgeHasNewKey = 'no'; // refused by IfMatch: nothing was written
+        header = 'other-key'; // refused by IfMatch: nothing was written
         if (attempt >= attempts) throw error;
         log.warn('distribution changed while updating, retrying', { rotationId, attempt });
       }
@@ -132,14 +126,15 @@ export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<Edg
     };
     return await awaitDeployment(progress, 1, alreadySet ? 'already-updated' : 'updated', deps);
   } catch (error) {
-    // `edgeUpdated: false` lets the API side delete the new key. Only say so when no delivery
-    // of this KeyCreated can write it: a failure that may pass on a redelivery (throttling, a
-    // 5xx, a changed ETag) leaves the key live, or a duplicate could install a deleted key.
-    const edgeUpdated =
-      edgeHasNewKey === 'yes' ||
+    // `newKeyMayBeAtEdge: false` lets the API side delete the new key. Only say so when no
+    // delivery of this KeyCreated can write it: a failure that may pass on a redelivery
+    // (throttling, a 5xx, a changed ETag) leaves the key live, or a duplicate could install a
+    // deleted key.
+    const newKeyMayBeAtEdge =
+      header === 'new-key' ||
       summarizeError(error).retryable ||
-      (edgeHasNewKey === 'unknown' && (await mayHoldNewKey(event, deps)));
-    return fail(event, error, edgeUpdated, deps);
+      (header === 'unknown' && (await headerMayHoldNewKey(event, deps)));
+    return fail(event, error, newKeyMayBeAtEdge, deps);
   }
 }
 
@@ -213,20 +208,20 @@ async function awaitDeployment(
 async function fail(
   about: Pick<KeyCreated, 'rotationId' | 'target' | 'newKey'>,
   error: unknown,
-  edgeUpdated: boolean,
+  newKeyMayBeAtEdge: boolean,
   deps: EdgeDeps,
 ): Promise<EdgeResult> {
   const { rotationId, target, newKey } = about;
   const failure = summarizeError(error);
-  deps.log.error('updating the edge failed', { rotationId, error: failure, edgeUpdated });
+  deps.log.error('updating the edge failed', { rotationId, error: failure, newKeyMayBeAtEdge });
   await publishFailure(deps, {
-    version: 1,
+    version: ROTATION_FAILED_VERSION,
     rotationId,
     target,
     stage: 'edge',
     error: failure,
     newKey,
-    edgeUpdated,
+    newKeyMayBeAtEdge,
     rolledBack: false,
     failedAt: deps.clock.now().toISOString(),
     actor: deps.actor,
@@ -241,7 +236,7 @@ async function fail(
  * Once the key was written, it stays "yes" whatever happens next: edge locations that
  * adopted it may send it until the next change has propagated.
  */
-async function mayHoldNewKey(event: KeyCreated, deps: EdgeDeps): Promise<boolean> {
+async function headerMayHoldNewKey(event: KeyCreated, deps: EdgeDeps): Promise<boolean> {
   try {
     const current = await deps.edge.readHeader(event.target);
     return current.fingerprint === event.newKey.fingerprint;

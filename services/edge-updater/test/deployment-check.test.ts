@@ -176,7 +176,7 @@ describe('a deployment that outlasts one Lambda run', () => {
     expect(onlyOne(world().events.ofType('RotationFailed'))).toMatchObject({
       stage: 'edge',
       error: { name: 'DeploymentTimeoutError', field: 'target.distributionId' },
-      edgeUpdated: true,
+      newKeyMayBeAtEdge: true,
       rolledBack: false,
     });
     expect(world().events.ofType('EdgeUpdated')).toEqual([]);
@@ -193,7 +193,7 @@ describe('a deployment that outlasts one Lambda run', () => {
     expect(result).toMatchObject({ status: 'failed', error: 'EdgeDriftError' });
     expect(onlyOne(world().events.ofType('RotationFailed'))).toMatchObject({
       error: { name: 'EdgeDriftError' },
-      edgeUpdated: true,
+      newKeyMayBeAtEdge: true,
     });
     expect(world().events.ofType('EdgeUpdated')).toEqual([]);
   });

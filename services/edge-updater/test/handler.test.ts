@@ -120,7 +120,7 @@ describe('edge-updater handler', () => {
     expect(world().events.ofType('RotationFailed')).toEqual([
       expect.objectContaining({
         error: expect.objectContaining({ name: 'DeploymentTimeoutError' }),
-        edgeUpdated: true,
+        newKeyMayBeAtEdge: true,
       }),
     ]);
   });

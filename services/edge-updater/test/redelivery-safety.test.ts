@@ -4,7 +4,7 @@ import { useFakeWorld } from '../../../test/support/fakes';
 import { actor, EDGE_ACCOUNT, keyCreated, onlyOne, TARGET } from '../../../test/support/fixtures';
 
 // Found by the fault matrix (test/chaos, row "failure report before a duplicate's success"):
-// a KeyCreated whose first delivery failed transiently reported edgeUpdated: false, the reaper
+// a KeyCreated whose first delivery failed transiently reported newKeyMayBeAtEdge: false, the reaper
 // deleted the new key, and a duplicate delivery then wrote that deleted key to the edge.
 
 const OLD_VALUE = 'SAFEoldKEYvalue0000000000000000000000000';
@@ -51,7 +51,7 @@ describe('whether the edge lets the API side roll the new key back', () => {
     expect(first).toMatchObject({ status: 'failed' });
     expect(onlyOne(world().events.ofType('RotationFailed'))).toMatchObject({
       error: { retryable: true },
-      edgeUpdated: true,
+      newKeyMayBeAtEdge: true,
     });
     expect(duplicate).toMatchObject({ status: 'updated' });
     expect(world().edge.headersOf(TARGET.distributionId, TARGET.originId)).toEqual([
@@ -73,7 +73,7 @@ describe('whether the edge lets the API side roll the new key back', () => {
 
     expect(onlyOne(world().events.ofType('RotationFailed'))).toMatchObject({
       error: { retryable: false },
-      edgeUpdated: false,
+      newKeyMayBeAtEdge: false,
     });
     expect(world().edge.writes).toEqual([]);
   });

@@ -145,7 +145,7 @@ describe('updateEdge', () => {
       stage: 'edge',
       error: { name: 'OriginNotFoundError', field: 'ORIGIN_ID' },
       newKey: event.newKey,
-      edgeUpdated: false,
+      newKeyMayBeAtEdge: false,
       rolledBack: false,
     });
     expect(world().events.ofType('EdgeUpdated')).toEqual([]);
@@ -160,7 +160,7 @@ describe('updateEdge', () => {
     expect(world().edge.writeAttempts).toEqual([]);
     expect(onlyRotationFailed()).toMatchObject({
       error: { field: 'DISTRIBUTION_ID' },
-      edgeUpdated: false,
+      newKeyMayBeAtEdge: false,
     });
   });
 
@@ -193,14 +193,14 @@ describe('updateEdge', () => {
     expect(world().events.ofType('EdgeUpdated')).toEqual([]);
   });
 
-  it('reports edgeUpdated true when every write attempt was refused: a redelivery may still write', async () => {
+  it('reports newKeyMayBeAtEdge true when every write attempt was refused: a redelivery may still write', async () => {
     givenDistribution([{ name: 'x-api-key', value: OLD_VALUE }]);
     world().edge.changeBeforeNextWrites(5);
 
     await updateEdge(await eventFor(), deps({ writeAttempts: 3 }));
 
     expect(apiHeaders()).toEqual([{ name: 'x-api-key', value: OLD_VALUE }]);
-    expect(onlyRotationFailed().edgeUpdated).toBe(true);
+    expect(onlyRotationFailed().newKeyMayBeAtEdge).toBe(true);
   });
 
   it('refuses a replayed old KeyCreated when the edge sends a key it does not supersede', async () => {
@@ -212,7 +212,7 @@ describe('updateEdge', () => {
     expect(result).toMatchObject({ status: 'failed', error: 'EdgeDriftError' });
     expect(world().edge.writeAttempts).toEqual([]);
     expect(apiHeaders()).toEqual([{ name: 'x-api-key', value: OTHER_VALUE }]);
-    expect(onlyRotationFailed()).toMatchObject({ edgeUpdated: false, rolledBack: false });
+    expect(onlyRotationFailed()).toMatchObject({ newKeyMayBeAtEdge: false, rolledBack: false });
     expect(world().events.ofType('EdgeUpdated')).toEqual([]);
   });
 
@@ -229,7 +229,7 @@ describe('updateEdge', () => {
     expect(apiHeaders()).toEqual([{ name: 'x-api-key', value: OLD_VALUE }]);
     expect(onlyRotationFailed()).toMatchObject({
       error: { name: 'IntegrityError' },
-      edgeUpdated: false,
+      newKeyMayBeAtEdge: false,
     });
   });
 
@@ -259,7 +259,7 @@ describe('updateEdge', () => {
     expect(world().events.ofType('RotationFailed')).toEqual([]);
   });
 
-  it('reports edgeUpdated true when a redelivery fails after the first delivery updated the edge', async () => {
+  it('reports newKeyMayBeAtEdge true when a redelivery fails after the first delivery updated the edge', async () => {
     givenDistribution([{ name: 'x-api-key', value: OLD_VALUE }]);
     const event = await eventFor();
     await updateEdge(event, deps());
@@ -277,10 +277,10 @@ describe('updateEdge', () => {
     expect(again.status).toBe('failed');
     // The edge does send the new key: the reaper must not roll it back.
     expect(apiHeaders()).toEqual([{ name: 'x-api-key', value: NEW_VALUE }]);
-    expect(onlyRotationFailed().edgeUpdated).toBe(true);
+    expect(onlyRotationFailed().newKeyMayBeAtEdge).toBe(true);
   });
 
-  it('fails with edgeUpdated true when Deployed is not reached within maxWaitMs', async () => {
+  it('fails with newKeyMayBeAtEdge true when Deployed is not reached within maxWaitMs', async () => {
     givenDistribution([{ name: 'x-api-key', value: OLD_VALUE }]);
     world().edge.deployDelayMs = Infinity;
 
@@ -293,7 +293,7 @@ describe('updateEdge', () => {
     expect(onlyRotationFailed()).toMatchObject({
       stage: 'edge',
       error: { name: 'DeploymentTimeoutError' },
-      edgeUpdated: true,
+      newKeyMayBeAtEdge: true,
       rolledBack: false,
     });
     expect(world().events.ofType('EdgeUpdated')).toEqual([]);
@@ -321,6 +321,6 @@ describe('updateEdge', () => {
 
     expect(result).toMatchObject({ status: 'failed', error: 'EdgeDriftError' });
     expect(world().events.ofType('EdgeUpdated')).toEqual([]);
-    expect(onlyRotationFailed()).toMatchObject({ edgeUpdated: true });
+    expect(onlyRotationFailed()).toMatchObject({ newKeyMayBeAtEdge: true });
   });
 });

@@ -12,6 +12,7 @@ import {
   lazyHandler,
   envVar,
   DynamoDbLedger,
+  invocationOf,
   isFanOut,
   EventBridgePublisher,
   kmsKeyArnSchema,
@@ -41,7 +42,7 @@ export const configSchema = z.object({
 });
 
 /** What the handler needs; the Lambda entry builds it from the environment, tests inject it. */
-export type IssuerEnvironment = Omit<IssuerDeps, 'actor'> & {
+export type IssuerEnvironment = Omit<IssuerDeps, 'actor' | 'invocation'> & {
   readonly metrics?: KeyrotMetrics;
   readonly apiAccountId: string;
   /** Puts one request per target of a `targets` list; default: `events`, if it can. */
@@ -59,6 +60,7 @@ export function createHandler(env: IssuerEnvironment) {
       ...env,
       ledger: withStepLogging(env.ledger, env.log),
       actor: actorOf(env.apiAccountId, context),
+      invocation: invocationOf(env.clock, context),
       ...(context && { context }),
     };
     return acceptEvent(

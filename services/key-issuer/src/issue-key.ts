@@ -1,24 +1,31 @@
 import {
+  issuerAction,
   KEY_TAGS,
   publishFailure,
-  recordedSteps,
+  rotationState,
+  ROTATION_FAILED_VERSION,
   stepsOf,
+  withLease,
   PublishError,
   rotationContext,
   summarizeError,
   type Actor,
   type Clock,
   type EventPublisher,
+  type Invocation,
+  type IssueResult,
   type KeyRef,
   type KeySealer,
   type KeyStore,
   type KeyrotLogger,
   type Ledger,
   type RotationReason,
+  type RotationState,
   type SecretValue,
-  type Step,
   type Target,
 } from '@keyrot/shared';
+
+export type { IssueResult } from '@keyrot/shared';
 
 /** Confirms API Gateway accepts a new key before the edge is told to send it. */
 export interface KeyReadiness {
@@ -38,6 +45,8 @@ export interface IssuerDeps {
   /** How long a lock protects a rotation before another request may take it over. */
   readonly lockSeconds: number;
   readonly readiness?: KeyReadiness;
+  /** This invocation, for the rotation's lease (the handler makes it from Lambda's context). */
+  readonly invocation: Invocation;
 }
 
 export interface IssueRequest {
@@ -50,58 +59,69 @@ export interface IssueRequest {
   readonly eventId?: string;
 }
 
-export type IssueResult =
-  | { status: 'sent'; rotationId: string; newKey: KeyRef; supersededKeys: KeyRef[] }
-  | { status: 'duplicate'; rotationId: string }
-  | { status: 'refused'; rotationId: string; lockedBy: string }
-  | { status: 'failed'; rotationId: string; error: string };
-
-/** Steps after which a redelivered request has nothing left to do. */
-const PAST_ISSUER: readonly Step[] = ['EDGE_UPDATED', 'COMPLETED', 'FAILED', 'REFUSED'];
-
 /**
  * The issuer's half of a rotation: lock the target, list the plan's keys, create the new key
  * (tagged as keyrot's), add it to the plan, confirm it is accepted, seal its value for the
- * edge account and announce `KeyCreated`. Resumable: a redelivered request continues from the
- * last step in the ledger and never creates a second key. On failure before the announcement
- * the new key is removed again, the lock released and `RotationFailed` emitted.
+ * edge account and announce `KeyCreated`. All of it under the rotation's lease, so of
+ * concurrent duplicate requests one acts and the others find its work done. Resumable: a
+ * request redelivered after a crash continues from the last step in the ledger and never
+ * creates a second key. On failure before the announcement the new key is removed again,
+ * the lock released and `RotationFailed` emitted.
  */
 export async function issueKey(request: IssueRequest, deps: IssuerDeps): Promise<IssueResult> {
   const { rotationId, target } = request;
-  const { ledger, keys, log } = deps;
-  const step = stepsOf(rotationId, target.name, deps.actor, deps.clock);
-  const done = await recordedSteps(ledger, rotationId);
-  const resuming = done.has('REQUESTED');
-  // A request redelivered after KEY_SENT announces the key again (the edge and the reaper are
-  // idempotent): the first announcement may have been lost to a crash.
-  if (PAST_ISSUER.some((s) => done.has(s))) {
-    log.info('duplicate request: rotation already past the issuer', { rotationId });
-    return { status: 'duplicate', rotationId };
-  }
-  if (!resuming) {
-    const begun = await ledger.begin(
-      step('REQUESTED', {
-        reason: request.reason,
-        targetSpec: target,
-        ...requestFacts(request),
-      }),
-      deps.lockSeconds,
-    );
-    if (begun.status === 'refused') {
-      log.warn('rotation refused: target locked', {
+  return withLease({ rotationId, target: target.name }, deps, async (takenOver) => {
+    const state = rotationState(await deps.ledger.timeline(rotationId));
+    const action = issuerAction(state, takenOver);
+    if (action === 'done') {
+      deps.log.info('duplicate request: rotation already past the issuer', {
         rotationId,
-        lockedBy: begun.holder.rotationId,
+        phase: state.phase,
       });
-      return { status: 'refused', rotationId, lockedBy: begun.holder.rotationId };
+      return { status: 'duplicate', rotationId };
     }
-  }
+    if (action === 'begin') {
+      const step = stepsOf(
+        'key-issuer',
+        { rotationId, target: target.name },
+        deps.actor,
+        deps.clock,
+      );
+      const begun = await deps.ledger.begin(
+        step('REQUESTED', {
+          reason: request.reason,
+          targetSpec: target,
+          ...requestFields(request),
+        }),
+        deps.lockSeconds,
+      );
+      if (begun.status === 'refused') {
+        deps.log.warn('rotation refused: target locked', {
+          rotationId,
+          lockedBy: begun.holder.rotationId,
+        });
+        return { status: 'refused', rotationId, lockedBy: begun.holder.rotationId };
+      }
+    }
+    return issue(request, state, deps);
+  });
+}
 
+/** The issuer's steps from `state` on, by the one invocation holding the rotation's lease. */
+async function issue(
+  request: IssueRequest,
+  state: RotationState,
+  deps: IssuerDeps,
+): Promise<IssueResult> {
+  const { rotationId, target } = request;
+  const { ledger, keys, log } = deps;
+  const step = stepsOf('key-issuer', { rotationId, target: target.name }, deps.actor, deps.clock);
+  const resuming = state.has('REQUESTED');
   let newKey: KeyRef | undefined;
   let announced = false;
   try {
     const planKeys = await keys.listPlanKeys(target.usagePlanId);
-    const created =
-      done.get('KEY_CREATED')?.newKey ?? (resuming ? await findOwnKey(request, keys) : undefined);
+    const created = state.newKey ?? (resuming ? await findOwnKey(request, keys) : undefined);
     const superseded = planKeys
       .filter((k) => k.name === target.apiKeyName && k.id !== created?.id)
       .map(({ id, fingerprint }) => ({ id, fingerprint }));
@@ -155,25 +175,31 @@ export async function issueKey(request: IssueRequest, deps: IssuerDeps): Promise
     // Once KeyCreated may have reached the edge (now, or in an earlier delivery of this
     // request), the new key may be in use: keep it.
     const refused = error instanceof PublishError && error.notPublished;
-    const mayBeAtEdge = done.has('KEY_SENT') || (announced && !refused);
+    const newKeyMayBeAtEdge = state.newKeyMayBeAtEdge || (announced && !refused);
     const failure = summarizeError(error);
     log.error('issuing the new key failed', { rotationId, error: failure, newKey });
     let rolledBack = false;
-    if (newKey && !mayBeAtEdge) {
+    if (newKey && !newKeyMayBeAtEdge) {
       rolledBack = (await keys.deleteKey(newKey.id).catch(() => 'kept')) !== 'kept';
       if (rolledBack) await ledger.record(step('ROLLED_BACK', { newKey, keys: [newKey] }));
     }
     await ledger.finish(
-      step('FAILED', { error: failure, facts: { stage: 'issue', rolledBack }, newKey }),
+      step('FAILED', {
+        stage: 'issue',
+        error: failure,
+        rolledBack,
+        newKeyMayBeAtEdge,
+        ...(newKey && { newKey }),
+      }),
     );
     await publishFailure(deps, {
-      version: 1,
+      version: ROTATION_FAILED_VERSION,
       rotationId,
       target,
       stage: 'issue',
       error: failure,
       ...(newKey && { newKey }),
-      edgeUpdated: mayBeAtEdge,
+      newKeyMayBeAtEdge,
       rolledBack,
       failedAt: deps.clock.now().toISOString(),
       actor: deps.actor,
@@ -183,11 +209,8 @@ export async function issueKey(request: IssueRequest, deps: IssuerDeps): Promise
 }
 
 /** Who asked for the rotation and with which event, when known. */
-function requestFacts({ requestedBy, eventId }: IssueRequest) {
-  if (requestedBy === undefined && eventId === undefined) return {};
-  return {
-    facts: { ...(requestedBy !== undefined && { requestedBy }), ...(eventId && { eventId }) },
-  };
+function requestFields({ requestedBy, eventId }: IssueRequest) {
+  return { ...(requestedBy !== undefined && { requestedBy }), ...(eventId && { eventId }) };
 }
 
 /** A key this rotation created before a crash, found by its rotation tag. */

@@ -194,7 +194,7 @@ describe('issueKey', () => {
     expect(world().keys.has(newKeyId)).toBe(true);
     expect(world().keys.planKeyIds(PLAN)).toEqual([old.id, newKeyId]);
     for (const failed of world().events.ofType('RotationFailed')) {
-      expect(failed).toMatchObject({ edgeUpdated: true, rolledBack: false });
+      expect(failed).toMatchObject({ newKeyMayBeAtEdge: true, rolledBack: false });
     }
   });
 
@@ -289,7 +289,7 @@ describe('issueKey', () => {
     expect(failed).toMatchObject({
       stage: 'issue',
       error: { field: 'USAGE_PLAN_ID' },
-      edgeUpdated: false,
+      newKeyMayBeAtEdge: false,
       rolledBack: false,
     });
     expect(failed.newKey).toBeUndefined();
@@ -317,7 +317,7 @@ describe('issueKey', () => {
     expect(onlyRotationFailed()).toMatchObject({
       stage: 'issue',
       newKey: { id: newKeyId },
-      edgeUpdated: false,
+      newKeyMayBeAtEdge: false,
       rolledBack: true,
     });
   });
@@ -335,7 +335,7 @@ describe('issueKey', () => {
     expect(onlyRotationFailed()).toMatchObject({
       error: { name: 'KeyNotAcceptedError', field: 'HEALTH_CHECK_URL' },
       rolledBack: true,
-      edgeUpdated: false,
+      newKeyMayBeAtEdge: false,
     });
     expect(world().events.ofType('KeyCreated')).toEqual([]);
   });
@@ -365,7 +365,7 @@ describe('issueKey', () => {
     await issueKey(request(), deps());
 
     expect(world().keys.has(world().keys.created[0]!)).toBe(false);
-    expect(onlyRotationFailed()).toMatchObject({ rolledBack: true, edgeUpdated: false });
+    expect(onlyRotationFailed()).toMatchObject({ rolledBack: true, newKeyMayBeAtEdge: false });
     await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
   });
 
@@ -387,7 +387,7 @@ describe('issueKey', () => {
     await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
     expect(onlyRotationFailed()).toMatchObject({
       newKey: { id: newKeyId },
-      edgeUpdated: true,
+      newKeyMayBeAtEdge: true,
       rolledBack: false,
     });
   });
@@ -402,6 +402,6 @@ describe('issueKey', () => {
     expect(result.status).toBe('failed');
     expect(world().events.ofType('KeyCreated')).toEqual([]);
     expect(world().keys.has(world().keys.created[0]!)).toBe(false);
-    expect(onlyRotationFailed()).toMatchObject({ edgeUpdated: false, rolledBack: true });
+    expect(onlyRotationFailed()).toMatchObject({ newKeyMayBeAtEdge: false, rolledBack: true });
   });
 });

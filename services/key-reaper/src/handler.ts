@@ -10,6 +10,7 @@ import {
   lambdaClients,
   lazyHandler,
   envVar,
+  invocationOf,
   DynamoDbLedger,
   EventBridgePublisher,
   readConfig,
@@ -33,7 +34,7 @@ export const configSchema = z.object({
   GRACE_SECONDS: envVar.number(60, 0, 600),
 });
 
-export type ReaperEnvironment = Omit<ReaperDeps, 'actor'> & {
+export type ReaperEnvironment = Omit<ReaperDeps, 'actor' | 'invocation'> & {
   readonly metrics?: KeyrotMetrics;
   readonly apiAccountId: string;
   readonly edgeAccountId: string;
@@ -46,6 +47,7 @@ export function createHandler(env: ReaperEnvironment) {
       ...env,
       ledger: withStepLogging(env.ledger, env.log),
       actor: actorOf(env.apiAccountId, context),
+      invocation: invocationOf(env.clock, context),
       ...(context && { context }),
     };
     return acceptEvent(

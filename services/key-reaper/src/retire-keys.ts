@@ -1,20 +1,29 @@
 import {
+  closeAction,
   IntegrityError,
   KEY_TAGS,
+  mayRollBack,
   publishFailure,
   publishOrLog,
-  recordedSteps,
+  retireAction,
+  ROTATION_FAILED_VERSION,
+  rotationState,
   stepsOf,
   summarizeError,
+  withLease,
   type Actor,
   type Clock,
   type EdgeUpdated,
   type EventPublisher,
+  type Invocation,
   type KeyRef,
   type KeyStore,
   type KeyrotLogger,
   type Ledger,
+  type ReaperResult,
   type RotationFailed,
+  type RotationState,
+  type StepOf,
 } from '@keyrot/shared';
 
 export interface ReaperDeps {
@@ -28,63 +37,80 @@ export interface ReaperDeps {
   readonly graceMs: number;
   /** Grace of an emergency rotation (a key to revoke now); default: {@link EMERGENCY_GRACE_MS}. */
   readonly emergencyGraceMs?: number;
+  /** This invocation, for the rotation's lease (the handler makes it from Lambda's context). */
+  readonly invocation: Invocation;
 }
 
 /** An emergency rotation's grace (at most `graceMs`): the edge already sends the new key. */
 export const EMERGENCY_GRACE_MS = 5_000;
 
-export type ReaperResult =
-  | {
-      status: 'completed';
-      rotationId: string;
-      retiredKeys: KeyRef[];
-      /** Request to completion, and each side's part of it (for metrics). */
-      durationsMs: Record<'Rotation' | 'Issue' | 'EdgeDeploy' | 'Retire', number>;
-    }
-  | { status: 'rolled-back' | 'closed'; rotationId: string }
-  | { status: 'duplicate' | 'unknown-rotation' | 'late'; rotationId: string }
-  | { status: 'failed'; rotationId: string; error: string };
+export type { ReaperResult } from '@keyrot/shared';
 
 /**
  * The last step of a rotation, once the edge sends the new key everywhere: after the grace
  * period, delete the keys this rotation superseded (every other key of the target's name on
  * its usage plan when the new key was issued, the seed's untagged key included), close the
- * rotation, release the lock and announce `KeyRetired`. Never deletes another client's key:
- * only keys of the target's exact name, listed by the issuer for this rotation, are
- * candidates, and a key tagged for another keyrot target is kept.
+ * rotation, release the lock and announce `KeyRetired`. Under the rotation's lease: of
+ * concurrent duplicate `EdgeUpdated` one deletes, the others find the rotation completed.
+ * Never deletes another client's key: only keys of the target's exact name, listed by the
+ * issuer for this rotation, are candidates, and a key tagged for another keyrot target is
+ * kept.
  */
 export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<ReaperResult> {
+  const { rotationId, target } = event;
+  return withLease({ rotationId, target: target.name }, deps, async (takenOver) => {
+    const state = rotationState(await deps.ledger.timeline(rotationId));
+    const step = stepsOf('key-reaper', { rotationId, target: target.name }, deps.actor, deps.clock);
+    const edgeStep = step('EDGE_UPDATED', {
+      at: event.deployedAt,
+      actor: event.actor,
+      newKey: event.newKey,
+      updatedAt: event.updatedAt,
+      previousFingerprint: event.previousFingerprint,
+    });
+    switch (retireAction(state, takenOver)) {
+      case 'unknown-rotation':
+        deps.log.error('EdgeUpdated for a rotation this ledger did not send', { rotationId });
+        return { status: 'unknown-rotation', rotationId };
+      case 'duplicate':
+        return { status: 'duplicate', rotationId };
+      case 'late':
+        // The edge finished after the rotation was closed: both keys stay live.
+        await deps.ledger.record(edgeStep);
+        deps.log.warn('edge updated after the rotation had failed; superseded keys kept', {
+          rotationId,
+        });
+        return { status: 'late', rotationId };
+      case 'announce-again': {
+        // A run completed the rotation and died before announcing it.
+        const completed = state.step('COMPLETED');
+        await announceRetired(event, completed?.keys ?? [], deps);
+        return { status: 'duplicate', rotationId };
+      }
+      case 'retire':
+        return retire(event, edgeStep, state, deps);
+    }
+  });
+}
+
+async function retire(
+  event: EdgeUpdated,
+  edgeStep: StepOf<'EDGE_UPDATED'>,
+  state: RotationState,
+  deps: ReaperDeps,
+): Promise<ReaperResult> {
   const { rotationId, target, newKey } = event;
   const { ledger, log } = deps;
-  const timeline = await recordedSteps(ledger, rotationId);
-  const sent = timeline.get('KEY_SENT');
-  if (!timeline.has('REQUESTED') || !sent?.newKey) {
-    log.error('EdgeUpdated for a rotation this ledger did not send', { rotationId });
-    return { status: 'unknown-rotation', rotationId };
-  }
-  if (timeline.has('COMPLETED')) return { status: 'duplicate', rotationId };
-  const step = stepsOf(rotationId, target.name, deps.actor, deps.clock);
-  const edgeStep = step('EDGE_UPDATED', {
-    at: event.deployedAt,
-    actor: event.actor,
-    newKey,
-    facts: { updatedAt: event.updatedAt, previousFingerprint: event.previousFingerprint },
-  });
-  if (timeline.has('FAILED')) {
-    // The edge finished after the rotation was closed: both keys stay live, nothing to delete.
-    await ledger.record(edgeStep);
-    log.warn('edge updated after the rotation had failed; superseded keys kept', { rotationId });
-    return { status: 'late', rotationId };
-  }
-
+  const step = stepsOf('key-reaper', { rotationId, target: target.name }, deps.actor, deps.clock);
   let retired: KeyRef[];
   try {
-    if (sent.newKey.id !== newKey.id || sent.newKey.fingerprint !== newKey.fingerprint) {
-      throw new IntegrityError('newKey', sent.newKey.fingerprint, newKey.fingerprint);
+    const sent = state.step('KEY_SENT');
+    if (!sent || sent.newKey.id !== newKey.id || sent.newKey.fingerprint !== newKey.fingerprint) {
+      throw new IntegrityError('newKey', sent?.newKey.fingerprint ?? 'none', newKey.fingerprint);
     }
     await ledger.record(edgeStep);
 
-    const emergency = timeline.get('REQUESTED')?.reason === 'emergency';
+    const emergency = state.requested?.reason === 'emergency';
     const graceMs = emergency
       ? Math.min(deps.graceMs, deps.emergencyGraceMs ?? EMERGENCY_GRACE_MS)
       : deps.graceMs;
@@ -98,7 +124,7 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
         .filter((k) => (k.tags[KEY_TAGS.target] ?? target.name) !== target.name)
         .map((k) => k.id),
     );
-    const superseded = (sent.keys ?? []).filter((k) => k.id !== newKey.id);
+    const superseded = state.supersededKeys.filter((k) => k.id !== newKey.id);
     retired = superseded.filter((k) => !otherTargets.has(k.id));
     const protectedKeys = superseded.filter((k) => otherTargets.has(k.id));
     if (protectedKeys.length > 0) {
@@ -111,22 +137,20 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
       step('KEYS_RETIRED', {
         newKey,
         keys: retired,
-        facts: {
-          previousFingerprint: event.previousFingerprint,
-          protected: protectedKeys.length,
-          graceSeconds: graceMs / 1000,
-        },
+        previousFingerprint: event.previousFingerprint,
+        protected: protectedKeys.length,
+        graceSeconds: graceMs / 1000,
       }),
     );
     // The key's creation time makes the ledger's current-key item (keys older than N days).
-    const keyCreatedAt = timeline.get('KEY_CREATED')?.at;
+    const keyCreatedAt = state.step('KEY_CREATED')?.at;
     await ledger.finish(
       step('COMPLETED', {
         newKey,
         keys: retired,
         // The target as this rotation proved it: the operator's tools rotate and verify it.
         targetSpec: target,
-        ...(keyCreatedAt && { facts: { keyCreatedAt } }),
+        ...(keyCreatedAt && { keyCreatedAt }),
       }),
     );
   } catch (error) {
@@ -134,16 +158,22 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
     const failure = summarizeError(error);
     log.error('retiring the superseded keys failed', { rotationId, error: failure });
     await ledger.finish(
-      step('FAILED', { newKey, error: failure, facts: { stage: 'retire', rolledBack: false } }),
+      step('FAILED', {
+        stage: 'retire',
+        error: failure,
+        newKey,
+        rolledBack: false,
+        newKeyMayBeAtEdge: true,
+      }),
     );
     await publishFailure(deps, {
-      version: 1,
+      version: ROTATION_FAILED_VERSION,
       rotationId,
       target,
       stage: 'retire',
       error: failure,
       newKey,
-      edgeUpdated: true,
+      newKeyMayBeAtEdge: true,
       rolledBack: false,
       failedAt: deps.clock.now().toISOString(),
       actor: deps.actor,
@@ -151,16 +181,9 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
     return { status: 'failed', rotationId, error: failure.name };
   }
   // Outside the try: the rotation is closed as COMPLETED; a lost announcement cannot undo it.
-  await publishOrLog(deps, 'KeyRetired', {
-    version: 1,
-    rotationId,
-    target,
-    newKey,
-    retiredKeys: retired,
-    completedAt: deps.clock.now().toISOString(),
-  });
+  await announceRetired(event, retired, deps);
   log.info('rotation completed', { rotationId, newKey, retiredKeys: retired });
-  const at = (name: 'REQUESTED' | 'KEY_SENT') => Date.parse(timeline.get(name)?.at ?? '');
+  const at = (name: 'REQUESTED' | 'KEY_SENT') => Date.parse(state.step(name)?.at ?? '');
   const completedAt = deps.clock.now().getTime();
   return {
     status: 'completed',
@@ -175,44 +198,60 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
   };
 }
 
+function announceRetired(event: EdgeUpdated, retired: readonly KeyRef[], deps: ReaperDeps) {
+  return publishOrLog(deps, 'KeyRetired', {
+    version: 1,
+    rotationId: event.rotationId,
+    target: event.target,
+    newKey: event.newKey,
+    retiredKeys: [...retired],
+    completedAt: deps.clock.now().toISOString(),
+  });
+}
+
 /**
- * Closes a rotation the edge could not complete. If the edge never sent the new key it is
- * deleted again (rollback); the old key was never touched. The lock is released either way.
+ * Closes a rotation the edge (or the issuer) could not complete. If the edge never sent the
+ * new key it is deleted again (rollback); the old key was never touched. The lock is released
+ * either way. Under the rotation's lease, like every API-side step.
  */
 export async function closeFailedRotation(
   event: RotationFailed,
   deps: ReaperDeps,
 ): Promise<ReaperResult> {
   const { rotationId, target } = event;
-  const timeline = await recordedSteps(deps.ledger, rotationId);
-  if (!timeline.has('REQUESTED')) {
-    deps.log.error('RotationFailed for a rotation this ledger did not start', { rotationId });
-    return { status: 'unknown-rotation', rotationId };
-  }
-  if (timeline.has('COMPLETED') || timeline.has('FAILED')) {
-    return { status: 'duplicate', rotationId };
-  }
-  const step = stepsOf(rotationId, target.name, deps.actor, deps.clock);
-  const newKey = timeline.get('KEY_CREATED')?.newKey;
-  let rolledBack = false;
-  if (newKey && !event.edgeUpdated) {
-    await deps.keys.deleteKey(newKey.id);
-    rolledBack = true;
-    await deps.ledger.record(step('ROLLED_BACK', { newKey, keys: [newKey] }));
-  }
-  await deps.ledger.finish({
-    ...step('FAILED'),
-    error: event.error,
-    facts: {
-      stage: event.stage,
-      rolledBack,
-      failedAt: event.failedAt,
-      reportedBy: event.actor.account,
-      reportedByFunction: event.actor.function,
-      ...(event.actor.requestId && { reportedByRequestId: event.actor.requestId }),
-    },
-    ...(newKey && { newKey }),
+  return withLease({ rotationId, target: target.name }, deps, async () => {
+    const state = rotationState(await deps.ledger.timeline(rotationId));
+    switch (closeAction(state)) {
+      case 'unknown-rotation':
+        deps.log.error('RotationFailed for a rotation this ledger did not start', { rotationId });
+        return { status: 'unknown-rotation', rotationId };
+      case 'duplicate':
+        return { status: 'duplicate', rotationId };
+      case 'close':
+        break;
+    }
+    const step = stepsOf('key-reaper', { rotationId, target: target.name }, deps.actor, deps.clock);
+    const { newKey } = state;
+    let rolledBack = false;
+    if (newKey && mayRollBack(state, event)) {
+      await deps.keys.deleteKey(newKey.id);
+      rolledBack = true;
+      await deps.ledger.record(step('ROLLED_BACK', { newKey, keys: [newKey] }));
+    }
+    await deps.ledger.finish(
+      step('FAILED', {
+        stage: event.stage,
+        error: event.error,
+        rolledBack,
+        newKeyMayBeAtEdge: !rolledBack && event.newKeyMayBeAtEdge,
+        failedAt: event.failedAt,
+        reportedBy: event.actor.account,
+        reportedByFunction: event.actor.function,
+        ...(event.actor.requestId && { reportedByRequestId: event.actor.requestId }),
+        ...(newKey && { newKey }),
+      }),
+    );
+    deps.log.warn('rotation closed as failed', { rotationId, stage: event.stage, rolledBack });
+    return { status: rolledBack ? 'rolled-back' : 'closed', rotationId };
   });
-  deps.log.warn('rotation closed as failed', { rotationId, stage: event.stage, rolledBack });
-  return { status: rolledBack ? 'rolled-back' : 'closed', rotationId };
 }

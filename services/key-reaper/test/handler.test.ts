@@ -87,7 +87,7 @@ describe('key-reaper handler', () => {
   });
 
   it('rolls the new key back on RotationFailed from the edge account when the edge never sent it', async () => {
-    const detail = rotationFailed({ edgeUpdated: false, newKey: keyRef(fresh) });
+    const detail = rotationFailed({ newKeyMayBeAtEdge: false, newKey: keyRef(fresh) });
     const raw = envelope('RotationFailed', detail, { account: EDGE_ACCOUNT });
 
     const result = await handler()(raw);
@@ -99,7 +99,7 @@ describe('key-reaper handler', () => {
   });
 
   it('keeps both keys on RotationFailed when the edge may be sending the new key', async () => {
-    const detail = rotationFailed({ edgeUpdated: true, newKey: keyRef(fresh) });
+    const detail = rotationFailed({ newKeyMayBeAtEdge: true, newKey: keyRef(fresh) });
 
     const result = await handler()(envelope('RotationFailed', detail, { account: EDGE_ACCOUNT }));
 

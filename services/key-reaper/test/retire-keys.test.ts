@@ -210,7 +210,7 @@ describe('retireKeys', () => {
 
   it('keeps every key when the edge reports after the rotation was closed as failed', async () => {
     const { old, fresh } = await sentRotation();
-    await closeFailedRotation(rotationFailed({ edgeUpdated: true, newKey: keyRef(fresh) }), deps());
+    await closeFailedRotation(rotationFailed({ newKeyMayBeAtEdge: true, newKey: keyRef(fresh) }), deps());
 
     const result = await retireKeys(deployedNow(keyRef(fresh), old.fingerprint), deps());
 
@@ -233,7 +233,7 @@ describe('retireKeys', () => {
     expect(world().ledger.outcomes(ROTATION_ID)).toEqual(['FAILED']);
     await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
     expect(world().events.ofType('RotationFailed')).toEqual([
-      expect.objectContaining({ stage: 'retire', edgeUpdated: true, rolledBack: false }),
+      expect.objectContaining({ stage: 'retire', newKeyMayBeAtEdge: true, rolledBack: false }),
     ]);
   });
 
@@ -256,7 +256,7 @@ describe('closeFailedRotation', () => {
     const { old, fresh } = await sentRotation();
 
     const result = await closeFailedRotation(
-      rotationFailed({ edgeUpdated: false, newKey: keyRef(fresh) }),
+      rotationFailed({ newKeyMayBeAtEdge: false, newKey: keyRef(fresh) }),
       deps(),
     );
 
@@ -277,7 +277,7 @@ describe('closeFailedRotation', () => {
     const { old, fresh } = await sentRotation();
 
     const result = await closeFailedRotation(
-      rotationFailed({ edgeUpdated: true, newKey: keyRef(fresh) }),
+      rotationFailed({ newKeyMayBeAtEdge: true, newKey: keyRef(fresh) }),
       deps(),
     );
 
@@ -291,7 +291,7 @@ describe('closeFailedRotation', () => {
   it('changes nothing when the same RotationFailed is delivered twice', async () => {
     const fresh = newKeyOnPlan();
     await issuerSent(world(), keyRef(fresh), []);
-    const event = rotationFailed({ edgeUpdated: false, newKey: keyRef(fresh) });
+    const event = rotationFailed({ newKeyMayBeAtEdge: false, newKey: keyRef(fresh) });
 
     await closeFailedRotation(event, deps());
     const second = await closeFailedRotation(event, deps());
@@ -305,7 +305,7 @@ describe('closeFailedRotation', () => {
     await retireKeys(deployedNow(keyRef(fresh), old.fingerprint), deps());
 
     const result = await closeFailedRotation(
-      rotationFailed({ edgeUpdated: false, newKey: keyRef(fresh) }),
+      rotationFailed({ newKeyMayBeAtEdge: false, newKey: keyRef(fresh) }),
       deps(),
     );
 
@@ -318,7 +318,7 @@ describe('closeFailedRotation', () => {
     const fresh = newKeyOnPlan();
 
     const result = await closeFailedRotation(
-      rotationFailed({ edgeUpdated: false, newKey: keyRef(fresh) }),
+      rotationFailed({ newKeyMayBeAtEdge: false, newKey: keyRef(fresh) }),
       deps(),
     );
 

@@ -150,8 +150,9 @@ export type KeyRetired = z.output<typeof keyRetiredSchema>;
 
 export const FAILURE_STAGES = ['issue', 'edge', 'retire'] as const;
 
-export const rotationFailedSchema = z.strictObject({
-  ...rotationBase,
+const failureFields = {
+  rotationId: rotationIdSchema,
+  target: targetSchema,
   stage: z.enum(FAILURE_STAGES),
   error: z.strictObject({
     name: z.string().check(z.maxLength(128)),
@@ -160,13 +161,36 @@ export const rotationFailedSchema = z.strictObject({
     retryable: z.boolean(),
   }),
   newKey: z.optional(keyRefSchema),
-  /** Whether the edge may be sending the new key: if so, it must not be rolled back. */
-  edgeUpdated: z.boolean(),
   /** Whether the new key was removed again before the event was emitted. */
   rolledBack: z.boolean(),
   failedAt: isoTime,
   actor: actorSchema,
+};
+
+/** `RotationFailed`'s version: 2 named `edgeUpdated` (1) for what it means. */
+export const ROTATION_FAILED_VERSION = 2;
+
+const rotationFailedV2Schema = z.strictObject({
+  version: z.literal(ROTATION_FAILED_VERSION),
+  ...failureFields,
+  /** Whether the edge may send the new key: if so, it must not be rolled back. */
+  newKeyMayBeAtEdge: z.boolean(),
 });
+
+/** Version 1, still accepted (an event in flight or in a dead-letter queue at upgrade). */
+const rotationFailedV1Schema = z.pipe(
+  z.strictObject({ version: z.literal(1), ...failureFields, edgeUpdated: z.boolean() }),
+  z.transform(
+    ({ edgeUpdated, ...rest }): z.output<typeof rotationFailedV2Schema> => ({
+      ...rest,
+      version: ROTATION_FAILED_VERSION,
+      newKeyMayBeAtEdge: edgeUpdated,
+    }),
+  ),
+);
+
+/** Read as version 2 whichever version was sent. */
+export const rotationFailedSchema = z.union([rotationFailedV2Schema, rotationFailedV1Schema]);
 export type RotationFailed = z.output<typeof rotationFailedSchema>;
 
 /**

@@ -1,5 +1,6 @@
 import { TransactionCanceledException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -8,14 +9,15 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { AwsCallError } from '../errors';
 import { LEDGER_ITEMS as I, LEDGER_KEYS as K } from './table';
+import type { ClaimResult, Lease } from '../rotation/lease';
 import {
-  OUTCOMES,
+  isOutcome,
+  storedStep,
   STEP_ORDER,
-  type BeginResult,
-  type Ledger,
-  type Lock,
+  type StepOf,
   type StepRecord,
-} from './types';
+} from '../rotation/steps';
+import type { BeginResult, Ledger, Lock } from './types';
 
 const pk = { rotation: I.rotationPartition, target: I.targetPartition };
 const LOCK_SK = I.lockSortKey;
@@ -33,7 +35,7 @@ function stepItem(record: StepRecord): Record<string, unknown> {
     [K.targetIndexSortKey]: `${record.at}#${record.rotationId}#${stepSortKey(record.step)}`,
     ...record,
   };
-  if ((OUTCOMES as readonly string[]).includes(record.step)) {
+  if (isOutcome(record.step)) {
     item[K.outcomeIndexPartitionKey] = I.outcomePartition(record.at.slice(0, 7));
     item[K.outcomeIndexSortKey] = `${record.at}#${record.rotationId}`;
   }
@@ -44,8 +46,7 @@ function stepItem(record: StepRecord): Record<string, unknown> {
  * The target registry item (`SK = SPEC`): the target as last requested, so the operator's
  * tools can list every target and know what a target is without a configuration file.
  */
-function specItem(requested: StepRecord): Record<string, unknown> | undefined {
-  if (!requested.targetSpec) return undefined;
+function specItem(requested: StepOf<'REQUESTED'>): Record<string, unknown> {
   return {
     [K.partitionKey]: pk.target(requested.target),
     [K.sortKey]: I.specSortKey,
@@ -62,10 +63,11 @@ function specItem(requested: StepRecord): Record<string, unknown> | undefined {
  * The target's current key item (`SK = KEY`), replaced by every completed rotation; sorted in
  * GSI2 by the key's creation time, so "keys older than N days" is one Query.
  */
-function currentKeyItem(outcome: StepRecord): Record<string, unknown> | undefined {
-  if (outcome.step !== 'COMPLETED' || !outcome.newKey) return undefined;
-  const created = outcome.facts?.keyCreatedAt;
-  const keyCreatedAt = typeof created === 'string' ? created : outcome.at;
+function currentKeyItem(
+  outcome: StepOf<'COMPLETED'> | StepOf<'FAILED'>,
+): Record<string, unknown> | undefined {
+  if (outcome.step !== 'COMPLETED') return undefined;
+  const keyCreatedAt = outcome.keyCreatedAt ?? outcome.at;
   return {
     [K.partitionKey]: pk.target(outcome.target),
     [K.sortKey]: I.keySortKey,
@@ -76,7 +78,7 @@ function currentKeyItem(outcome: StepRecord): Record<string, unknown> | undefine
     key: outcome.newKey,
     keyCreatedAt,
     completedAt: outcome.at,
-    ...(outcome.targetSpec && { targetSpec: outcome.targetSpec }),
+    targetSpec: outcome.targetSpec,
   };
 }
 
@@ -90,7 +92,7 @@ export function withoutTableKeys(item: Record<string, unknown>): Record<string, 
 }
 
 function toRecord(item: Record<string, unknown>): StepRecord {
-  return withoutTableKeys(item) as unknown as StepRecord;
+  return storedStep(withoutTableKeys(item));
 }
 
 const notYetRecorded = `attribute_not_exists(${K.partitionKey})`;
@@ -122,9 +124,12 @@ export class DynamoDbLedger implements Ledger {
       this.doc.send(
         new QueryCommand({
           TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': K.partitionKey },
-          ExpressionAttributeValues: { ':pk': pk.rotation(rotationId) },
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :steps)',
+          ExpressionAttributeNames: { '#pk': K.partitionKey, '#sk': K.sortKey },
+          ExpressionAttributeValues: {
+            ':pk': pk.rotation(rotationId),
+            ':steps': I.stepSortKeyPrefix,
+          },
           ConsistentRead: true,
         }),
       ),
@@ -149,7 +154,7 @@ export class DynamoDbLedger implements Ledger {
     return (out.Items ?? []).map(toRecord);
   }
 
-  async begin(requested: StepRecord, lockSeconds: number): Promise<BeginResult> {
+  async begin(requested: StepOf<'REQUESTED'>, lockSeconds: number): Promise<BeginResult> {
     const expiresAt = new Date(Date.parse(requested.at) + lockSeconds * 1000).toISOString();
     const lock: Lock = {
       target: requested.target,
@@ -183,7 +188,7 @@ export class DynamoDbLedger implements Ledger {
                 ConditionExpression: notYetRecorded,
               },
             },
-            ...this.plainPut(specItem(requested)),
+            { Put: { TableName: this.tableName, Item: specItem(requested) } },
           ],
         }),
       );
@@ -197,7 +202,8 @@ export class DynamoDbLedger implements Ledger {
           await this.record({
             ...requested,
             step: 'REFUSED',
-            facts: { lockedBy: holder.rotationId, lockExpiresAt: holder.expiresAt },
+            lockedBy: holder.rotationId,
+            lockExpiresAt: holder.expiresAt,
           });
           return { status: 'refused', holder };
         }
@@ -223,7 +229,7 @@ export class DynamoDbLedger implements Ledger {
     }
   }
 
-  async finish(outcome: StepRecord & { step: 'COMPLETED' | 'FAILED' }): Promise<void> {
+  async finish(outcome: StepOf<'COMPLETED'> | StepOf<'FAILED'>): Promise<void> {
     try {
       await this.doc.send(
         new TransactWriteCommand({
@@ -280,6 +286,97 @@ export class DynamoDbLedger implements Ledger {
     if (!out.Item) return undefined;
     const { rotationId, acquiredAt, expiresAt } = out.Item as Lock;
     return { target, rotationId, acquiredAt, expiresAt };
+  }
+
+  async claim(lease: Lease, now: string): Promise<ClaimResult> {
+    const key = this.leaseKey(lease);
+    try {
+      const out = await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...key,
+            ...lease,
+            // TTL removes a lease a day after it expired (one left by a crashed invocation).
+            ttl: Math.floor(Date.parse(lease.expiresAt) / 1000) + LOCK_TTL_GRACE_SECONDS,
+          },
+          // Free, already ours, expired (its holder is gone) or handed over (it failed).
+          ConditionExpression: `${notYetRecorded} OR #owner = :owner OR expiresAt < :now OR interrupted = :yes`,
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': lease.owner, ':now': now, ':yes': true },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const before = out.Attributes as Partial<Lease> | undefined;
+      return { status: 'claimed', takenOver: before !== undefined && before.owner !== lease.owner };
+    } catch (error) {
+      if (!(error instanceof Error && error.name === 'ConditionalCheckFailedException')) {
+        throw new AwsCallError('PutItem', `ledger ${this.tableName}`, error);
+      }
+    }
+    const held = await this.call('GetItem', () =>
+      this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
+    );
+    // Gone between the two calls: released just now; the caller claims again.
+    const item = (held.Item ?? {}) as Partial<Lease>;
+    return {
+      status: 'held',
+      holder: { ...lease, owner: item.owner ?? 'unknown', expiresAt: item.expiresAt ?? now },
+    };
+  }
+
+  async release(lease: Lease): Promise<void> {
+    await this.endLease(
+      lease,
+      new DeleteCommand({
+        TableName: this.tableName,
+        Key: this.leaseKey(lease),
+        ConditionExpression: '#owner = :owner',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':owner': lease.owner },
+      }),
+    );
+  }
+
+  async interrupt(lease: Lease): Promise<void> {
+    await this.endLease(
+      lease,
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...this.leaseKey(lease),
+          ...lease,
+          interrupted: true,
+          ttl: Math.floor(Date.parse(lease.expiresAt) / 1000) + LOCK_TTL_GRACE_SECONDS,
+        },
+        ConditionExpression: '#owner = :owner',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':owner': lease.owner },
+      }),
+    );
+  }
+
+  /** Ends a lease if it is still ours; one taken over after it expired is left alone. */
+  private async endLease(lease: Lease, command: DeleteCommand | PutCommand): Promise<void> {
+    try {
+      // Both commands share the document client's send; the union needs one call each.
+      if (command instanceof DeleteCommand) await this.doc.send(command);
+      else await this.doc.send(command);
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return;
+      throw new AwsCallError(
+        command instanceof DeleteCommand ? 'DeleteItem' : 'PutItem',
+        `ledger ${this.tableName} lease of ${lease.rotationId}`,
+        error,
+      );
+    }
+  }
+
+  private leaseKey(lease: Pick<Lease, 'rotationId'>) {
+    return {
+      [K.partitionKey]: pk.rotation(lease.rotationId),
+      [K.sortKey]: I.leaseSortKey,
+    };
   }
 
   /** An unconditional put of a derived item (registry, current key), when there is one. */

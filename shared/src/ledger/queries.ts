@@ -8,7 +8,8 @@ import { AwsCallError } from '../errors';
 import type { KeyRef, Target } from '../events';
 import { withoutTableKeys } from './dynamodb-ledger';
 import { LEDGER_ITEMS as I, LEDGER_KEYS as K } from './table';
-import type { Lock, Outcome, StepRecord } from './types';
+import { storedStep, type Outcome, type StepRecord } from '../rotation/steps';
+import type { Lock } from './types';
 
 /** A target as the ledger last saw it requested (its registry item). */
 export interface TargetRecord {
@@ -105,12 +106,15 @@ export class DynamoDbLedgerQueries implements LedgerQueries {
   async timeline(rotationId: string): Promise<StepRecord[]> {
     const steps: StepRecord[] = [];
     for await (const item of this.query({
-      KeyConditionExpression: '#pk = :pk',
-      ExpressionAttributeNames: { '#pk': K.partitionKey },
-      ExpressionAttributeValues: { ':pk': I.rotationPartition(rotationId) },
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :steps)',
+      ExpressionAttributeNames: { '#pk': K.partitionKey, '#sk': K.sortKey },
+      ExpressionAttributeValues: {
+        ':pk': I.rotationPartition(rotationId),
+        ':steps': I.stepSortKeyPrefix,
+      },
       ConsistentRead: true,
     })) {
-      steps.push(withoutTableKeys(item) as unknown as StepRecord);
+      steps.push(storedStep(withoutTableKeys(item)));
     }
     return steps;
   }
@@ -130,7 +134,7 @@ export class DynamoDbLedgerQueries implements LedgerQueries {
       },
       ScanIndexForward: false,
     })) {
-      yield withoutTableKeys(item) as unknown as StepRecord;
+      yield storedStep(withoutTableKeys(item));
     }
   }
 
@@ -153,7 +157,7 @@ export class DynamoDbLedgerQueries implements LedgerQueries {
         },
         ...(options.only && { FilterExpression: '#step = :step' }),
       })) {
-        yield withoutTableKeys(item) as unknown as StepRecord;
+        yield storedStep(withoutTableKeys(item));
       }
     }
   }

@@ -4,6 +4,8 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * Key design of the rotation ledger (single table). See docs/ledger.md.
  *
  * - `PK = ROTATION#<rotationId>`, `SK = STEP#<nn>#<step>`: one immutable item per step.
+ * - `PK = ROTATION#<rotationId>`, `SK = LEASE`: the invocation acting on the rotation now
+ *   (shared/src/rotation/lease.ts; deleted when it ends).
  * - `PK = TARGET#<target>`, `SK = LOCK`: the per-target lock (deleted when the rotation ends).
  * - `PK = TARGET#<target>`, `SK = SPEC`: the target as last requested (the target registry).
  * - `PK = TARGET#<target>`, `SK = KEY`: the key the target's last completed rotation issued.
@@ -29,6 +31,9 @@ export const LEDGER_KEYS = {
 export const LEDGER_ITEMS = {
   rotationPartition: (rotationId: string) => `ROTATION#${rotationId}`,
   targetPartition: (target: string) => `TARGET#${target}`,
+  /** Sort keys of a rotation's steps begin with it (`STEP#<nn>#<step>`). */
+  stepSortKeyPrefix: 'STEP#',
+  leaseSortKey: 'LEASE',
   lockSortKey: 'LOCK',
   specSortKey: 'SPEC',
   keySortKey: 'KEY',

@@ -1,0 +1,59 @@
+/**
+ * The rotation protocol, and nothing else: the steps a rotation records, its state from
+ * them, who may record what, what each service does from a state, the outcome metrics, and
+ * the lease that makes each once-only side effect happen once. docs/invariants.md names the
+ * invariants it keeps.
+ */
+export {
+  OUTCOMES,
+  STEP_ORDER,
+  detailsOf,
+  errorOf,
+  isOutcome,
+  keysOf,
+  newKeyOf,
+  reasonOf,
+  rejectedRotationId,
+  storedStep,
+  type FailureStage,
+  type Outcome,
+  type Step,
+  type StepFields,
+  type StepOf,
+  type StepRecord,
+} from './steps';
+export { rotationState, type Phase, type RotationState } from './state';
+export {
+  STEP_RULES,
+  closeAction,
+  issuerAction,
+  mayRollBack,
+  refusalToRecord,
+  retireAction,
+  type CloseAction,
+  type IssuerAction,
+  type Recorder,
+  type RetireAction,
+} from './rules';
+export {
+  OUTCOME_METRICS,
+  type EdgeResult,
+  type FanOutResult,
+  type IssueResult,
+  type OutcomeMetric,
+  type ReaperResult,
+  type RejectedResult,
+  type ResultStatus,
+  type RotationResult,
+} from './results';
+export {
+  LEASE_MARGIN_MS,
+  invocationOf,
+  withLease,
+  type ClaimResult,
+  type Invocation,
+  type Lease,
+  type LeaseDeps,
+  type LeaseStore,
+} from './lease';
+export { stepsOf } from './record';

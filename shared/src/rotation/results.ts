@@ -1,0 +1,79 @@
+import type { KeyRef } from '../events';
+
+/** What the issuer's handler did with a request. */
+export type IssueResult =
+  | { status: 'sent'; rotationId: string; newKey: KeyRef; supersededKeys: KeyRef[] }
+  | { status: 'duplicate'; rotationId: string }
+  | { status: 'refused'; rotationId: string; lockedBy: string }
+  | { status: 'failed'; rotationId: string; error: string };
+
+/** A request naming many targets, put back as one request per target. */
+export interface FanOutResult {
+  status: 'fanned-out';
+  rotationId: string;
+}
+
+/** What the edge-updater did with `KeyCreated` or a deployment check. */
+export type EdgeResult =
+  | {
+      status: 'updated' | 'already-updated';
+      rotationId: string;
+      previousFingerprint: string | null;
+      durationsMs: { EdgeDeploy: number };
+    }
+  | { status: 'deploying'; rotationId: string; check: number }
+  | { status: 'failed'; rotationId: string; error: string };
+
+/** What the reaper did with `EdgeUpdated` or `RotationFailed`. */
+export type ReaperResult =
+  | {
+      status: 'completed';
+      rotationId: string;
+      retiredKeys: KeyRef[];
+      /** Request to completion, and each side's part of it (for metrics). */
+      durationsMs: Record<'Rotation' | 'Issue' | 'EdgeDeploy' | 'Retire', number>;
+    }
+  | { status: 'rolled-back' | 'closed'; rotationId: string }
+  | { status: 'duplicate' | 'unknown-rotation' | 'late'; rotationId: string }
+  | { status: 'failed'; rotationId: string; error: string };
+
+/** An event the handler would not act on (untrusted sender, invalid detail). */
+export interface RejectedResult {
+  status: 'rejected';
+}
+
+export type RotationResult = IssueResult | FanOutResult | EdgeResult | ReaperResult | RejectedResult;
+export type ResultStatus = RotationResult['status'];
+
+/** The CloudWatch metrics keyrot's alarms and dashboards read (docs/operations.md). */
+export type OutcomeMetric =
+  | 'RotationsStarted'
+  | 'RotationsRefused'
+  | 'RotationsFannedOut'
+  | 'EdgeUpdates'
+  | 'RotationsCompleted'
+  | 'RotationsFailed'
+  | 'DuplicateEvents'
+  | 'EventsRejected';
+
+/**
+ * What each handler outcome counts as (null: no count). Keyed by every status a service's
+ * result type can have, so a new outcome does not compile until it has its metric.
+ */
+export const OUTCOME_METRICS: { readonly [S in ResultStatus]: OutcomeMetric | null } = {
+  sent: 'RotationsStarted',
+  refused: 'RotationsRefused',
+  'fanned-out': 'RotationsFannedOut',
+  updated: 'EdgeUpdates',
+  'already-updated': 'EdgeUpdates',
+  deploying: null,
+  completed: 'RotationsCompleted',
+  failed: 'RotationsFailed',
+  'rolled-back': 'RotationsFailed',
+  closed: 'RotationsFailed',
+  duplicate: 'DuplicateEvents',
+  late: 'DuplicateEvents',
+  'unknown-rotation': 'EventsRejected',
+  // Counted where the event is rejected (acceptEvent), before any handler runs.
+  rejected: null,
+};
