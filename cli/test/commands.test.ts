@@ -1,4 +1,4 @@
-import { AwsCallError, type StepRecord } from '@keyrot/shared';
+import { AwsCallError, storedStep, type StepOf, type StepRecord } from '@keyrot/shared';
 import {
   follow,
   progressLine,
@@ -24,15 +24,20 @@ import { FakeLedgerQueries, fakeContext } from './fakes';
 const ROTATION = 'rot_20261125T090000Z_cli00001';
 const NEW_KEY = { id: 'newkey01', fingerprint: '0123456789ab' };
 
-function step(name: StepRecord['step'], at: string, extra: Partial<StepRecord> = {}): StepRecord {
-  return {
+/** A stored step (a `facts` map in `extra` reads as the step's fields, as old items do). */
+function step(
+  name: StepRecord['step'],
+  at: string,
+  extra: Record<string, unknown> = {},
+): StepRecord {
+  return storedStep({
     rotationId: ROTATION,
     target: TARGET.name,
     step: name,
     at,
     actor: actor(API_ACCOUNT, 'keyrot-key-issuer'),
     ...extra,
-  };
+  });
 }
 
 describe('rotate --wait', () => {
@@ -121,7 +126,7 @@ describe('rotate --wait', () => {
   it('ends when the request itself was rejected (recorded under the event id)', async () => {
     const ledger = new FakeLedgerQueries();
     ledger.steps.push({
-      ...step('REJECTED', '2026-11-25T09:00:00.000Z'),
+      ...(step('REJECTED', '2026-11-25T09:00:00.000Z') as StepOf<'REJECTED'>),
       rotationId: 'evt_abc-123',
       target: '-',
       error: {

@@ -120,7 +120,9 @@ describe('report math', () => {
       step('KEY_CREATED', '2026-10-01T00:00:01.000Z', { newKey: KEY_B }),
       step('FAILED', '2026-10-01T00:00:09.000Z', {
         error: { name: 'OriginNotFoundError', message: 'x', retryable: false },
-        facts: { stage: 'edge' },
+        stage: 'edge',
+        rolledBack: false,
+        newKeyMayBeAtEdge: true,
       }),
     ] as never);
     expect(facts).toEqual({

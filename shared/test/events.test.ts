@@ -14,6 +14,7 @@ import {
   envelope,
   omit,
   OTHER_ACCOUNT,
+  rotationFailed,
   SEED_INPUT,
   TARGET,
 } from '../../test/support/fixtures';
@@ -62,6 +63,24 @@ const validKeyCreated = {
 };
 
 describe('parseDetail', () => {
+  describe('RotationFailed', () => {
+    const v2 = rotationFailed({ newKeyMayBeAtEdge: true });
+
+    it('reads version 1 (edgeUpdated) as version 2 (newKeyMayBeAtEdge)', () => {
+      const { newKeyMayBeAtEdge, ...rest } = v2;
+      const v1 = { ...rest, version: 1, edgeUpdated: newKeyMayBeAtEdge };
+      expect(parseDetail('RotationFailed', v1)).toEqual(v2);
+      expect(parseDetail('RotationFailed', v2)).toEqual(v2);
+    });
+
+    it('refuses a version 2 event that uses the old field name', () => {
+      const { newKeyMayBeAtEdge, ...rest } = v2;
+      expect(() =>
+        parseDetail('RotationFailed', { ...rest, edgeUpdated: newKeyMayBeAtEdge }),
+      ).toThrow(InvalidInputError);
+    });
+  });
+
   describe('KeyRotationRequested', () => {
     it("accepts the seed's flat scheduler input as is, naming the target after the key", () => {
       const request = parseDetail('KeyRotationRequested', { ...SEED_INPUT });

@@ -11,6 +11,7 @@ import {
   DynamoDbLedger,
   DynamoDbLedgerQueries,
   monthsBetween,
+  type StepOf,
   type StepRecord,
 } from '../src';
 import { actor, API_ACCOUNT, TARGET } from '../../test/support/fixtures';
@@ -26,7 +27,7 @@ const client = () =>
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
 
-const requested: StepRecord = {
+const requested: StepOf<'REQUESTED'> = {
   rotationId: ROTATION,
   target: TARGET.name,
   step: 'REQUESTED',
@@ -68,14 +69,6 @@ describe('the ledger writes the items its queries need', () => {
     expect(spec?.ConditionExpression).toBeUndefined();
   });
 
-  it('registers nothing when the request carries no target spec', async () => {
-    docMock.on(TransactWriteCommand).resolves({});
-
-    await new DynamoDbLedger(client(), TABLE).begin({ ...requested, targetSpec: undefined }, 60);
-
-    expect(transactItems()).toHaveLength(2);
-  });
-
   it('records the new current key, sorted by its creation time, when a rotation completes', async () => {
     docMock.on(TransactWriteCommand).resolves({});
     const completed = {
@@ -83,7 +76,8 @@ describe('the ledger writes the items its queries need', () => {
       step: 'COMPLETED' as const,
       at: '2026-11-25T09:06:00.000Z',
       newKey: NEW_KEY,
-      facts: { keyCreatedAt: '2026-11-25T09:00:01.000Z' },
+      keys: [],
+      keyCreatedAt: '2026-11-25T09:00:01.000Z',
     };
 
     await new DynamoDbLedger(client(), TABLE).finish(completed);
@@ -108,7 +102,10 @@ describe('the ledger writes the items its queries need', () => {
     await new DynamoDbLedger(client(), TABLE).finish({
       ...requested,
       step: 'FAILED',
+      stage: 'edge',
       error: { name: 'OriginNotFoundError', message: 'no origin', retryable: false },
+      rolledBack: true,
+      newKeyMayBeAtEdge: false,
     });
 
     expect(transactItems()).toHaveLength(2);

@@ -12,8 +12,8 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { AwsCallError, DynamoDbLedger, type StepRecord } from '../src';
-import { actor, API_ACCOUNT } from '../../test/support/fixtures';
+import { AwsCallError, DynamoDbLedger, type StepOf, type StepRecord } from '../src';
+import { actor, API_ACCOUNT, TARGET } from '../../test/support/fixtures';
 
 /*
  * The ledger sends through DynamoDBDocumentClient.from(client), whose commands never reach
@@ -35,13 +35,14 @@ function newLedger() {
   return new DynamoDbLedger(client, TABLE);
 }
 
-const requested: StepRecord = {
+const requested: StepOf<'REQUESTED'> = {
   rotationId: ROTATION,
   target: 'kloudpepper-api-key',
   step: 'REQUESTED',
   at: '2026-11-25T09:00:00.000Z',
   actor: actor(API_ACCOUNT),
   reason: 'scheduled',
+  targetSpec: { ...TARGET, name: 'kloudpepper-api-key' },
 };
 
 const heldLock = {
@@ -124,7 +125,8 @@ describe('DynamoDbLedger', () => {
           PK: `ROTATION#${ROTATION}`,
           rotationId: ROTATION,
           step: 'REFUSED',
-          facts: { lockedBy: OTHER_ROTATION, lockExpiresAt: heldLock.expiresAt },
+          lockedBy: OTHER_ROTATION,
+          lockExpiresAt: heldLock.expiresAt,
         }),
       ]);
       expect(docMock.commandCalls(GetCommand)[0]?.args[0].input.ConsistentRead).toBe(true);
@@ -214,6 +216,9 @@ describe('DynamoDbLedger', () => {
       step: 'FAILED' as const,
       at: '2026-11-25T09:05:00.000Z',
       error: { name: 'OriginNotFoundError', message: 'no origin', retryable: false },
+      stage: 'edge' as const,
+      rolledBack: true,
+      newKeyMayBeAtEdge: false,
     };
 
     it('records the outcome and releases the lock only if this rotation holds it', async () => {
@@ -272,7 +277,11 @@ describe('DynamoDbLedger', () => {
 
       expect(timeline).toEqual([requested]);
       const query = docMock.commandCalls(QueryCommand)[0]?.args[0].input;
-      expect(query?.ExpressionAttributeValues).toEqual({ ':pk': `ROTATION#${ROTATION}` });
+      // Only the step items: the rotation's lease shares its partition.
+      expect(query?.ExpressionAttributeValues).toEqual({
+        ':pk': `ROTATION#${ROTATION}`,
+        ':steps': 'STEP#',
+      });
       expect(query?.ConsistentRead).toBe(true);
     });
 
@@ -320,8 +329,13 @@ describe('DynamoDbLedger', () => {
 
     await ledger.begin(requested, 3600);
     await ledger.begin({ ...requested, rotationId: OTHER_ROTATION }, 3600);
-    await ledger.record({ ...requested, step: 'KEYS_LISTED' });
-    await ledger.finish({ ...requested, step: 'COMPLETED' });
+    await ledger.record({ ...requested, step: 'KEYS_LISTED', keys: [] });
+    await ledger.finish({
+      ...requested,
+      step: 'COMPLETED',
+      newKey: { id: 'abc123', fingerprint: '0123456789ab' },
+      keys: [],
+    });
     await ledger.timeline(ROTATION);
     await ledger.history('kloudpepper-api-key');
     await ledger.lockOf('kloudpepper-api-key');

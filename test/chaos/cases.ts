@@ -4,6 +4,8 @@
  * the common checks of `judge` plus the case's own.
  */
 import {
+  ROTATION_FAILED_VERSION,
+  rotationState,
   fingerprintOf,
   type EdgeUpdated,
   type KeyCreated,
@@ -221,7 +223,7 @@ export function edgeUpdatedFor(world: ChaosWorld): EdgeUpdated {
 
 export function rotationFailedFor(world: ChaosWorld): RotationFailed {
   return {
-    version: 1,
+    version: ROTATION_FAILED_VERSION,
     rotationId: BAD_ROTATION,
     target: targetOf(world),
     stage: 'edge',
@@ -264,11 +266,11 @@ export async function newKeyGone(world: ChaosWorld): Promise<Check> {
 /** The rotation was closed as failed, at `stage`, with this error. */
 export async function failedWith(world: ChaosWorld, name: string, stage: string): Promise<Check> {
   const steps = await ledgerOf(world.env.world).timeline((await world.latestRotationId())!);
-  const failed = steps.find((s) => s.step === 'FAILED');
+  const failed = rotationState(steps).step('FAILED');
   return {
     name: `RotationFailed recorded with the reason (${name})`,
-    ok: failed?.error?.name === name && failed.facts?.stage === stage,
-    detail: `${failed?.error?.name} at ${String(failed?.facts?.stage)}: ${failed?.error?.message}`,
+    ok: failed?.error.name === name && failed.stage === stage,
+    detail: `${failed?.error.name} at ${String(failed?.stage)}: ${failed?.error.message}`,
   };
 }
 

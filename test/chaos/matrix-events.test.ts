@@ -466,7 +466,8 @@ async function oneCompletedOneRefused(world: ChaosWorld): Promise<Check> {
     ok:
       completed.length === 1 &&
       refused.length === 1 &&
-      refused[0]!.facts?.lockedBy === completed[0]!.rotationId,
+      refused[0]!.step === 'REFUSED' &&
+      refused[0]!.lockedBy === completed[0]!.rotationId,
     detail: `${completed.length} completed, ${refused.length} refused`,
   };
 }

@@ -5,7 +5,7 @@
  * controls show the harness can see an outage: deleting the old key before `Deployed`, and
  * sending a key the origin does not accept yet.
  */
-import { type EdgeUpdated } from '@keyrot/shared';
+import { rotationState, type EdgeUpdated } from '@keyrot/shared';
 import { ledgerOf } from '../../harness/inspect';
 import {
   judge,
@@ -189,13 +189,14 @@ async function callReaperEarly(world: ChaosWorld): Promise<void> {
   const { world: local, handlers } = world.env;
   const rotationId = (await world.latestRotationId())!;
   const steps = await ledgerOf(local).timeline(rotationId);
-  const sent = steps.find((s) => s.step === 'KEY_SENT')!;
+  const state = rotationState(steps);
+  const sent = state.step('KEY_SENT')!;
   const now = world.clock.now().toISOString();
   const detail: EdgeUpdated = {
     version: 1,
     rotationId,
-    target: sent.targetSpec ?? steps.find((s) => s.step === 'REQUESTED')!.targetSpec!,
-    newKey: sent.newKey!,
+    target: state.requested!.targetSpec,
+    newKey: sent.newKey,
     previousFingerprint: null,
     updatedAt: now,
     deployedAt: now,

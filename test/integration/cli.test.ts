@@ -1,3 +1,4 @@
+import { rotationState } from '@keyrot/shared';
 import {
   UpdateDistributionCommand,
   CloudFrontClient,
@@ -74,9 +75,9 @@ describe('keyrot rotate', () => {
       'KEYS_RETIRED',
       'COMPLETED',
     ]);
-    const requested = steps[0]!;
+    const requested = rotationState(steps).requested!;
     expect(requested).toMatchObject({ reason: 'manual', targetSpec: worldTarget(env.world) });
-    expect(requested.facts?.requestedBy).toMatch(/^arn:aws:sts::111111111111:assumed-role\//);
+    expect(requested.requestedBy).toMatch(/^arn:aws:sts::111111111111:assumed-role\//);
     // Every step appeared in the progress display, then the completion.
     for (const step of steps) expect(result.stdout).toContain(step.step);
     expect(result.stdout).toContain(`rotation ${rotationId} completed in `);
@@ -111,8 +112,8 @@ describe('keyrot rotate', () => {
     };
     expect(outcome).toMatchObject({ reason: 'emergency', outcome: 'COMPLETED' });
     const steps = await ledgerOf(env.world).timeline(outcome.rotationId);
-    expect(steps[0]?.reason).toBe('emergency');
-    expect(steps.find((s) => s.step === 'KEYS_RETIRED')?.facts?.graceSeconds).toBe(0.2);
+    expect(rotationState(steps).requested?.reason).toBe('emergency');
+    expect(rotationState(steps).step('KEYS_RETIRED')?.graceSeconds).toBe(0.2);
   });
 
   it('--wait exits 4 with the reason when the rotation fails, and the old key stays', async () => {

@@ -1,3 +1,4 @@
+import { rotationState } from '@keyrot/shared';
 import { CloudFrontSimulator } from '../../harness/cloudfront-sim';
 import {
   keyFingerprint,
@@ -46,9 +47,9 @@ describe('a rotation that cannot complete', () => {
 
       const report = await latestReport(env);
       expect(report.status).toBe('FAILED');
-      const failed = report.steps.find((s) => s.step === 'FAILED')!;
+      const failed = rotationState(report.steps).step('FAILED')!;
       expect(failed.error).toMatchObject({ name: errorName, field });
-      expect(failed.facts).toMatchObject({ stage: 'edge', rolledBack: true });
+      expect(failed).toMatchObject({ stage: 'edge', rolledBack: true });
       expect(report.steps.map((s) => s.step)).toContain('ROLLED_BACK');
       expect(await keyFingerprint(env.world, report.newKeyId!)).toBeNull();
       expect(report.lockReleased).toBe(true);

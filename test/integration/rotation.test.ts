@@ -1,3 +1,4 @@
+import { rotationState } from '@keyrot/shared';
 import { CloudFrontSimulator } from '../../harness/cloudfront-sim';
 import { liveKeysOnPlan, readEdge, reportRotation, rotationIds } from '../../harness/inspect';
 import type { LocalEnvironment } from '../../harness/local-env';
@@ -46,9 +47,9 @@ describe('a rotation across two accounts', () => {
     });
     expect(report.steps.map((s) => s.step)).toEqual(ISSUER_AND_REAPER_STEPS);
     // The edge's own steps are recorded with its account, and the wait for Deployed was real.
-    const edgeStep = report.steps.find((s) => s.step === 'EDGE_UPDATED')!;
+    const edgeStep = rotationState(report.steps).step('EDGE_UPDATED')!;
     expect(edgeStep.actor.account).toBe(env.world.edge.session.accountId);
-    const waitedMs = Date.parse(edgeStep.at) - Date.parse(String(edgeStep.facts!.updatedAt));
+    const waitedMs = Date.parse(edgeStep.at) - Date.parse(edgeStep.updatedAt);
     expect(waitedMs).toBeGreaterThanOrEqual(400);
     expect(cloudFront.updates).toBe(1);
     // Every other header of every origin is untouched.
@@ -127,8 +128,8 @@ describe('a rotation across two accounts', () => {
     expect(won).toMatchObject({ status: 'COMPLETED', edgeHeaderMatchesNewKey: true });
     expect(lost.status).toBe('REFUSED');
     expect(lost.newKeyId).toBeNull();
-    const refusal = lost.steps.find((s) => s.step === 'REFUSED')!;
-    expect(refusal.facts).toMatchObject({ lockedBy: winner });
+    const refusal = rotationState(lost.steps).step('REFUSED')!;
+    expect(refusal).toMatchObject({ lockedBy: winner });
     // One new key only: the plan holds the other client's key and the winner's.
     expect((await liveKeysOnPlan(env.world)).sort()).toEqual(
       [env.world.api.otherClientKeyId, won.newKeyId].sort(),

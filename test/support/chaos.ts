@@ -8,7 +8,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { APIGatewayClient, GetUsagePlanKeysCommand } from '@aws-sdk/client-api-gateway';
 import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
-import { fingerprintOf, type Step, type StepRecord } from '@keyrot/shared';
+import { errorOf, fingerprintOf, type Step, type StepRecord } from '@keyrot/shared';
 import { clientConfig } from '../../harness/accounts';
 import { correctUsagePlanKeys } from '../../harness/apigateway-sim';
 import { CloudFrontSimulator } from '../../harness/cloudfront-sim';
@@ -427,8 +427,8 @@ function describe(
 ): string {
   const recorded = new Set(steps.map((s) => s.step));
   const parts: string[] = [outcome === 'NONE' ? 'no rotation' : outcome];
-  if (failed?.error)
-    parts[0] += ` (${failed.error.name}${failed.error.field ? ` ${failed.error.field}` : ''})`;
+  const error = failed && errorOf(failed);
+  if (error) parts[0] += ` (${error.name}${error.field ? ` ${error.field}` : ''})`;
   if (recorded.has('ROLLED_BACK')) parts.push('new key rolled back');
   const sends = new Set(edgeKeys);
   const which =

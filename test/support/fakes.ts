@@ -251,8 +251,8 @@ export class FakeLedger implements Ledger {
     return this.sorted(rotationId).map((r) => r.step);
   }
 
-  find(rotationId: string, step: StepRecord['step']): StepRecord | undefined {
-    return this.items.get(`${rotationId}|${sortKeyOf(step)}`);
+  find<S extends StepRecord['step']>(rotationId: string, step: S): StepOf<S> | undefined {
+    return this.items.get(`${rotationId}|${sortKeyOf(step)}`) as StepOf<S> | undefined;
   }
 
   /** Outcomes (COMPLETED, FAILED, REFUSED, REJECTED) recorded for a rotation. */
@@ -336,7 +336,8 @@ export class FakeLedger implements Ledger {
 
   async interrupt(lease: Lease): Promise<void> {
     const held = this.leases.get(lease.rotationId);
-    if (held?.owner === lease.owner) this.leases.set(lease.rotationId, { ...held, interrupted: true });
+    if (held?.owner === lease.owner)
+      this.leases.set(lease.rotationId, { ...held, interrupted: true });
   }
 
   /**
@@ -690,4 +691,28 @@ export async function issuerSent(
   await world.ledger.record(step('KEY_CREATED', { newKey }));
   await world.ledger.record(step('KEY_ASSOCIATED', { newKey }));
   await world.ledger.record(step('KEY_SENT', { newKey, keys: superseded }));
+}
+
+/**
+ * Leaves `world`'s ledger as the reaper does once it completed the rotation {@link issuerSent}
+ * started: EDGE_UPDATED, KEYS_RETIRED (`retired`) and COMPLETED, lock released.
+ */
+export async function reaperCompleted(
+  world: Pick<FakeWorld, 'ledger' | 'clock'>,
+  newKey: KeyRef,
+  retired: readonly KeyRef[],
+): Promise<void> {
+  const step = stepsOf(
+    'key-reaper',
+    { rotationId: ROTATION_ID, target: TARGET.name },
+    actor(API_ACCOUNT, 'keyrot-key-reaper'),
+    world.clock,
+  );
+  const at = world.clock.now().toISOString();
+  await world.ledger.record(
+    step('EDGE_UPDATED', { newKey, updatedAt: at, previousFingerprint: null }),
+  );
+  const fields = { newKey, keys: retired, previousFingerprint: null };
+  await world.ledger.record(step('KEYS_RETIRED', { ...fields, protected: 0, graceSeconds: 0 }));
+  await world.ledger.finish(step('COMPLETED', { newKey, keys: retired, targetSpec: TARGET }));
 }

@@ -12,14 +12,7 @@ import {
 import type { CliContext } from '../context';
 import { EXIT, UnknownRotationError, UsageError, type ExitCode } from '../errors';
 import { render, stableJson, toCsv, type Cell, type Column } from '../output';
-import {
-  actorText,
-  describeStep,
-  fingerprints,
-  keyIds,
-  keysOf,
-  opensRotation,
-} from '../steps';
+import { actorText, describeStep, fingerprints, keyIds, keysOf, opensRotation } from '../steps';
 import { knownTargets, resolveTarget } from '../targets';
 import { DAY_MS, parseCount, parseDate, seconds } from '../time';
 
@@ -75,16 +68,6 @@ const errorLine = (error: { name: string; message: string } | undefined) =>
 function facts(step: StepRecord): string {
   const details = detailsOf(step);
   return Object.keys(details).length > 0 ? stableJson(details) : '';
-}
-
-/** A step as exported: the shared fields, then its own fields under `facts`. */
-function exportedStep(step: StepRecord): Record<string, unknown> {
-  const details = detailsOf(step);
-  const shared = Object.entries(step).filter(([name]) => !(name in details));
-  return {
-    ...Object.fromEntries(shared),
-    ...(Object.keys(details).length > 0 && { facts: details }),
-  };
 }
 
 export type NonEmpty<T> = [T, ...T[]];
@@ -179,7 +162,6 @@ export const EXPORT_FIELDS = [
   'newKey',
   'keys',
   'targetSpec',
-  'facts',
   'error',
 ] as const;
 
@@ -302,7 +284,7 @@ export async function exportLedger(ctx: CliContext, options: ExportOptions): Pro
   ctx.print(
     options.format === 'csv'
       ? toCsv(CSV_HEADERS, steps.map(exportCsvRow))
-      : steps.map((s) => `${stableJson(exportedStep(s), EXPORT_FIELDS)}\n`).join(''),
+      : steps.map((s) => `${stableJson(s, EXPORT_FIELDS)}\n`).join(''),
   );
   return EXIT.ok;
 }

@@ -32,7 +32,7 @@ import {
   KmsKeySealer,
   rotationContext,
   SecretValue,
-  type StepRecord,
+  type StepOf,
 } from '@keyrot/shared';
 import { CloudFrontEdgeConfig } from '../../../services/edge-updater/src/adapters/cloudfront-edge';
 import { SchedulerDeploymentChecks } from '../../../services/edge-updater/src/adapters/scheduler-checks';
@@ -275,7 +275,7 @@ describe('describeCall: EventBridge (publisher)', () => {
   it('PutEvents: events:PutEvents on the bus, with the entry’s source and detail type', async () => {
     const call = await captureOne((e) =>
       publisher(e).publish('RotationFailed', {
-        version: 1,
+        version: 2,
         rotationId: ROTATION,
         target: TARGET,
         stage: 'issue',
@@ -337,13 +337,22 @@ describe('describeCall: EventBridge (publisher)', () => {
 describe('describeCall: DynamoDB (ledger)', () => {
   const ledger = (endpoint: string) =>
     new DynamoDbLedger(new DynamoDBClient(clientConfig(endpoint)), 'keyrot-ledger');
-  const requested: StepRecord = {
+  const requested: StepOf<'REQUESTED'> = {
     rotationId: ROTATION,
     target: 'kloudpepper-api-key',
     step: 'REQUESTED',
     at: '2026-11-25T09:00:00.000Z',
     actor: { function: 'issuer', account: A },
+    reason: 'scheduled',
     targetSpec: TARGET,
+  };
+  const failed: StepOf<'FAILED'> = {
+    ...requested,
+    step: 'FAILED',
+    stage: 'issue',
+    error: { name: 'Error', message: 'boom', retryable: false },
+    rolledBack: false,
+    newKeyMayBeAtEdge: false,
   };
   const inTransaction = { 'dynamodb:EnclosingOperation': 'TransactWriteItems' };
 
@@ -359,9 +368,7 @@ describe('describeCall: DynamoDB (ledger)', () => {
   });
 
   it('TransactWriteItems (finish): PutItem and DeleteItem', async () => {
-    const call = await captureOne((e) =>
-      ledger(e).finish({ ...requested, step: 'FAILED', targetSpec: undefined }),
-    );
+    const call = await captureOne((e) => ledger(e).finish(failed));
     expect(iamOf(await describe_(call)).map((r) => r.action)).toEqual([
       'dynamodb:PutItem',
       'dynamodb:DeleteItem',
@@ -403,7 +410,14 @@ describe('describeCall: DynamoDB (ledger)', () => {
   });
 
   it('PutItem (record)', async () => {
-    const call = await captureOne((e) => ledger(e).record({ ...requested, step: 'KEY_SENT' }));
+    const call = await captureOne((e) =>
+      ledger(e).record({
+        ...requested,
+        step: 'KEY_SENT',
+        newKey: { id: 'abc123', fingerprint: '0123456789ab' },
+        keys: [],
+      }),
+    );
     const described = await describe_(call);
     expect(described.operation).toBe('PutItem');
     expect(iamOf(described)).toEqual([

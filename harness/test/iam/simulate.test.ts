@@ -323,6 +323,10 @@ describe('simulate: calls captured from keyrot’s adapters', () => {
         step: 'FAILED',
         at: '2026-11-25T09:00:00.000Z',
         actor: { function: 'issuer', account: API },
+        stage: 'issue',
+        error: { name: 'Error', message: 'boom', retryable: false },
+        rolledBack: false,
+        newKeyMayBeAtEdge: false,
       }),
     );
     const described = await describeCall(call, API);

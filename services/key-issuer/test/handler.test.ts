@@ -108,7 +108,7 @@ describe('key-issuer handler', () => {
     expectNothingChanged();
     expect(rejection()).toMatchObject({
       error: { name: 'InvalidInputError', field: 'detail.USAGE_PLAN_ID', retryable: false },
-      facts: { eventId: raw.id },
+      eventId: raw.id,
     });
     await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
   });

@@ -7,6 +7,7 @@ import {
   SecretValue,
   type KeyCreated,
   type RotationFailed,
+  invocationOf,
 } from '@keyrot/shared';
 import { issueKey, type IssuerDeps, type IssueRequest, type KeyReadiness } from '../src/issue-key';
 import { useFakeWorld } from '../../../test/support/fakes';
@@ -35,6 +36,8 @@ function deps(overrides: Partial<IssuerDeps> = {}): IssuerDeps {
     events,
     clock,
     log: logs.log,
+    // Each call is another delivery: its own invocation, as Lambda would run it.
+    invocation: invocationOf(clock),
     actor: actor(API_ACCOUNT, 'keyrot-key-issuer'),
     edgeKmsKeyArn: EDGE_KMS_KEY_ARN,
     lockSeconds: LOCK_SECONDS,
@@ -204,9 +207,13 @@ describe('issueKey', () => {
     await world().ledger.finish({
       rotationId: ROTATION_ID,
       target: TARGET.name,
-      step: 'COMPLETED',
+      step: 'FAILED',
       at: world().clock.now().toISOString(),
       actor: actor(API_ACCOUNT, 'keyrot-key-reaper'),
+      stage: 'retire',
+      error: { name: 'AwsCallError', message: 'DeleteApiKey failed', retryable: true },
+      rolledBack: false,
+      newKeyMayBeAtEdge: true,
     });
     const published = world().events.published.length;
 
@@ -224,7 +231,15 @@ describe('issueKey', () => {
     const at = world().clock.now().toISOString();
     const who = actor(API_ACCOUNT, 'keyrot-key-issuer');
     await world().ledger.begin(
-      { rotationId: ROTATION_ID, target: TARGET.name, step: 'REQUESTED', at, actor: who },
+      {
+        rotationId: ROTATION_ID,
+        target: TARGET.name,
+        step: 'REQUESTED',
+        at,
+        actor: who,
+        reason: 'scheduled',
+        targetSpec: TARGET,
+      },
       LOCK_SECONDS,
     );
     const orphan = world().keys.seedKey({
@@ -256,7 +271,7 @@ describe('issueKey', () => {
     expect(result).toEqual({ status: 'refused', rotationId: second, lockedBy: ROTATION_ID });
     expect(world().keys.created).toHaveLength(1);
     expect(world().ledger.steps(second)).toEqual(['REFUSED']);
-    expect(world().ledger.find(second, 'REFUSED')?.facts).toMatchObject({ lockedBy: ROTATION_ID });
+    expect(world().ledger.find(second, 'REFUSED')).toMatchObject({ lockedBy: ROTATION_ID });
     await expect(world().ledger.lockOf(TARGET.name)).resolves.toMatchObject({
       rotationId: ROTATION_ID,
     });

@@ -1,5 +1,5 @@
-import { issuerSent, useFakeWorld } from '../../../test/support/fakes';
-import { actor, API_ACCOUNT, ROTATION_ID, TARGET } from '../../../test/support/fixtures';
+import { issuerSent, reaperCompleted, useFakeWorld } from '../../../test/support/fakes';
+import { ROTATION_ID, TARGET } from '../../../test/support/fixtures';
 import { checkRotations } from '../src/check-rotations';
 
 const world = useFakeWorld('key-reaper');
@@ -23,14 +23,7 @@ describe('checkRotations', () => {
 
   it('reports the key age from the last completed rotation, and no lock after it', async () => {
     await issuerSent(world(), NEW_KEY, []);
-    await world().ledger.finish({
-      rotationId: ROTATION_ID,
-      target: TARGET.name,
-      step: 'COMPLETED',
-      at: world().clock.now().toISOString(),
-      actor: actor(API_ACCOUNT, 'keyrot-key-reaper'),
-      newKey: NEW_KEY,
-    });
+    await reaperCompleted(world(), NEW_KEY, []);
     world().clock.advance(32 * 86_400_000);
 
     const [health] = await checkRotations([TARGET.name], deps());

@@ -139,7 +139,7 @@ describe('key-reaper handler', () => {
     expectNothingChanged();
     expect(rejection()).toMatchObject({
       error: { name: 'InvalidInputError', field: 'detail.version' },
-      facts: { eventId: raw.id },
+      eventId: raw.id,
     });
     await expect(world().ledger.lockOf(TARGET.name)).resolves.toMatchObject({
       rotationId: ROTATION_ID,

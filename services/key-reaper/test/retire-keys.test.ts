@@ -1,4 +1,4 @@
-import { KEY_TAGS, PublishError, type KeyRef } from '@keyrot/shared';
+import { KEY_TAGS, PublishError, type KeyRef, invocationOf } from '@keyrot/shared';
 import { closeFailedRotation, retireKeys, type ReaperDeps } from '../src/retire-keys';
 import { issuerSent, useFakeWorld, type SeededKey } from '../../../test/support/fakes';
 import {
@@ -27,6 +27,8 @@ function deps(overrides: Partial<ReaperDeps> = {}): ReaperDeps {
     events,
     clock,
     log: logs.log,
+    // Each call is another delivery: its own invocation, as Lambda would run it.
+    invocation: invocationOf(clock),
     actor: actor(API_ACCOUNT, 'keyrot-key-reaper'),
     graceMs: GRACE_MS,
     ...overrides,
@@ -135,7 +137,7 @@ describe('retireKeys', () => {
     expect(world().keys.planKeyIds(PLAN).sort()).toEqual([foreignOwned.id, fresh.id].sort());
     expect(world().ledger.find(ROTATION_ID, 'KEYS_RETIRED')).toMatchObject({
       keys: retired,
-      facts: { protected: 1 },
+      protected: 1,
     });
   });
 
@@ -210,7 +212,10 @@ describe('retireKeys', () => {
 
   it('keeps every key when the edge reports after the rotation was closed as failed', async () => {
     const { old, fresh } = await sentRotation();
-    await closeFailedRotation(rotationFailed({ newKeyMayBeAtEdge: true, newKey: keyRef(fresh) }), deps());
+    await closeFailedRotation(
+      rotationFailed({ newKeyMayBeAtEdge: true, newKey: keyRef(fresh) }),
+      deps(),
+    );
 
     const result = await retireKeys(deployedNow(keyRef(fresh), old.fingerprint), deps());
 
@@ -268,7 +273,8 @@ describe('closeFailedRotation', () => {
     );
     expect(world().ledger.find(ROTATION_ID, 'FAILED')).toMatchObject({
       error: { name: 'DeploymentTimeoutError' },
-      facts: { stage: 'edge', rolledBack: true },
+      stage: 'edge',
+      rolledBack: true,
     });
     await expect(world().ledger.lockOf(TARGET.name)).resolves.toBeUndefined();
   });

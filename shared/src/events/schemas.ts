@@ -180,13 +180,11 @@ const rotationFailedV2Schema = z.strictObject({
 /** Version 1, still accepted (an event in flight or in a dead-letter queue at upgrade). */
 const rotationFailedV1Schema = z.pipe(
   z.strictObject({ version: z.literal(1), ...failureFields, edgeUpdated: z.boolean() }),
-  z.transform(
-    ({ edgeUpdated, ...rest }): z.output<typeof rotationFailedV2Schema> => ({
-      ...rest,
-      version: ROTATION_FAILED_VERSION,
-      newKeyMayBeAtEdge: edgeUpdated,
-    }),
-  ),
+  z.transform(({ edgeUpdated, ...rest }): z.output<typeof rotationFailedV2Schema> => ({
+    ...rest,
+    version: ROTATION_FAILED_VERSION,
+    newKeyMayBeAtEdge: edgeUpdated,
+  })),
 );
 
 /** Read as version 2 whichever version was sent. */

@@ -10,13 +10,7 @@ import {
 import { AwsCallError } from '../errors';
 import { LEDGER_ITEMS as I, LEDGER_KEYS as K } from './table';
 import type { ClaimResult, Lease } from '../rotation/lease';
-import {
-  isOutcome,
-  storedStep,
-  STEP_ORDER,
-  type StepOf,
-  type StepRecord,
-} from '../rotation/steps';
+import { isOutcome, storedStep, STEP_ORDER, type StepOf, type StepRecord } from '../rotation/steps';
 import type { BeginResult, Ledger, Lock } from './types';
 
 const pk = { rotation: I.rotationPartition, target: I.targetPartition };

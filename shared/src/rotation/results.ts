@@ -42,7 +42,8 @@ export interface RejectedResult {
   status: 'rejected';
 }
 
-export type RotationResult = IssueResult | FanOutResult | EdgeResult | ReaperResult | RejectedResult;
+export type RotationResult =
+  IssueResult | FanOutResult | EdgeResult | ReaperResult | RejectedResult;
 export type ResultStatus = RotationResult['status'];
 
 /** The CloudWatch metrics keyrot's alarms and dashboards read (docs/operations.md). */

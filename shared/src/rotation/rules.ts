@@ -32,7 +32,11 @@ export const STEP_RULES: { readonly [S in Step]: StepRule } = {
   EDGE_UPDATED: { by: ['key-reaper'], after: ['KEY_SENT'], afterOutcome: true },
   KEYS_RETIRED: { by: ['key-reaper'], after: ['EDGE_UPDATED'] },
   // Never once the edge is known to send the new key.
-  ROLLED_BACK: { by: ['key-issuer', 'key-reaper'], after: ['KEY_CREATED'], notAfter: ['EDGE_UPDATED'] },
+  ROLLED_BACK: {
+    by: ['key-issuer', 'key-reaper'],
+    after: ['KEY_CREATED'],
+    notAfter: ['EDGE_UPDATED'],
+  },
   COMPLETED: { by: ['key-reaper'], after: ['KEYS_RETIRED'] },
   FAILED: { by: ['key-issuer', 'key-reaper'], after: ['REQUESTED'] },
 };

@@ -1,5 +1,12 @@
 import type { KeyRef } from '../events';
-import { isOutcome, STEP_ORDER, type Outcome, type Step, type StepOf, type StepRecord } from './steps';
+import {
+  isOutcome,
+  STEP_ORDER,
+  type Outcome,
+  type Step,
+  type StepOf,
+  type StepRecord,
+} from './steps';
 
 /**
  * Where a rotation is, from its recorded steps alone:
