@@ -41,6 +41,8 @@ export class CliContext {
   readonly bus: string;
   readonly output: OutputFormat;
   readonly targetsFile: string | undefined;
+  /** Whose credentials the edge reads use: `--edge-profile`'s, or the API account's. */
+  readonly edgeCredentials: 'edge-profile' | 'api';
   private built = new Map<string, unknown>();
 
   constructor(
@@ -58,6 +60,7 @@ export class CliContext {
     };
     const edgeEndpoint = checkEndpoint('--edge-endpoint', options.edgeEndpoint) ?? endpoint;
     const edgeProfile = options.edgeProfile ?? options.profile;
+    this.edgeCredentials = options.edgeProfile ? 'edge-profile' : 'api';
     this.edge = {
       ...(edgeEndpoint && { endpoint: edgeEndpoint }),
       region: CLOUDFRONT_REGION,
@@ -87,6 +90,11 @@ export class CliContext {
 
   get sts(): STSClient {
     return this.once('sts', () => new STSClient(clientConfig(this.api)));
+  }
+
+  /** STS with the edge account's credentials (`--edge-profile`): whose they are. */
+  get edgeSts(): STSClient {
+    return this.once('edge-sts', () => new STSClient(clientConfig(this.edge)));
   }
 
   /** CloudFront in the edge account (`--edge-profile`, `--edge-endpoint`). */

@@ -24,7 +24,8 @@ Exit codes:
   2  bad input: option, date, unknown target or rotation, invalid targets file
   3  verify found drift
   4  the rotation followed by --wait failed, was refused or rejected
-  5  AWS unreachable or refused a call (endpoint, credentials, permissions, table)
+  5  AWS unreachable or refused a call (endpoint, credentials, permissions, table); verify
+     could not read the edge (e.g. no --edge-profile: read with the API account's credentials)
   6  --wait gave up before the rotation ended (--timeout)
 
 Targets: a JSON array of targets (name, apiKeyName, usagePlanId, distributionId, originId,
