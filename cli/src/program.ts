@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { Clock } from '@keyrot/shared';
 import { version } from '../package.json';
-import { exportLedger, listRotations, showRotation } from './commands/ledger';
+import { exportLedger, listRotations, showRotation, type ListOptions } from './commands/ledger';
 import { report } from './commands/report';
 import { rotate } from './commands/rotate';
 import { status } from './commands/status';
@@ -118,12 +118,11 @@ export async function run(
   const ledger = program.command('ledger').description('read the rotation ledger');
   ledger
     .command('list')
-    .description("a target's rotations, newest first")
+    .description("a target's rotations and the rejected requests, newest first")
     .option('--target <name>', 'the target (default: the only known one)')
     .option('--limit <n>', 'how many rotations', '20')
-    .action(
-      withContext((ctx, opts: { target?: string; limit: string }) => listRotations(ctx, opts)),
-    );
+    .option('--hide-rejected', 'leave out the requests the functions rejected (bad input)')
+    .action(withContext((ctx, opts: ListOptions) => listRotations(ctx, opts)));
   ledger
     .command('show')
     .description("one rotation's full timeline")

@@ -5,6 +5,9 @@ export function outcomeOf(steps: readonly StepRecord[]): StepRecord | undefined 
   return steps.find((s) => (OUTCOMES as readonly string[]).includes(s.step));
 }
 
+/** The target a REJECTED entry is recorded under: the event was not trusted (docs/ledger.md). */
+export const REJECTED_TARGET = '-';
+
 /** Whether a step opens a rotation's record (the first step it can have). */
 export const opensRotation = (step: StepRecord): boolean =>
   step.step === 'REQUESTED' || step.step === 'REFUSED' || step.step === 'REJECTED';
