@@ -2,6 +2,7 @@ import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDbLedgerQueries, systemClock, type Clock, type LedgerQueries } from '@keyrot/shared';
 import { checkEndpoint, clientConfig, CLOUDFRONT_REGION, type AwsTarget } from './aws';
@@ -95,6 +96,30 @@ export class CliContext {
   /** STS with the edge account's credentials (`--edge-profile`): whose they are. */
   get edgeSts(): STSClient {
     return this.once('edge-sts', () => new STSClient(clientConfig(this.edge)));
+  }
+
+  /** One account's SQS (dead-letter queues), in the API account's region. */
+  sqs(side: 'api' | 'edge'): SQSClient {
+    return this.once(`sqs-${side}`, () => new SQSClient(this.regional(side)));
+  }
+
+  /** One account's EventBridge, in the API account's region. */
+  eventsOf(side: 'api' | 'edge'): EventBridgeClient {
+    if (side === 'api') return this.events;
+    return this.once('edge-events', () => new EventBridgeClient(this.regional('edge')));
+  }
+
+  /** STS as one account. */
+  stsOf(side: 'api' | 'edge'): STSClient {
+    return side === 'api' ? this.sts : this.edgeSts;
+  }
+
+  /**
+   * Client configuration for a regional service of one account: the stacks live in the API
+   * account's region (the edge's own `region` is CloudFront's us-east-1).
+   */
+  regional(side: 'api' | 'edge') {
+    return clientConfig(side === 'api' ? this.api : this.edge, this.api.region);
   }
 
   /** CloudFront in the edge account (`--edge-profile`, `--edge-endpoint`). */

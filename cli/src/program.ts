@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { Clock } from '@keyrot/shared';
 import { version } from '../package.json';
 import { exportLedger, listRotations, showRotation, type ListOptions } from './commands/ledger';
+import { redrive, type RedriveOptions } from './commands/redrive';
 import { report } from './commands/report';
 import { rotate } from './commands/rotate';
 import { status } from './commands/status';
@@ -140,6 +141,22 @@ export async function run(
     .action(
       withContext((ctx, opts: Parameters<typeof exportLedger>[1]) => exportLedger(ctx, opts)),
     );
+
+  program
+    .command('redrive')
+    .description(
+      "a service's dead-letter queue: what it holds; put chosen events back where they belong",
+    )
+    .argument('[messageIds...]', 'the messages to redrive (a unique prefix of the id is enough)')
+    .requiredOption(
+      '--queue <queue>',
+      'queue URL or ARN, or a service: key-issuer, edge-updater (edge account), key-reaper',
+    )
+    .option('--stage <stage>', "the stacks' stage, for a queue named by service", 'prod')
+    .option('--all', 'redrive every message')
+    .option('--dry-run', 'show where each chosen event would go; change nothing')
+    .option('--max <n>', 'most messages read', '100')
+    .action(withContext((ctx, ids: string[], opts: RedriveOptions) => redrive(ctx, ids, opts)));
 
   program
     .command('report')

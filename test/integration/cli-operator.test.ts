@@ -2,9 +2,24 @@
  * The operator's first week (issue 16): what `verify` says when it cannot read the edge,
  * rejected requests in `status` and `ledger list`, `redrive` and `doctor`, on the local world.
  */
-import { ledgerOf, rotationIds } from '../../harness/inspect';
+import {
+  CreateQueueCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { clientConfig } from '../../harness/accounts';
+import { FaultInjector } from '../../harness/faults';
+import { ledgerOf, readEdge, rotationIds } from '../../harness/inspect';
 import type { LocalEnvironment } from '../../harness/local-env';
-import { operatorEnv, runCli, scratchDir, writeCredentialsFile } from '../support/cli';
+import type { Envelope } from '../../harness/runner';
+import {
+  operatorEnv,
+  runCli,
+  runCliWhileDraining,
+  scratchDir,
+  writeCredentialsFile,
+} from '../support/cli';
 import { useMoto } from '../support/local';
 
 jest.setTimeout(90_000);
@@ -25,8 +40,8 @@ function cli(env: LocalEnvironment) {
   return (...args: string[]) => runCli(['--endpoint', env.moto.endpoint, ...args], processEnv);
 }
 
-/** The CLI with both accounts as profiles (`keyrot-api`, `keyrot-edge`) of a file. */
-function cliWithProfiles(env: LocalEnvironment) {
+/** The environment with both accounts as profiles (`keyrot-api`, `keyrot-edge`) of a file. */
+function profilesEnv(env: LocalEnvironment): NodeJS.ProcessEnv {
   const credentials = writeCredentialsFile(scratchDir(), env.world);
   const processEnv: NodeJS.ProcessEnv = {
     ...operatorEnv(env.world),
@@ -35,6 +50,12 @@ function cliWithProfiles(env: LocalEnvironment) {
   delete processEnv.AWS_ACCESS_KEY_ID;
   delete processEnv.AWS_SECRET_ACCESS_KEY;
   delete processEnv.AWS_SESSION_TOKEN;
+  return processEnv;
+}
+
+/** The CLI with both accounts as profiles, the API account's by default. */
+function cliWithProfiles(env: LocalEnvironment) {
+  const processEnv = profilesEnv(env);
   return (...args: string[]) =>
     runCli(['--endpoint', env.moto.endpoint, '--profile', 'keyrot-api', ...args], processEnv);
 }
@@ -144,5 +165,154 @@ describe('rejected requests', () => {
     expect((JSON.parse(shown.stdout) as Row[])[0]!.error).toContain(rejected!.error!.message);
     expect(hidden.code).toBe(0);
     expect((JSON.parse(hidden.stdout) as Row[]).map((r) => r.rotationId)).toEqual([rotationId]);
+  });
+});
+
+describe('keyrot redrive', () => {
+  /** Lambda's on-failure record of an event a function failed on (docs/operations.md). */
+  function failureRecord(envelope: Envelope, functionArn: string) {
+    return {
+      version: '1.0',
+      timestamp: new Date().toISOString(),
+      requestContext: {
+        requestId: 'c2a6f2ae-7dbb-4d22-8782-d0485c9877e2',
+        functionArn: `${functionArn}:$LATEST`,
+        condition: 'RetriesExhausted',
+        approximateInvokeCount: 3,
+      },
+      requestPayload: envelope,
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      responsePayload: {
+        errorType: 'SimulatedCrash',
+        errorMessage: 'simulated crash: the process died before UpdateDistribution',
+      },
+    };
+  }
+
+  it('shows the dead letters, puts a KeyCreated back on the API bus as the API account, then deletes it', async () => {
+    // The edge-updater dies before UpdateDistribution on each of its three attempts.
+    const faults = new FaultInjector([
+      {
+        fault: 'crash-before',
+        service: 'edge-updater',
+        operations: ['UpdateDistribution'],
+        times: 3,
+      },
+    ]);
+    const env = await fixture.world({
+      keyrot: { decorateClient: faults.decorateClient },
+      runner: { hooks: faults.hooks },
+    });
+    const rotationId = await scheduledRotation(env);
+    const [lost] = env.runner.deadLetters;
+    expect(lost).toMatchObject({ service: 'edge-updater', detailType: 'KeyCreated' });
+    const envelope = env.runner.events.find((e) => e.id === lost!.eventId)!;
+    expect(envelope.account).toBe(env.world.api.session.accountId);
+    // The old advice, "the bus it was meant for": on the edge bus as the edge account, no
+    // function's rule matches a KeyCreated.
+    expect(
+      env.runner.subscribersOf({ ...envelope, account: env.world.edge.session.accountId }),
+    ).toEqual([]);
+    const steps = await ledgerOf(env.world).timeline(rotationId);
+    expect(steps.map((s) => s.step)).not.toContain('EDGE_UPDATED');
+
+    // The edge-updater's queue, as its stack names it, holding Lambda's record and a message
+    // EventBridge dead-lettered (a KeyRetired, which no function consumes).
+    const sqs = new SQSClient(clientConfig(env.world.edge.session));
+    const { QueueUrl: queueUrl } = await sqs.send(
+      new CreateQueueCommand({ QueueName: 'keyrot-edge-updater-prod-dlq' }),
+    );
+    const region = env.world.edge.session.region;
+    const edgeAccount = env.world.edge.session.accountId;
+    const functionArn = `arn:aws:lambda:${region}:${edgeAccount}:function:keyrot-edge-updater-prod-updateEdge`;
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify(failureRecord(envelope, functionArn)),
+      }),
+    );
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify({
+          ...envelope,
+          id: 'retired-1',
+          'detail-type': 'KeyRetired',
+        }),
+        MessageAttributes: {
+          RULE_ARN: { DataType: 'String', StringValue: 'arn:aws:events:rule/keyrot/x' },
+          TARGET_ARN: { DataType: 'String', StringValue: functionArn },
+          ERROR_CODE: { DataType: 'String', StringValue: 'SDK_CLIENT_ERROR' },
+          ERROR_MESSAGE: { DataType: 'String', StringValue: 'Function does not exist' },
+        },
+      }),
+    );
+    const processEnv = profilesEnv(env);
+    const base = [
+      '--endpoint',
+      env.moto.endpoint,
+      '--profile',
+      'keyrot-api',
+      '--edge-profile',
+      'keyrot-edge',
+      '-o',
+      'json',
+      'redrive',
+      '--queue',
+      'edge-updater',
+    ];
+    type Row = { id: string; detailType: string; rotationId: string; target: string };
+    type Acted = Row & { action: string; detail: string; error: string; ageSeconds: number };
+
+    const listed = await runCli(base, processEnv);
+    const dryRun = await runCli([...base, '--all', '--dry-run'], processEnv);
+
+    expect(listed.code).toBe(0);
+    const rows = JSON.parse(listed.stdout) as Acted[];
+    const byType = (list: Acted[], type: string) => list.find((r) => r.detailType === type)!;
+    expect(byType(rows, 'KeyCreated')).toMatchObject({
+      sender: 'lambda',
+      rotationId,
+      target: TARGET,
+      action: 'listed',
+      error: expect.stringContaining(
+        'RetriesExhausted after 3 attempts of keyrot-edge-updater-prod-updateEdge: SimulatedCrash',
+      ),
+    });
+    expect(byType(rows, 'KeyCreated').ageSeconds).toBeGreaterThanOrEqual(0);
+    expect(byType(rows, 'KeyRetired')).toMatchObject({
+      sender: 'eventbridge',
+      error: expect.stringContaining('SDK_CLIENT_ERROR: Function does not exist'),
+    });
+    expect(dryRun.code).toBe(0);
+    const planned = JSON.parse(dryRun.stdout) as Acted[];
+    expect(byType(planned, 'KeyCreated')).toMatchObject({
+      action: 'would redrive',
+      detail: expect.stringMatching(/^to the api bus keyrot as account 111111111111 /),
+    });
+    expect(byType(planned, 'KeyRetired').action).toBe('skipped');
+    // Nothing changed: no event put, both messages still there.
+    expect(await env.runner.drain()).toEqual([]);
+
+    const result = await runCliWhileDraining(env, [...base, '--all'], processEnv);
+
+    expect(result.code).toBe(0);
+    const done = JSON.parse(result.stdout) as Acted[];
+    expect(byType(done, 'KeyCreated').action).toBe('redriven');
+    expect(byType(done, 'KeyRetired').action).toBe('skipped');
+    expect(result.stderr).toContain('KeyRetired');
+    // The rotation went on from KEY_SENT and completed; the edge sends the new key.
+    const after = await ledgerOf(env.world).timeline(rotationId);
+    expect(after[after.length - 1]?.step).toBe('COMPLETED');
+    const newKey = after.find((s) => s.step === 'KEY_CREATED')!.newKey!;
+    expect((await readEdge(env.world)).apiKeyFingerprint).toBe(newKey.fingerprint);
+    // Only the message that could not be redriven is left.
+    const left = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
+    );
+    expect((left.Messages ?? []).map((m) => JSON.parse(m.Body!)['detail-type'])).toEqual([
+      'KeyRetired',
+    ]);
+    sqs.destroy();
   });
 });
