@@ -2,6 +2,8 @@ import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDbLedgerQueries, systemClock, type Clock, type LedgerQueries } from '@keyrot/shared';
@@ -107,6 +109,16 @@ export class CliContext {
   eventsOf(side: 'api' | 'edge'): EventBridgeClient {
     if (side === 'api') return this.events;
     return this.once('edge-events', () => new EventBridgeClient(this.regional('edge')));
+  }
+
+  /** One account's KMS, in the API account's region. */
+  kms(side: 'api' | 'edge'): KMSClient {
+    return this.once(`kms-${side}`, () => new KMSClient(this.regional(side)));
+  }
+
+  /** One account's IAM (global; the SDK signs for us-east-1 whatever the region). */
+  iam(side: 'api' | 'edge'): IAMClient {
+    return this.once(`iam-${side}`, () => new IAMClient(this.regional(side)));
   }
 
   /** STS as one account. */

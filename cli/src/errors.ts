@@ -20,6 +20,8 @@ export const EXIT = {
   aws: 5,
   /** `rotate --wait` gave up before the rotation ended (`--timeout`). */
   timeout: 6,
+  /** `doctor` found a check that fails: a rotation would not work as things are. */
+  notReady: 7,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 

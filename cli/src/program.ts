@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { Clock } from '@keyrot/shared';
 import { version } from '../package.json';
 import { exportLedger, listRotations, showRotation, type ListOptions } from './commands/ledger';
+import { doctor, type DoctorOptions } from './commands/doctor';
 import { redrive, type RedriveOptions } from './commands/redrive';
 import { report } from './commands/report';
 import { rotate } from './commands/rotate';
@@ -28,6 +29,7 @@ Exit codes:
   5  AWS unreachable or refused a call (endpoint, credentials, permissions, table); verify
      could not read the edge (e.g. no --edge-profile: read with the API account's credentials)
   6  --wait gave up before the rotation ended (--timeout)
+  7  doctor found a check that fails (a rotation would not work as things are)
 
 Targets: a JSON array of targets (name, apiKeyName, usagePlanId, distributionId, originId,
 headerName?) in --targets, $KEYROT_TARGETS or ./${DEFAULT_TARGETS_FILE}; where a file does
@@ -141,6 +143,19 @@ export async function run(
     .action(
       withContext((ctx, opts: Parameters<typeof exportLedger>[1]) => exportLedger(ctx, opts)),
     );
+
+  program
+    .command('doctor')
+    .description(
+      "before a rotation: each target's resources, the partner bus, the KMS key, the roles (read-only)",
+    )
+    .option('--target <name>', 'the target to check (default: every known target)')
+    .option('--stage <stage>', "the stacks' stage (role and alias names)", 'prod')
+    .option(
+      '--kms-key <key>',
+      "the edge's KMS key: ARN, id or alias (default: alias/keyrot-<stage>-edge)",
+    )
+    .action(withContext((ctx, opts: DoctorOptions) => doctor(ctx, opts)));
 
   program
     .command('redrive')

@@ -8,6 +8,13 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import {
+  CloudFrontClient,
+  GetDistributionConfigCommand,
+  UpdateDistributionCommand,
+} from '@aws-sdk/client-cloudfront';
+import { EventBridgeClient, PutPermissionCommand } from '@aws-sdk/client-eventbridge';
+import { KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { clientConfig } from '../../harness/accounts';
 import { FaultInjector } from '../../harness/faults';
 import { ledgerOf, readEdge, rotationIds } from '../../harness/inspect';
@@ -314,5 +321,168 @@ describe('keyrot redrive', () => {
       'KeyRetired',
     ]);
     sqs.destroy();
+  });
+});
+
+describe('keyrot doctor', () => {
+  /**
+   * What the deployed stacks grant and the local world leaves out (harness/provision.ts): the
+   * bus policies of services/*\/resources/two-account.yml and the KMS key policy of
+   * services/edge-updater/resources/edge-account.yml, for stage prod.
+   */
+  async function grantAsTheStacksDo(env: LocalEnvironment): Promise<void> {
+    const { api, edge } = env.world;
+    const region = api.session.region;
+    const busPolicy = (bus: string, from: string, types: string[]) =>
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'keyrot-partner-account',
+            Effect: 'Allow',
+            Principal: { AWS: `arn:aws:iam::${from}:root` },
+            Action: 'events:PutEvents',
+            Resource: bus,
+            Condition: {
+              StringEquals: { 'events:source': 'keyrot', 'events:detail-type': types },
+            },
+          },
+        ],
+      });
+    const apiEvents = new EventBridgeClient(clientConfig(api.session));
+    const edgeEvents = new EventBridgeClient(clientConfig(edge.session));
+    await edgeEvents.send(
+      new PutPermissionCommand({
+        EventBusName: edge.busName,
+        Policy: busPolicy(edge.busArn, api.session.accountId, ['KeyCreated']),
+      }),
+    );
+    await apiEvents.send(
+      new PutPermissionCommand({
+        EventBusName: api.busName,
+        Policy: busPolicy(api.busArn, edge.session.accountId, ['EdgeUpdated', 'RotationFailed']),
+      }),
+    );
+    const role = (account: string, name: string) => `arn:aws:iam::${account}:role/${name}`;
+    const grant = (sid: string, account: string, action: string, roleArn: string) => ({
+      Sid: sid,
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${account}:root` },
+      Action: action,
+      Resource: '*',
+      Condition: {
+        ArnEquals: { 'aws:PrincipalArn': roleArn },
+        Null: { 'kms:EncryptionContext:keyrot:rotationId': 'false' },
+      },
+    });
+    await new KMSClient(clientConfig(edge.session)).send(
+      new PutKeyPolicyCommand({
+        KeyId: edge.kmsKeyArn,
+        PolicyName: 'default',
+        Policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'EdgeAccountAdministers',
+              Effect: 'Allow',
+              Principal: { AWS: `arn:aws:iam::${edge.session.accountId}:root` },
+              Action: ['kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:PutKeyPolicy'],
+              Resource: '*',
+            },
+            grant(
+              'IssuerMayOnlyEncrypt',
+              api.session.accountId,
+              'kms:Encrypt',
+              role(api.session.accountId, `keyrot-key-issuer-prod-${region}`),
+            ),
+            grant(
+              'EdgeUpdaterMayOnlyDecrypt',
+              edge.session.accountId,
+              'kms:Decrypt',
+              role(edge.session.accountId, `keyrot-edge-updater-prod-${region}`),
+            ),
+          ],
+        }),
+      }),
+    );
+  }
+
+  const doctorArgs = ['--edge-profile', 'keyrot-edge', '-o', 'json', 'doctor'];
+  const kmsKey = ['--kms-key', 'alias/keyrot-edge'];
+  type Row = { target: string; check: string; result: string; detail: string; fix: string | null };
+  const results = (stdout: string) =>
+    Object.fromEntries(
+      (JSON.parse(stdout) as Row[]).map((r) => [`${r.target} ${r.check}`, r.result]),
+    );
+
+  it('passes on the healthy world; the role checks are SKIPPED where moto cannot simulate', async () => {
+    const env = await fixture.world();
+    await scheduledRotation(env);
+    await grantAsTheStacksDo(env);
+
+    const result = await cliWithProfiles(env)(...doctorArgs, ...kmsKey);
+
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(results(result.stdout)).toEqual({
+      [`${TARGET} usage-plan`]: 'PASS',
+      [`${TARGET} plan-keys`]: 'PASS',
+      [`${TARGET} distribution`]: 'PASS',
+      [`${TARGET} origin`]: 'PASS',
+      '* api-bus': 'PASS',
+      '* partner-bus': 'PASS',
+      '* api-bus-policy': 'PASS',
+      '* kms-key-policy': 'PASS',
+      '* role:key-issuer': 'SKIP',
+      '* role:edge-updater': 'SKIP',
+      '* role:key-reaper': 'SKIP',
+    });
+    const rows = JSON.parse(result.stdout) as Row[];
+    expect(rows.find((r) => r.check === 'role:key-issuer')?.detail).toMatch(
+      /(does not implement|failed to simulate).*not checked/,
+    );
+  });
+
+  it('fails the right rows, each with a fix: the origin removed, no bus policy, a wrong key', async () => {
+    const env = await fixture.world();
+    await scheduledRotation(env);
+    // The stacks' grants never made (the local world as provisioned), the origin renamed.
+    const cloudFront = new CloudFrontClient(clientConfig(env.world.edge.session));
+    const current = await cloudFront.send(
+      new GetDistributionConfigCommand({ Id: env.world.edge.distributionId }),
+    );
+    const config = current.DistributionConfig!;
+    const origin = config.Origins!.Items!.find((o) => o.Id === env.world.edge.originId)!;
+    origin.Id = 'renamed-origin';
+    for (const behaviour of [
+      config.DefaultCacheBehavior!,
+      ...(config.CacheBehaviors?.Items ?? []),
+    ]) {
+      if (behaviour.TargetOriginId === env.world.edge.originId)
+        behaviour.TargetOriginId = 'renamed-origin';
+    }
+    await cloudFront.send(
+      new UpdateDistributionCommand({
+        Id: env.world.edge.distributionId,
+        IfMatch: current.ETag!,
+        DistributionConfig: config,
+      }),
+    );
+
+    const result = await cliWithProfiles(env)(...doctorArgs, ...kmsKey);
+
+    expect(result.code).toBe(7);
+    expect(results(result.stdout)).toMatchObject({
+      [`${TARGET} usage-plan`]: 'PASS',
+      [`${TARGET} distribution`]: 'PASS',
+      [`${TARGET} origin`]: 'FAIL',
+      '* partner-bus': 'FAIL',
+      '* api-bus-policy': 'FAIL',
+      '* kms-key-policy': 'FAIL',
+    });
+    const rows = JSON.parse(result.stdout) as Row[];
+    for (const row of rows.filter((r) => r.result === 'FAIL')) expect(row.fix).toBeTruthy();
+    expect(rows.find((r) => r.check === 'origin')?.detail).toContain('renamed-origin');
+    expect(result.stderr).toMatch(/^keyrot: 4 check\(s\) failed: /);
   });
 });

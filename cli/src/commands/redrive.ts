@@ -6,9 +6,9 @@ import {
   ReceiveMessageCommand,
   type Message,
 } from '@aws-sdk/client-sqs';
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import type { CliContext } from '../context';
 import { AwsUnavailableError, EXIT, UsageError, type ExitCode } from '../errors';
+import { accountOf } from '../identity';
 import { render, type Column } from '../output';
 import { readDeadLetter, type DeadLetter } from '../redrive/letters';
 import { redriveRoute, type Side } from '../redrive/route';
@@ -256,19 +256,6 @@ async function release(
       )
       .catch(() => undefined);
   }
-}
-
-const accounts = new WeakMap<CliContext, Partial<Record<Side, Promise<string>>>>();
-
-/** The account of one side's credentials (sts:GetCallerIdentity, once per side). */
-export function accountOf(ctx: CliContext, side: Side): Promise<string> {
-  const known = accounts.get(ctx) ?? {};
-  accounts.set(ctx, known);
-  known[side] ??= ctx
-    .stsOf(side)
-    .send(new GetCallerIdentityCommand({}))
-    .then((identity) => identity.Account ?? 'unknown');
-  return known[side];
 }
 
 /**

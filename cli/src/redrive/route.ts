@@ -5,7 +5,9 @@
  * carries the putting account in `account`. So an event goes back on the bus of the account
  * that first emitted it, put as that account, and the forwarding rule carries it on.
  */
-export type Side = 'api' | 'edge';
+import type { Side } from '../identity';
+
+export type { Side };
 
 export type Route =
   { readonly side: Side; readonly why: string } | { readonly side: null; readonly why: string };
