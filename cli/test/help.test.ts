@@ -2,6 +2,7 @@
  * Every command's `--help` ends with an example an operator can copy: walked from the
  * `Commands:` sections of the help itself, so a new command without one fails here.
  */
+import { EXIT } from '../src/errors';
 import { run } from '../src/program';
 
 async function help(path: readonly string[]): Promise<string> {
@@ -44,5 +45,13 @@ describe('--help', () => {
       }
     }
     expect(without).toEqual([]);
+  });
+});
+
+describe('exit codes', () => {
+  it('--help documents every code of EXIT', async () => {
+    const section = (await help([])).split(/^Exit codes:$/m)[1] ?? '';
+    const documented = [...section.matchAll(/^ {2}(\d+) {2}/gm)].map((m) => Number(m[1]));
+    expect(documented).toEqual(Object.values(EXIT));
   });
 });
