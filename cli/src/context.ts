@@ -2,6 +2,9 @@ import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDbLedgerQueries, systemClock, type Clock, type LedgerQueries } from '@keyrot/shared';
 import { checkEndpoint, clientConfig, CLOUDFRONT_REGION, type AwsTarget } from './aws';
@@ -41,6 +44,8 @@ export class CliContext {
   readonly bus: string;
   readonly output: OutputFormat;
   readonly targetsFile: string | undefined;
+  /** Whose credentials the edge reads use: `--edge-profile`'s, or the API account's. */
+  readonly edgeCredentials: 'edge-profile' | 'api';
   private built = new Map<string, unknown>();
 
   constructor(
@@ -58,6 +63,7 @@ export class CliContext {
     };
     const edgeEndpoint = checkEndpoint('--edge-endpoint', options.edgeEndpoint) ?? endpoint;
     const edgeProfile = options.edgeProfile ?? options.profile;
+    this.edgeCredentials = options.edgeProfile ? 'edge-profile' : 'api';
     this.edge = {
       ...(edgeEndpoint && { endpoint: edgeEndpoint }),
       region: CLOUDFRONT_REGION,
@@ -87,6 +93,45 @@ export class CliContext {
 
   get sts(): STSClient {
     return this.once('sts', () => new STSClient(clientConfig(this.api)));
+  }
+
+  /** STS with the edge account's credentials (`--edge-profile`): whose they are. */
+  get edgeSts(): STSClient {
+    return this.once('edge-sts', () => new STSClient(clientConfig(this.edge)));
+  }
+
+  /** One account's SQS (dead-letter queues), in the API account's region. */
+  sqs(side: 'api' | 'edge'): SQSClient {
+    return this.once(`sqs-${side}`, () => new SQSClient(this.regional(side)));
+  }
+
+  /** One account's EventBridge, in the API account's region. */
+  eventsOf(side: 'api' | 'edge'): EventBridgeClient {
+    if (side === 'api') return this.events;
+    return this.once('edge-events', () => new EventBridgeClient(this.regional('edge')));
+  }
+
+  /** One account's KMS, in the API account's region. */
+  kms(side: 'api' | 'edge'): KMSClient {
+    return this.once(`kms-${side}`, () => new KMSClient(this.regional(side)));
+  }
+
+  /** One account's IAM (global; the SDK signs for us-east-1 whatever the region). */
+  iam(side: 'api' | 'edge'): IAMClient {
+    return this.once(`iam-${side}`, () => new IAMClient(this.regional(side)));
+  }
+
+  /** STS as one account. */
+  stsOf(side: 'api' | 'edge'): STSClient {
+    return side === 'api' ? this.sts : this.edgeSts;
+  }
+
+  /**
+   * Client configuration for a regional service of one account: the stacks live in the API
+   * account's region (the edge's own `region` is CloudFront's us-east-1).
+   */
+  regional(side: 'api' | 'edge') {
+    return clientConfig(side === 'api' ? this.api : this.edge, this.api.region);
   }
 
   /** CloudFront in the edge account (`--edge-profile`, `--edge-endpoint`). */

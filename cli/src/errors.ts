@@ -13,10 +13,15 @@ export const EXIT = {
   drift: 3,
   /** The rotation `rotate --wait` followed failed, was refused, or its request was rejected. */
   rotationFailed: 4,
-  /** AWS could not be reached or refused a call (endpoint, credentials, permissions, table). */
+  /**
+   * AWS could not be reached or refused a call (endpoint, credentials, permissions, table);
+   * also `verify` when it could not read the edge (never reported as drift).
+   */
   aws: 5,
   /** `rotate --wait` gave up before the rotation ended (`--timeout`). */
   timeout: 6,
+  /** `doctor` found a check that fails: a rotation would not work as things are. */
+  notReady: 7,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 

@@ -10,6 +10,9 @@ import {
 /** The step that ended a rotation (COMPLETED, FAILED, REFUSED, REJECTED), if any. */
 export const outcomeOf = (steps: readonly StepRecord[]) => rotationState(steps).outcome;
 
+/** The target a REJECTED entry is recorded under: the event was not trusted (docs/ledger.md). */
+export const REJECTED_TARGET = '-';
+
 /** Whether a step opens a rotation's record (the first step it can have). */
 export const opensRotation = (step: StepRecord): boolean =>
   step.step === 'REQUESTED' || step.step === 'REFUSED' || step.step === 'REJECTED';

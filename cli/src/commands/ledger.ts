@@ -12,7 +12,15 @@ import {
 import type { CliContext } from '../context';
 import { EXIT, UnknownRotationError, UsageError, type ExitCode } from '../errors';
 import { render, stableJson, toCsv, type Cell, type Column } from '../output';
-import { actorText, describeStep, fingerprints, keyIds, keysOf, opensRotation } from '../steps';
+import {
+  actorText,
+  describeStep,
+  fingerprints,
+  keyIds,
+  keysOf,
+  opensRotation,
+  REJECTED_TARGET,
+} from '../steps';
 import { knownTargets, resolveTarget } from '../targets';
 import { DAY_MS, parseCount, parseDate, seconds } from '../time';
 
@@ -77,17 +85,59 @@ export const isNonEmpty = <T>(list: T[]): list is NonEmpty<T> => list.length > 0
 export const byTimeline = (a: StepRecord, b: StepRecord) =>
   STEP_ORDER[a.step] - STEP_ORDER[b.step] || a.at.localeCompare(b.at);
 
+export interface ListOptions {
+  readonly target?: string;
+  readonly limit: string;
+  /** Leave out the events the functions rejected (listed by default). */
+  readonly hideRejected?: boolean;
+}
+
 /**
- * `keyrot ledger list`: the target's history, newest rotation first. Reads the target index
- * (GSI1) newest first, page by page, until `limit` rotations are whole (their opening step
- * seen).
+ * `keyrot ledger list`: the target's history, newest rotation first, with the requests the
+ * functions rejected (bad input, untrusted sender) among them unless `--hide-rejected`: a
+ * rejected event is recorded under target `-` (docs/ledger.md), so it cannot be told apart by
+ * target. Reads the target index (GSI1) newest first, page by page, until `limit` rotations
+ * are whole (their opening step seen), and the `-` partition for the newest `limit`
+ * rejections.
  */
-export async function listRotations(
-  ctx: CliContext,
-  options: { target?: string; limit: string },
-): Promise<ExitCode> {
+export async function listRotations(ctx: CliContext, options: ListOptions): Promise<ExitCode> {
   const limit = parseCount('--limit', options.limit, 1000);
   const target = options.target ?? (await onlyTarget(ctx));
+  const rows = await targetRotations(ctx, target, limit);
+  if (rows.length === 0 && options.target) {
+    // No history: a typo, or a target never rotated? Say which targets exist.
+    await resolveTarget(options.target, ctx.targetsFile, ctx.ledger, ctx.table);
+  }
+  const rejected =
+    options.hideRejected || target === REJECTED_TARGET ? [] : await rejections(ctx, limit);
+  const merged = [...rows, ...rejected]
+    .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
+    .slice(0, limit);
+  ctx.print(render(ctx.output, ROTATION_COLUMNS, merged, merged));
+  if (rejected.some((r) => merged.includes(r))) {
+    ctx.note(
+      'REJECTED: requests a function refused to trust (bad input or sender); the ledger records them under target "-", whatever target they named. --hide-rejected leaves them out.',
+    );
+  }
+  return EXIT.ok;
+}
+
+/** The newest `limit` rejected events, one row each. */
+async function rejections(ctx: CliContext, limit: number): Promise<RotationRow[]> {
+  const rows: RotationRow[] = [];
+  for await (const step of ctx.ledger.targetHistory(REJECTED_TARGET)) {
+    if (rows.length >= limit) break;
+    if (step.step === 'REJECTED') rows.push(rotationRow([step]));
+  }
+  return rows;
+}
+
+/** The target's newest `limit` rotations, newest first. */
+async function targetRotations(
+  ctx: CliContext,
+  target: string,
+  limit: number,
+): Promise<RotationRow[]> {
   const rotations = new Map<string, StepRecord[]>();
   const whole = new Set<string>();
   for await (const step of ctx.ledger.targetHistory(target)) {
@@ -97,13 +147,7 @@ export async function listRotations(
     rotations.set(step.rotationId, steps);
     if (opensRotation(step)) whole.add(step.rotationId);
   }
-  const rows = [...rotations.values()].filter(isNonEmpty).slice(0, limit).map(rotationRow);
-  if (rows.length === 0 && options.target) {
-    // No history: a typo, or a target never rotated? Say which targets exist.
-    await resolveTarget(options.target, ctx.targetsFile, ctx.ledger, ctx.table);
-  }
-  ctx.print(render(ctx.output, ROTATION_COLUMNS, rows, rows));
-  return EXIT.ok;
+  return [...rotations.values()].filter(isNonEmpty).slice(0, limit).map(rotationRow);
 }
 
 /** The only known target; else a usage error listing them. */

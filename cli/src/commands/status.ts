@@ -9,6 +9,7 @@ import {
 import type { CliContext } from '../context';
 import { EXIT, type ExitCode } from '../errors';
 import { render, type Column } from '../output';
+import { opensRotation, REJECTED_TARGET } from '../steps';
 import { knownTargets } from '../targets';
 import { DAY_MS, days, parsePositive } from '../time';
 
@@ -32,6 +33,17 @@ export interface TargetStatus {
     readonly outcome: string;
     readonly at: string;
     readonly error?: string;
+  } | null;
+  /**
+   * The newest request the functions rejected (bad input, untrusted sender) since the target's
+   * last rotation started. The ledger records a rejected event under target `-` (it was not
+   * trusted, so neither was the target it named): every target shows it.
+   */
+  readonly lastRejected: {
+    readonly rotationId: string;
+    readonly at: string;
+    readonly field: string | null;
+    readonly message: string;
   } | null;
   readonly inFlight: {
     readonly rotationId: string;
@@ -60,6 +72,10 @@ const COLUMNS: readonly Column<TargetStatus>[] = [
       `${s.lastRotation.outcome}${s.lastRotation.error ? ` (${s.lastRotation.error})` : ''}`,
   },
   { header: 'ended', value: (s) => s.lastRotation?.at },
+  {
+    header: 'last rejected',
+    value: (s) => s.lastRejected && rejectionText(s.lastRejected),
+  },
   {
     header: 'in flight',
     value: (s) =>
@@ -93,12 +109,18 @@ export async function status(ctx: CliContext, options: StatusOptions): Promise<E
       k,
     ]),
   );
+  const rejected = await lastRejected(ctx);
   const rows: TargetStatus[] = [];
   for (const [name, known] of targets) {
     const state = await ctx.ledger.targetState(name);
     // With --older-than, a target whose key keyrot never issued (age unknown) is listed too.
     if (cutoff && !keys.has(name) && state.currentKey) continue;
-    rows.push(await targetStatus(ctx, state, known.source, policyDays, now));
+    const row = await targetStatus(ctx, state, known.source, policyDays, now);
+    const started = rejected && (await lastStart(ctx, name));
+    rows.push({
+      ...row,
+      lastRejected: rejected && (!started || rejected.at > started) ? rejected : null,
+    });
   }
   ctx.print(render(ctx.output, COLUMNS, rows, rows));
   return EXIT.ok;
@@ -110,7 +132,7 @@ async function targetStatus(
   source: 'file' | 'ledger',
   policyDays: number,
   now: Date,
-): Promise<TargetStatus> {
+): Promise<Omit<TargetStatus, 'lastRejected'>> {
   const { target, currentKey: current } = state;
   const ageMs = current ? now.getTime() - Date.parse(current.keyCreatedAt) : null;
   return {
@@ -139,6 +161,34 @@ async function lastOutcome(ctx: CliContext, target: string): Promise<TargetStatu
     }
   }
   return null;
+}
+
+/** `<at> <message>`, the field named first unless the message names it already. */
+export function rejectionText(r: NonNullable<TargetStatus['lastRejected']>): string {
+  const field = r.field && !r.message.includes(r.field) ? `${r.field}: ` : '';
+  return `${r.at} ${field}${r.message} (${r.rotationId})`;
+}
+
+/** The newest REJECTED entry (target `-`, newest first on GSI1: one Query page). */
+async function lastRejected(ctx: CliContext): Promise<TargetStatus['lastRejected']> {
+  for await (const step of ctx.ledger.targetHistory(REJECTED_TARGET)) {
+    if (step.step !== 'REJECTED') continue;
+    return {
+      rotationId: step.rotationId,
+      at: step.at,
+      field: step.error?.field ?? null,
+      message: step.error?.message ?? 'no error recorded',
+    };
+  }
+  return null;
+}
+
+/** When the target's newest rotation started (its opening step), if it ever had one. */
+async function lastStart(ctx: CliContext, target: string): Promise<string | undefined> {
+  for await (const step of ctx.ledger.targetHistory(target)) {
+    if (opensRotation(step)) return step.at;
+  }
+  return undefined;
 }
 
 async function inFlight(ctx: CliContext, lock: Lock, now: Date): Promise<TargetStatus['inFlight']> {

@@ -1,5 +1,6 @@
 import { GetApiKeyCommand, NotFoundException } from '@aws-sdk/client-api-gateway';
-import { GetDistributionConfigCommand, NoSuchDistribution } from '@aws-sdk/client-cloudfront';
+import { GetDistributionConfigCommand } from '@aws-sdk/client-cloudfront';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import {
   ApiGatewayKeyStore,
   fingerprintOf,
@@ -9,7 +10,7 @@ import {
   type TargetState,
 } from '@keyrot/shared';
 import type { CliContext } from '../context';
-import { EXIT, type ExitCode } from '../errors';
+import { EXIT, oneLine, type ExitCode } from '../errors';
 import { render, type Column } from '../output';
 import { knownTargets, resolveTarget } from '../targets';
 
@@ -21,18 +22,30 @@ export interface VerifyOptions {
 export type CheckName =
   'edge-header' | 'header-key-live' | 'ledger-current-key' | 'stray-keys' | 'lock';
 
-/** One check of one target: `ok`, `drift`, or `n/a` when it does not apply yet. */
+/**
+ * One check of one target: `ok`, `drift`, `n/a` when it does not apply (yet, or because what
+ * it compares could not be read), `unread` when the CLI could not read what it checks.
+ */
 export interface Finding {
   readonly target: string;
   readonly check: CheckName;
-  readonly status: 'ok' | 'drift' | 'n/a';
+  readonly status: 'ok' | 'drift' | 'n/a' | 'unread';
   readonly detail: string;
+  /** `unread` only: what CloudFront answered (e.g. `NoSuchDistribution`, `AccessDenied`). */
+  readonly error?: string;
 }
+
+const STATUS_TEXT: Record<Finding['status'], string> = {
+  ok: 'ok',
+  drift: 'DRIFT',
+  'n/a': 'n/a',
+  unread: 'UNREAD',
+};
 
 const COLUMNS: readonly Column<Finding>[] = [
   { header: 'target', value: (f) => f.target },
   { header: 'check', value: (f) => f.check },
-  { header: 'status', value: (f) => (f.status === 'drift' ? 'DRIFT' : f.status) },
+  { header: 'status', value: (f) => STATUS_TEXT[f.status] },
   { header: 'detail', value: (f) => f.detail },
 ];
 
@@ -41,6 +54,9 @@ const COLUMNS: readonly Column<Finding>[] = [
  * account: `--edge-profile`) must be a live, enabled key on the target's usage plan, and the
  * key the ledger says keyrot issued last; no keyrot-owned key of the target may be left over
  * (except the new key of a rotation in flight); the lock must not be stale. Exit 3 on drift.
+ * A distribution it could not read (not found, access denied: usually the API account's
+ * credentials, `--edge-profile` missing) is not drift: its checks are `unread`/`n/a`, and the
+ * exit is 5 with a line naming the account whose credentials were used.
  */
 export async function verify(ctx: CliContext, options: VerifyOptions): Promise<ExitCode> {
   const targets = options.target
@@ -49,6 +65,21 @@ export async function verify(ctx: CliContext, options: VerifyOptions): Promise<E
   const findings: Finding[] = [];
   for (const target of targets) findings.push(...(await verifyTarget(ctx, target)));
   ctx.print(render(ctx.output, COLUMNS, findings, findings));
+  const unread = findings.filter((f) => f.status === 'unread');
+  if (unread.length > 0) {
+    const account = await edgeAccount(ctx);
+    const whose =
+      ctx.edgeCredentials === 'api'
+        ? `account ${account} (the API account's: no --edge-profile given)`
+        : `account ${account} (--edge-profile)`;
+    const byTarget = new Map(targets.map((t) => [t.name, t]));
+    for (const f of unread) {
+      ctx.streams.err(
+        `keyrot: could not read distribution ${byTarget.get(f.target)?.distributionId ?? '?'} (target ${f.target}) with the credentials of ${whose}: ${f.error ?? 'error'}; pass --edge-profile <a profile of the edge account>\n`,
+      );
+    }
+    return EXIT.aws;
+  }
   const drift = findings.filter((f) => f.status === 'drift');
   if (drift.length > 0) {
     ctx.streams.err(
@@ -79,7 +110,16 @@ async function verifyTarget(ctx: CliContext, target: Target): Promise<Finding[]>
   const findings: Finding[] = [];
   const at = `distribution ${target.distributionId} origin ${target.originId}`;
 
-  if (edge.kind !== 'header') {
+  if (edge.kind === 'unread') {
+    findings.push({
+      ...finding(
+        'edge-header',
+        'unread',
+        `could not read distribution ${target.distributionId}: ${edge.error}`,
+      ),
+      error: edge.error,
+    });
+  } else if (edge.kind !== 'header') {
     findings.push(finding('edge-header', 'drift', `${at}: ${edge.problem}`));
   } else {
     findings.push(
@@ -94,7 +134,9 @@ async function verifyTarget(ctx: CliContext, target: Target): Promise<Finding[]>
 
   // The header's key: on the plan, existing, enabled (API Gateway refuses a disabled key).
   const onPlan = planKeys?.find((k) => k.fingerprint === fingerprint);
-  if (planKeys === null) {
+  if (edge.kind === 'unread') {
+    findings.push(finding('header-key-live', 'n/a', 'the edge could not be read'));
+  } else if (planKeys === null) {
     findings.push(
       finding('header-key-live', 'drift', `usage plan ${target.usagePlanId} not found`),
     );
@@ -124,7 +166,11 @@ async function verifyTarget(ctx: CliContext, target: Target): Promise<Finding[]>
   const lock = await lockFinding(ctx, state, finding);
   // A rotation is in flight only while its lock is live: a stale lock protects nothing.
   const inFlight = lock.status === 'ok' ? state.lock?.rotationId : undefined;
-  findings.push(ledgerKeyFinding(state, fingerprint, inFlight, finding));
+  findings.push(
+    edge.kind === 'unread'
+      ? finding('ledger-current-key', 'n/a', 'the edge could not be read')
+      : ledgerKeyFinding(state, fingerprint, inFlight, finding),
+  );
 
   // Keys keyrot made for this target that are neither sent by the edge, nor the key the ledger
   // says is current, nor the new key of the rotation in flight.
@@ -210,9 +256,17 @@ async function lockFinding(
   );
 }
 
-type EdgeHeader = { kind: 'header'; fingerprint: string } | { kind: 'problem'; problem: string };
+type EdgeHeader =
+  | { kind: 'header'; fingerprint: string }
+  | { kind: 'problem'; problem: string }
+  | { kind: 'unread'; error: string };
 
-/** The fingerprint of the header the origin sends; the value itself is dropped at once. */
+/**
+ * The fingerprint of the header the origin sends; the value itself is dropped at once. A
+ * refusal of the read by CloudFront (no such distribution, access denied...) is `unread`:
+ * with another account's credentials a distribution that exists is not found, so the CLI
+ * cannot tell drift from a wrong profile. Unreachable endpoints still throw (exit 5).
+ */
 async function readEdgeHeader(ctx: CliContext, target: Target): Promise<EdgeHeader> {
   let config;
   try {
@@ -220,8 +274,10 @@ async function readEdgeHeader(ctx: CliContext, target: Target): Promise<EdgeHead
       new GetDistributionConfigCommand({ Id: target.distributionId }),
     );
   } catch (error) {
-    if (error instanceof NoSuchDistribution)
-      return { kind: 'problem', problem: 'no such distribution' };
+    if (isServiceRefusal(error)) {
+      const { name, message } = error as Error;
+      return { kind: 'unread', error: name || oneLine(message) };
+    }
     throw error;
   }
   const origin = config.DistributionConfig?.Origins?.Items?.find((o) => o.Id === target.originId);
@@ -247,5 +303,21 @@ async function keyState(
   } catch (error) {
     if (error instanceof NotFoundException) return 'deleted';
     throw error;
+  }
+}
+
+/** An error CloudFront (or STS) answered with, as opposed to no answer at all. */
+function isServiceRefusal(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata
+    ?.httpStatusCode;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
+/** The account whose credentials the edge reads used, or why it is unknown. */
+async function edgeAccount(ctx: CliContext): Promise<string> {
+  try {
+    return (await ctx.edgeSts.send(new GetCallerIdentityCommand({}))).Account ?? 'unknown';
+  } catch (error) {
+    return `unknown (sts:GetCallerIdentity failed: ${(error as Error).name})`;
   }
 }
