@@ -26,6 +26,7 @@ import { createHandlers as createEdgeUpdater } from '../services/edge-updater/sr
 import {
   buildIssuerDeps,
   configSchema as issuerConfigSchema,
+  type IssuerConfig,
 } from '../services/key-issuer/src/deps';
 import { createHandler as createIssuer } from '../services/key-issuer/src/handler';
 import {
@@ -78,7 +79,10 @@ export interface LocalKeyrotOptions {
    * until a 2xx, before announcing it. Off when absent, as in production.
    */
   readonly healthCheckUrl?: string;
-  /** `READINESS_TIMEOUT_SECONDS`, in ms (default: the issuer's). */
+  /**
+   * `READINESS_TIMEOUT_SECONDS`, in ms (default: the issuer's). Not bounded by the schema:
+   * compressed time needs more simulated seconds than a deployment may set.
+   */
   readonly readinessTimeoutMs?: number;
   /** The issuer's `LOCK_SECONDS` (1 h locally, {@link LOCAL_SPEED}). */
   readonly lockSeconds?: number;
@@ -128,8 +132,8 @@ export function buildFunctions(
   const eventBridge = (side: 'api' | 'edge') =>
     decorate(new EventBridgeClient(side === 'api' ? api : edge), side);
 
-  const issuer = buildIssuerDeps(
-    readConfig(
+  const issuerConfig: IssuerConfig = {
+    ...readConfig(
       issuerConfigSchema,
       environment({
         API_ACCOUNT_ID: world.api.session.accountId,
@@ -138,9 +142,16 @@ export function buildFunctions(
         EDGE_KMS_KEY_ARN: world.edge.kmsKeyArn,
         LOCK_SECONDS: options.lockSeconds ?? LOCAL_SPEED.LOCK_SECONDS,
         HEALTH_CHECK_URL: options.healthCheckUrl,
-        READINESS_TIMEOUT_SECONDS: seconds(options.readinessTimeoutMs),
       }),
     ),
+    // Set past the schema on purpose: on compressed time (test/support/chaos.ts) the probe's
+    // timeout must also hold in real seconds, more simulated seconds than a deployment may set.
+    ...(options.readinessTimeoutMs !== undefined && {
+      READINESS_TIMEOUT_SECONDS: options.readinessTimeoutMs / 1000,
+    }),
+  };
+  const issuer = buildIssuerDeps(
+    issuerConfig,
     {
       apiGateway,
       // moto looks a key ARN up in the caller's account, so the local issuer calls KMS as the
