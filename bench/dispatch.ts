@@ -27,11 +27,11 @@ export interface DispatchOutcome {
   readonly result: HandlerResult | { status: 'error'; error: string };
 }
 
-/** A new execution environment of `service`: its own handler, clients and pacing buckets. */
-export type EnvironmentFactory = (
-  service: ServiceName,
-  reservedConcurrency?: number,
-) => LocalHandler;
+/**
+ * A new execution environment of a subscription's function: its own handler (the export its
+ * serverless.yml names), clients and pacing buckets.
+ */
+export type EnvironmentFactory = (sub: Subscription, reservedConcurrency?: number) => LocalHandler;
 
 /** One function's execution environments, created on demand up to `size`. */
 class EnvironmentPool {
@@ -90,7 +90,7 @@ export async function dispatchConcurrently(
     if (!pool) {
       const reserved = options.ignoreReservedConcurrency ? undefined : sub.reservedConcurrency;
       pool = new EnvironmentPool(reserved ?? options.unreservedLimit, () =>
-        createEnvironment(sub.service, reserved),
+        createEnvironment(sub, reserved),
       );
       pools.set(name, pool);
     }

@@ -16,7 +16,7 @@ import {
 } from '@keyrot/shared';
 import { CloudFrontSimulator } from '../harness/cloudfront-sim';
 import { startLocalEnvironment } from '../harness/local-env';
-import { buildHandlers } from '../harness/local-keyrot';
+import { buildFunctions, functionOf } from '../harness/local-keyrot';
 import type { MotoServer } from '../harness/moto';
 import { dispatchConcurrently, type EnvironmentFactory } from './dispatch';
 import { decorator, EMULATED_LIMITS, ServiceThrottle } from './instrument';
@@ -41,7 +41,7 @@ export async function scale(moto: MotoServer, run: ScaleRun) {
   const throttle = new ServiceThrottle(EMULATED_LIMITS);
   const cloudFront = new CloudFrontSimulator();
   const env = await startLocalEnvironment({ moto, keyrot: { cloudFront } });
-  const environment: EnvironmentFactory = (service, reserved) => {
+  const environment: EnvironmentFactory = (sub, reserved) => {
     // What lambdaClients builds in each execution environment: its own buckets, at its share.
     const registry = new PacingRegistry(
       shareOf(AWS_CALL_QUOTAS, {
@@ -49,14 +49,14 @@ export async function scale(moto: MotoServer, run: ScaleRun) {
         budgetShare: DEFAULT_FUNCTION_BUDGET_SHARE,
       }),
     );
-    const handlers = buildHandlers(env.world, {
+    const functions = buildFunctions(env.world, {
       cloudFront,
       lambdaRetry: true,
       decorateClient: decorator((client, account) =>
         throttle.attach(unpaced ? client : paceCalls(client, { registry }), account),
       ),
     });
-    return handlers[service];
+    return functionOf(functions, sub);
   };
   try {
     const list = await provisionTargets(env.world, targets, 'fleet');

@@ -1,14 +1,20 @@
 /**
  * The whole local keyrot world in one call: a moto server, the two provisioned accounts,
- * the three handlers and the event runner; `stop()` tears it all down. Used by the demo and
+ * keyrot's functions and the event runner; `stop()` tears it all down. Used by the demo and
  * the integration tests. Test infrastructure only.
  */
 import { format } from 'node:util';
-import { buildHandlers, type LocalHandler, type LocalKeyrotOptions } from './local-keyrot';
+import {
+  buildFunctions,
+  serviceHandlers,
+  type LocalFunctions,
+  type LocalHandler,
+  type LocalKeyrotOptions,
+} from './local-keyrot';
 import { startMoto, type MotoServer } from './moto';
 import { provisionTwoAccounts, type LocalWorld } from './provision';
 import { EventRunner, type EventRunnerOptions } from './runner';
-import type { ServiceName } from './subscriptions';
+import { worldSubscriptions, type ServiceName } from './subscriptions';
 
 const CONSOLE_METHODS = ['debug', 'info', 'warn', 'error', 'log', 'trace'] as const;
 
@@ -48,6 +54,12 @@ export class LogCapture {
 export interface LocalEnvironment {
   readonly moto: MotoServer;
   readonly world: LocalWorld;
+  /** Every function, by service and the export its serverless.yml names. */
+  readonly functions: LocalFunctions;
+  /**
+   * One entry per service, for a test that hands it an event directly: the event goes to the
+   * service's function whose rule takes its detail-type (`serviceHandlers`).
+   */
   readonly handlers: Record<ServiceName, LocalHandler>;
   readonly runner: EventRunner;
   readonly logs: LogCapture;
@@ -81,14 +93,16 @@ export async function startLocalEnvironment(
     const world = await provisionTwoAccounts(moto.endpoint, {
       singleAccount: options.singleAccount ?? false,
     });
-    const handlers = buildHandlers(world, options.keyrot);
-    const runner = new EventRunner(world, handlers, undefined, {
+    const functions = buildFunctions(world, options.keyrot);
+    const handlers = serviceHandlers(functions, worldSubscriptions(world));
+    const runner = new EventRunner(world, functions, undefined, {
       ...(options.keyrot?.clock && { clock: options.keyrot.clock }),
       ...options.runner,
     });
     return {
       moto,
       world,
+      functions,
       handlers,
       runner,
       logs,

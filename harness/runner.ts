@@ -19,7 +19,7 @@ import { systemClock, type Clock, type HandlerResult } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
 import { clientConfig, type AccountSession } from './accounts';
 import { matchesPattern } from './event-pattern';
-import type { LocalHandler } from './local-keyrot';
+import { functionOf, type LocalFunctions } from './local-keyrot';
 import { readScheduledRotation, type LocalWorld } from './provision';
 import { worldSubscriptions, type ServiceName, type Subscription } from './subscriptions';
 import { EventTaps } from './taps';
@@ -86,7 +86,8 @@ export class EventRunner {
 
   constructor(
     private readonly world: LocalWorld,
-    private readonly handlers: Record<ServiceName, LocalHandler>,
+    /** Each function's handler, by the export its serverless.yml names. */
+    private readonly functions: LocalFunctions,
     repoRoot = path.resolve(__dirname, '..'),
     private readonly options: EventRunnerOptions = {},
   ) {
@@ -182,7 +183,7 @@ export class EventRunner {
       hooks?.beforeInvoke?.(sub.service, envelope, attempt);
       let result: Delivery['result'];
       try {
-        result = await this.handlers[sub.service](envelope, context);
+        result = await functionOf(this.functions, sub)(envelope, context);
       } catch (error) {
         const name = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
         result = { status: 'error', error: name };

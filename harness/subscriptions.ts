@@ -12,6 +12,11 @@ export type ServiceName = (typeof SERVICES)[number];
 export interface Subscription {
   readonly service: ServiceName;
   readonly functionName: string;
+  /**
+   * The export of the service's `src/handler.ts` the function runs: serverless.yml's
+   * `handler: src/handler.<export>`, as the Lambda runtime resolves it.
+   */
+  readonly handler: string;
   /** Account and bus name of the rule, from the `eventBus` ARN. */
   readonly account: string;
   readonly busName: string;
@@ -38,6 +43,7 @@ interface ServerlessFile {
   functions?: Record<
     string,
     {
+      handler?: string;
       reservedConcurrency?: number | string;
       maximumRetryAttempts?: number | string;
       events?: { eventBridge?: { eventBus: EventBusRef; pattern: EventPattern } }[];
@@ -70,12 +76,14 @@ export function loadSubscriptions(
         if (!bus.account || !bus.name) {
           throw new Error(`${file}: ${functionName}: cannot tell the account and bus of its rule`);
         }
+        const handler = handlerExportOf(fn.handler, `${file}: ${functionName}`);
         const reserved = fn.reservedConcurrency && Number(resolve(fn.reservedConcurrency));
         const retries = Number(resolve(fn.maximumRetryAttempts ?? LAMBDA_DEFAULT_RETRY_ATTEMPTS));
         return [
           {
             service,
             functionName,
+            handler,
             account: bus.account,
             busName: bus.name,
             pattern: resolve(eventBridge.pattern),
@@ -99,6 +107,18 @@ export function worldSubscriptions(
     edgeAccountId: world.edge.session.accountId,
     busName: world.api.busName,
   });
+}
+
+/** Every function's handler is an export of the service's one module, `src/handler`. */
+const HANDLER_MODULE = 'src/handler';
+
+/** The export name in a `handler: src/handler.<export>` (what the harness can invoke). */
+function handlerExportOf(handler: string | undefined, where: string): string {
+  const dot = handler?.lastIndexOf('.') ?? -1;
+  if (!handler || dot < 0 || handler.slice(0, dot) !== HANDLER_MODULE) {
+    throw new Error(`${where}: handler ${handler} is not ${HANDLER_MODULE}.<export>`);
+  }
+  return handler.slice(dot + 1);
 }
 
 /**

@@ -311,7 +311,7 @@ function onFailureTemplate(edge: DeployedStack): unknown {
         Type: 'AWS::Lambda::Function',
         Properties: {
           FunctionName: 'keyrot-probe-on-failure',
-          Handler: 'src/handler.handler',
+          Handler: 'src/handler.updateEdge',
           Runtime: 'nodejs24.x',
           Architectures: ['arm64'],
           Role: role,

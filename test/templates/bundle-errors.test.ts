@@ -68,6 +68,8 @@ function probe(file: string, exportName: string, env: Record<string, string>): R
 /** The variable each handler export reads first, and a value its schema refuses. */
 const BREAK: Record<string, { variable: string; value: string }> = {
   handler: { variable: 'API_ACCOUNT_ID', value: 'not-an-account' },
+  updateEdge: { variable: 'API_ACCOUNT_ID', value: 'not-an-account' },
+  checkDeployment: { variable: 'API_ACCOUNT_ID', value: 'not-an-account' },
   check: { variable: 'LEDGER_TABLE_NAME', value: '' },
 };
 

@@ -136,6 +136,28 @@ describe('each function reacts only to its event from its partner account', () =
       { source: ['keyrot'], 'detail-type': ['EdgeDeploymentCheck'], account: [EDGE] },
     ]);
   });
+
+  it.each(['edge-updater', 'edge-updater.single-account'] as const)(
+    '%s: each rule invokes the function whose export takes that detail-type alone',
+    (name) => {
+      const template = templates[name];
+      const handlerOf = (logicalId: string) =>
+        (
+          resourcesOfType(template, 'AWS::Lambda::Function').find(([id]) => id === logicalId)?.[1]
+            .Properties as { Handler?: string } | undefined
+        )?.Handler;
+      const routes = resourcesOfType(template, 'AWS::Events::Rule').flatMap(([, rule]) => {
+        const targets = JSON.stringify(rule.Properties!.Targets);
+        const fn = /"([A-Za-z0-9]+LambdaFunction)"/.exec(targets)?.[1];
+        const pattern = rule.Properties!.EventPattern as { 'detail-type'?: string[] } | undefined;
+        return fn && pattern ? [[pattern['detail-type'], handlerOf(fn)]] : [];
+      });
+      expect(routes).toEqual([
+        [['KeyCreated'], 'src/handler.updateEdge'],
+        [['EdgeDeploymentCheck'], 'src/handler.checkDeployment'],
+      ]);
+    },
+  );
 });
 
 describe('each role holds only its own side of the rotation', () => {

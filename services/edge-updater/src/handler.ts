@@ -4,57 +4,55 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import {
   acceptEvent,
-  accountIdSchema,
   actorOf,
-  createLogger,
   lambdaClients,
-  lazyHandler,
-  envVar,
-  EventBridgePublisher,
-  InvalidInputError,
-  KmsKeySealer,
   readConfig,
   systemClock,
+  type DetailOf,
   type HandlerResult,
-  type KeyrotMetrics,
+  type Trust,
 } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod/mini';
-import { CloudFrontEdgeConfig } from './adapters/cloudfront-edge';
-import { SchedulerDeploymentChecks } from './adapters/scheduler-checks';
-import { checkDeployment, updateEdge, type EdgeDeps } from './update-edge';
+import { buildEdgeDeps, configSchema, type EdgeEnvironment } from './deps';
+import {
+  checkDeployment as checkDeploymentOf,
+  updateEdge as updateEdgeFor,
+  type EdgeDeps,
+} from './update-edge';
 
-export const configSchema = z.object({
-  API_ACCOUNT_ID: accountIdSchema,
-  EDGE_ACCOUNT_ID: accountIdSchema,
-  EVENT_BUS_NAME: envVar.name(),
-  DEPLOY_POLL_SECONDS: envVar.number(20, 0, 300),
-  /** Upper bound of the wait for `Deployed` in one invocation; the Lambda timeout also bounds it. */
-  DEPLOY_MAX_WAIT_SECONDS: envVar.number(840, 0, 900),
-  /** Pause before a scheduled re-check of a deployment that outlasted an invocation. */
-  DEPLOY_RECHECK_SECONDS: envVar.number(60, 1, 3600),
-  /** How long after the key was issued the edge waits for `Deployed` before it gives up. */
-  DEPLOY_DEADLINE_SECONDS: envVar.number(7200, 60, 86_400),
-  /** Scheduler group, role and target bus of the re-checks (all three, or none: no re-check). */
-  DEPLOY_CHECK_SCHEDULE_GROUP: z.optional(z.string()),
-  DEPLOY_CHECK_ROLE_ARN: z.optional(z.string()),
-  DEPLOY_CHECK_BUS_ARN: z.optional(z.string()),
-  /** Dead-letter queue of a re-check Scheduler could not deliver (optional). */
-  DEPLOY_CHECK_DLQ_ARN: z.optional(z.string()),
-});
+export type { EdgeEnvironment } from './deps';
 
 /** Time kept in reserve at the end of an invocation to report the outcome. */
 const RESERVE_MS = 20_000;
 
-export type EdgeEnvironment = Omit<EdgeDeps, 'actor'> & {
-  readonly metrics?: KeyrotMetrics;
-  readonly apiAccountId: string;
-  readonly edgeAccountId: string;
-};
+/** The edge-updater's two functions: each takes one detail type, and only from its sender. */
+type EdgeDetailType = 'KeyCreated' | 'EdgeDeploymentCheck';
 
-/** The edge-updater's Lambda handler over injected dependencies. */
-export function createHandler(env: EdgeEnvironment) {
-  return async (raw: unknown, context?: Context): Promise<HandlerResult> => {
+export type EdgeHandler = (raw: unknown, context?: Context) => Promise<HandlerResult>;
+
+export interface EdgeHandlers {
+  /** Function `updateEdge`: `KeyCreated`, from the API account only. */
+  readonly updateEdge: EdgeHandler;
+  /**
+   * Function `awaitDeployment`: `EdgeDeploymentCheck`, from the edge account only (EventBridge
+   * Scheduler puts it on the edge's own bus).
+   */
+  readonly checkDeployment: EdgeHandler;
+}
+
+/** Who may send a detail type to the edge-updater. */
+function trustOf<T extends EdgeDetailType>(env: EdgeEnvironment, detailType: T): Trust<T> {
+  const sender = detailType === 'KeyCreated' ? env.apiAccountId : env.edgeAccountId;
+  return { accounts: [sender], detailTypes: [detailType] };
+}
+
+/** One function's handler: accepts `detailType` only, and hands its detail to `handle`. */
+function createFunction<T extends EdgeDetailType>(
+  env: EdgeEnvironment,
+  detailType: T,
+  handle: (detail: DetailOf[T], deps: EdgeDeps) => Promise<HandlerResult>,
+): EdgeHandler {
+  return async (raw, context) => {
     const remaining = context?.getRemainingTimeInMillis?.();
     const deps: EdgeDeps = {
       ...env,
@@ -64,67 +62,45 @@ export function createHandler(env: EdgeEnvironment) {
     };
     return acceptEvent(
       raw,
-      {
-        accounts: [env.apiAccountId],
-        detailTypes: ['KeyCreated', 'EdgeDeploymentCheck'],
-        // The re-check is the edge's own event, put on its bus by EventBridge Scheduler.
-        accountsOf: { EdgeDeploymentCheck: [env.edgeAccountId] },
-      },
+      trustOf(env, detailType),
       { ...deps, ...(context && { context }) },
-      (event) =>
-        event.detailType === 'KeyCreated'
-          ? updateEdge(event.detail, deps)
-          : checkDeployment(event.detail, deps),
+      (event) => handle(event.detail, deps),
     );
   };
 }
 
-/** Builds the edge-updater's dependencies from its Lambda environment. */
+/** The edge-updater's handlers over injected dependencies, one per function. */
+export function createHandlers(env: EdgeEnvironment): EdgeHandlers {
+  return {
+    updateEdge: createFunction(env, 'KeyCreated', updateEdgeFor),
+    checkDeployment: createFunction(env, 'EdgeDeploymentCheck', checkDeploymentOf),
+  };
+}
+
+/** The edge-updater's dependencies from its Lambda environment, with counted clients. */
 export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): EdgeEnvironment {
   const config = readConfig(configSchema, env);
-  const { aws, metrics, counted: client, paced } = lambdaClients('edge-updater', env);
-  return {
-    apiAccountId: config.API_ACCOUNT_ID,
-    edgeAccountId: config.EDGE_ACCOUNT_ID,
-    // UpdateDistribution is paced (shared/src/aws/pacing.ts); CloudFront publishes no rate.
-    edge: new CloudFrontEdgeConfig(paced(client(new CloudFrontClient(aws)))),
-    sealer: new KmsKeySealer(client(new KMSClient(aws))),
-    events: new EventBridgePublisher(client(new EventBridgeClient(aws)), config.EVENT_BUS_NAME),
-    clock: systemClock,
-    metrics,
-    log: createLogger('edge-updater'),
-    pollIntervalMs: config.DEPLOY_POLL_SECONDS * 1000,
-    maxWaitMs: config.DEPLOY_MAX_WAIT_SECONDS * 1000,
-    recheckDelayMs: config.DEPLOY_RECHECK_SECONDS * 1000,
-    deployDeadlineMs: config.DEPLOY_DEADLINE_SECONDS * 1000,
-    ...deployChecksFrom(config, () => client(new SchedulerClient(aws))),
-  };
+  const { aws, metrics, counted, paced } = lambdaClients('edge-updater', env);
+  return buildEdgeDeps(
+    config,
+    {
+      // UpdateDistribution is paced (shared/src/aws/pacing.ts); CloudFront publishes no rate.
+      cloudFront: paced(counted(new CloudFrontClient(aws))),
+      kms: counted(new KMSClient(aws)),
+      eventBridge: counted(new EventBridgeClient(aws)),
+      scheduler: () => counted(new SchedulerClient(aws)),
+    },
+    { clock: systemClock, metrics },
+  );
 }
 
-/** The scheduled re-checks, when the environment names their group, role and bus. */
-function deployChecksFrom(
-  config: z.output<typeof configSchema>,
-  client: () => SchedulerClient,
-): { deployChecks?: SchedulerDeploymentChecks } {
-  const {
-    DEPLOY_CHECK_SCHEDULE_GROUP: groupName,
-    DEPLOY_CHECK_ROLE_ARN: roleArn,
-    DEPLOY_CHECK_BUS_ARN: busArn,
-    DEPLOY_CHECK_DLQ_ARN: deadLetterArn,
-  } = config;
-  if (!groupName && !roleArn && !busArn) return {};
-  if (!groupName) throw new InvalidInputError('DEPLOY_CHECK_SCHEDULE_GROUP', 'must be set');
-  if (!roleArn) throw new InvalidInputError('DEPLOY_CHECK_ROLE_ARN', 'must be set');
-  if (!busArn) throw new InvalidInputError('DEPLOY_CHECK_BUS_ARN', 'must be set');
-  return {
-    deployChecks: new SchedulerDeploymentChecks(client(), {
-      groupName,
-      roleArn,
-      busArn,
-      ...(deadLetterArn && { deadLetterArn }),
-    }),
-  };
-}
+/** Clients are built once per execution environment, by its first invocation. */
+let built: EdgeHandlers | undefined;
+const handlers = (): EdgeHandlers => (built ??= createHandlers(environmentFromProcess()));
 
-/** Lambda entry point: clients are built once per execution environment. */
-export const handler = lazyHandler(() => createHandler(environmentFromProcess()));
+/** Lambda entry point of function `updateEdge` (serverless.yml): `KeyCreated` only. */
+export const updateEdge: EdgeHandler = (raw, context) => handlers().updateEdge(raw, context);
+
+/** Lambda entry point of function `awaitDeployment` (serverless.yml): `EdgeDeploymentCheck` only. */
+export const checkDeployment: EdgeHandler = (raw, context) =>
+  handlers().checkDeployment(raw, context);

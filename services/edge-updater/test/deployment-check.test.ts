@@ -1,6 +1,6 @@
 import { SecretValue, type EdgeDeploymentCheck } from '@keyrot/shared';
 import type { DeploymentChecks } from '../src/deployment-checks';
-import { createHandler, environmentFromProcess } from '../src/handler';
+import { createHandlers, environmentFromProcess } from '../src/handler';
 import { checkDeployment, updateEdge, type EdgeDeps } from '../src/update-edge';
 import { useFakeWorld } from '../../../test/support/fakes';
 import {
@@ -209,9 +209,9 @@ describe('a deployment that outlasts one Lambda run', () => {
 });
 
 describe('the edge-updater handler and its re-checks', () => {
-  function handler() {
+  function handlers() {
     const { edge, sealer, events, clock, logs } = world();
-    return createHandler({
+    return createHandlers({
       apiAccountId: API_ACCOUNT,
       edgeAccountId: EDGE_ACCOUNT,
       edge,
@@ -228,7 +228,7 @@ describe('the edge-updater handler and its re-checks', () => {
 
   async function pendingCheck(): Promise<EdgeDeploymentCheck> {
     world().edge.deployDelayMs = 20 * MINUTE;
-    const result = await handler()(
+    const result = await handlers().updateEdge(
       envelope('KeyCreated', await keyCreatedEvent()),
       lambdaContext(),
     );
@@ -240,7 +240,7 @@ describe('the edge-updater handler and its re-checks', () => {
     const check = await pendingCheck();
     world().clock.advance(RECHECK_MS);
 
-    const result = await handler()(
+    const result = await handlers().checkDeployment(
       envelope('EdgeDeploymentCheck', check, { account: EDGE_ACCOUNT }),
       lambdaContext(),
     );
@@ -252,10 +252,10 @@ describe('the edge-updater handler and its re-checks', () => {
   it('rejects a check from the API account, and a KeyCreated from its own account', async () => {
     const check = await pendingCheck();
 
-    const forgedCheck = await handler()(
+    const forgedCheck = await handlers().checkDeployment(
       envelope('EdgeDeploymentCheck', check, { account: API_ACCOUNT }),
     );
-    const ownKeyCreated = await handler()(
+    const ownKeyCreated = await handlers().updateEdge(
       envelope('KeyCreated', await keyCreatedEvent(), { account: EDGE_ACCOUNT }),
     );
 

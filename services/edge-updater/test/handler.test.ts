@@ -1,5 +1,5 @@
-import { SecretValue } from '@keyrot/shared';
-import { createHandler, type EdgeEnvironment } from '../src/handler';
+import { SecretValue, type EdgeDeploymentCheck } from '@keyrot/shared';
+import { createHandlers, type EdgeEnvironment } from '../src/handler';
 import { useFakeWorld } from '../../../test/support/fakes';
 import {
   API_ACCOUNT,
@@ -8,6 +8,7 @@ import {
   keyCreated,
   lambdaContext,
   OTHER_ACCOUNT,
+  ROTATION_ID,
   TARGET,
 } from '../../../test/support/fixtures';
 
@@ -24,9 +25,9 @@ const world = useFakeWorld('edge-updater', (w) => {
   w.edge.deployDelayMs = 60_000;
 });
 
-function handler(overrides: Partial<EdgeEnvironment> = {}) {
+function handlers(overrides: Partial<EdgeEnvironment> = {}) {
   const { edge, sealer, events, clock, logs } = world();
-  return createHandler({
+  return createHandlers({
     apiAccountId: API_ACCOUNT,
     edgeAccountId: EDGE_ACCOUNT,
     edge,
@@ -38,6 +39,11 @@ function handler(overrides: Partial<EdgeEnvironment> = {}) {
     maxWaitMs: 840_000,
     ...overrides,
   });
+}
+
+/** Function `updateEdge`, which `KeyCreated` invokes. */
+function handler(overrides: Partial<EdgeEnvironment> = {}) {
+  return handlers(overrides).updateEdge;
 }
 
 async function keyCreatedDetail() {
@@ -123,5 +129,85 @@ describe('edge-updater handler', () => {
         newKeyMayBeAtEdge: true,
       }),
     ]);
+  });
+});
+
+describe('each edge-updater function trusts only its own event', () => {
+  const NEW = { id: 'newkey0001', fingerprint: new SecretValue(NEW_VALUE).fingerprint };
+
+  /** A valid re-check, as Scheduler would put it on the edge's bus. */
+  function deploymentCheck(): EdgeDeploymentCheck {
+    return {
+      version: 1,
+      rotationId: ROTATION_ID,
+      target: TARGET,
+      newKey: NEW,
+      previousFingerprint: OLD.fingerprint,
+      updatedAt: '2026-11-25T09:00:05.000Z',
+      deadline: '2026-11-25T11:00:00.000Z',
+      check: 1,
+    };
+  }
+
+  function expectUntouched() {
+    expect(world().edge.writeAttempts).toEqual([]);
+    expect(world().sealer.openCalls).toEqual([]);
+    expect(world().events.published).toEqual([]);
+    expect(apiHeaders()).toEqual([{ name: 'x-api-key', value: OLD_VALUE }]);
+  }
+
+  // One account for both sides (single-account mode): the sender is trusted either way, so
+  // what refuses the event is the detail type alone.
+  const SINGLE = { apiAccountId: API_ACCOUNT, edgeAccountId: API_ACCOUNT };
+
+  it('updateEdge rejects an EdgeDeploymentCheck, naming the detail-type', async () => {
+    const raw = envelope('EdgeDeploymentCheck', deploymentCheck(), { account: API_ACCOUNT });
+
+    await expect(handlers(SINGLE).updateEdge(raw, lambdaContext())).resolves.toEqual({
+      status: 'rejected',
+    });
+    expect(rejectionLog()).toMatchObject({
+      error: { name: 'UntrustedEventError', field: 'detail-type' },
+    });
+    expectUntouched();
+  });
+
+  it('checkDeployment rejects a KeyCreated, naming the detail-type', async () => {
+    const raw = envelope('KeyCreated', await keyCreatedDetail(), { account: API_ACCOUNT });
+
+    await expect(handlers(SINGLE).checkDeployment(raw, lambdaContext())).resolves.toEqual({
+      status: 'rejected',
+    });
+    expect(rejectionLog()).toMatchObject({
+      error: { name: 'UntrustedEventError', field: 'detail-type' },
+    });
+    expectUntouched();
+  });
+
+  it("with two accounts, each rejects the other's event from the other's sender", async () => {
+    const check = envelope('EdgeDeploymentCheck', deploymentCheck(), { account: EDGE_ACCOUNT });
+    const created = envelope('KeyCreated', await keyCreatedDetail(), { account: API_ACCOUNT });
+
+    const results = [
+      await handlers().updateEdge(check, lambdaContext()),
+      await handlers().checkDeployment(created, lambdaContext()),
+    ];
+
+    expect(results).toEqual([{ status: 'rejected' }, { status: 'rejected' }]);
+    expectUntouched();
+  });
+
+  it('control: each accepts its own event', async () => {
+    world().edge.deployDelayMs = 0;
+    const created = envelope('KeyCreated', await keyCreatedDetail());
+    const check = envelope('EdgeDeploymentCheck', deploymentCheck(), { account: EDGE_ACCOUNT });
+
+    const results = [
+      await handlers().updateEdge(created, lambdaContext()),
+      await handlers().checkDeployment(check, lambdaContext()),
+    ];
+
+    expect(results.map((r) => r.status)).not.toContain('rejected');
+    expect(results[0]).toMatchObject({ status: 'updated' });
   });
 });

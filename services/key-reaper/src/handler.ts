@@ -3,42 +3,29 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import {
   acceptEvent,
-  accountIdSchema,
   actorOf,
-  ApiGatewayKeyStore,
-  createLogger,
   lambdaClients,
-  lazyHandler,
-  envVar,
   invocationOf,
-  DynamoDbLedger,
-  EventBridgePublisher,
+  lazyHandler,
   readConfig,
   systemClock,
   withStepLogging,
   type HandlerResult,
   MetricUnit,
-  type KeyrotMetrics,
 } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod/mini';
 import { checkRotations, type TargetHealth } from './check-rotations';
+import {
+  buildCheckDeps,
+  buildReaperDeps,
+  checkConfigSchema,
+  configSchema,
+  type CheckEnvironment,
+  type ReaperEnvironment,
+} from './deps';
 import { closeFailedRotation, retireKeys, type ReaperDeps } from './retire-keys';
 
-export const configSchema = z.object({
-  API_ACCOUNT_ID: accountIdSchema,
-  EDGE_ACCOUNT_ID: accountIdSchema,
-  EVENT_BUS_NAME: envVar.name(),
-  LEDGER_TABLE_NAME: envVar.name(),
-  /** Kept short of the Lambda timeout: the reaper waits it out in one invocation. */
-  GRACE_SECONDS: envVar.number(60, 0, 600),
-});
-
-export type ReaperEnvironment = Omit<ReaperDeps, 'actor' | 'invocation'> & {
-  readonly metrics?: KeyrotMetrics;
-  readonly apiAccountId: string;
-  readonly edgeAccountId: string;
-};
+export type { CheckEnvironment, ReaperEnvironment } from './deps';
 
 /** The reaper's Lambda handler over injected dependencies. */
 export function createHandler(env: ReaperEnvironment) {
@@ -63,40 +50,24 @@ export function createHandler(env: ReaperEnvironment) {
   };
 }
 
-/** Builds the reaper's dependencies from its Lambda environment. */
+/** The reaper's dependencies from its Lambda environment, with counted and paced clients. */
 export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): ReaperEnvironment {
   const config = readConfig(configSchema, env);
-  const { aws, metrics, counted: client, paced } = lambdaClients('key-reaper', env);
-  return {
-    apiAccountId: config.API_ACCOUNT_ID,
-    edgeAccountId: config.EDGE_ACCOUNT_ID,
-    // DeleteApiKey is paced to this environment's share of API Gateway's 5 requests/s.
-    keys: new ApiGatewayKeyStore(paced(client(new APIGatewayClient(aws)))),
-    ledger: new DynamoDbLedger(client(new DynamoDBClient(aws)), config.LEDGER_TABLE_NAME),
-    events: new EventBridgePublisher(client(new EventBridgeClient(aws)), config.EVENT_BUS_NAME),
-    clock: systemClock,
-    metrics,
-    log: createLogger('key-reaper'),
-    graceMs: config.GRACE_SECONDS * 1000,
-  };
+  const { aws, metrics, counted, paced } = lambdaClients('key-reaper', env);
+  return buildReaperDeps(
+    config,
+    {
+      // DeleteApiKey is paced to this environment's share of API Gateway's 5 requests/s.
+      apiGateway: paced(counted(new APIGatewayClient(aws))),
+      dynamodb: counted(new DynamoDBClient(aws)),
+      eventBridge: counted(new EventBridgeClient(aws)),
+    },
+    { clock: systemClock, metrics },
+  );
 }
 
 /** Lambda entry point: clients are built once per execution environment. */
 export const handler = lazyHandler(() => createHandler(environmentFromProcess()));
-
-export const checkConfigSchema = z.object({
-  LEDGER_TABLE_NAME: envVar.name(),
-  /** Comma-separated target names to watch. */
-  TARGET_NAMES: envVar.name(),
-});
-
-export interface CheckEnvironment {
-  readonly ledger: ReaperDeps['ledger'];
-  readonly clock: ReaperDeps['clock'];
-  readonly log: ReaperDeps['log'];
-  readonly metrics: KeyrotMetrics;
-  readonly targets: readonly string[];
-}
 
 /**
  * The scheduled check: emits each target's key age and in-flight time as metrics (alarms
@@ -123,15 +94,11 @@ export function checkEnvironmentFromProcess(
 ): CheckEnvironment {
   const config = readConfig(checkConfigSchema, env);
   const { aws, metrics, counted } = lambdaClients('key-reaper', env);
-  return {
-    ledger: new DynamoDbLedger(counted(new DynamoDBClient(aws)), config.LEDGER_TABLE_NAME),
-    clock: systemClock,
-    log: createLogger('key-reaper'),
-    metrics,
-    targets: config.TARGET_NAMES.split(',')
-      .map((t) => t.trim())
-      .filter(Boolean),
-  };
+  return buildCheckDeps(
+    config,
+    { dynamodb: counted(new DynamoDBClient(aws)) },
+    { clock: systemClock, metrics },
+  );
 }
 
 /** Lambda entry point of the scheduled check. */

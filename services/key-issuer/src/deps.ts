@@ -1,0 +1,92 @@
+import type { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import {
+  accountIdSchema,
+  ApiGatewayKeyStore,
+  createLogger,
+  DynamoDbLedger,
+  envVar,
+  EventBridgePublisher,
+  kmsKeyArnSchema,
+  KmsKeySealer,
+  type Clock,
+  type KeyrotMetrics,
+  type RequestFanOut,
+} from '@keyrot/shared';
+import * as z from 'zod/mini';
+import { HttpReadinessProbe } from './adapters/http-readiness';
+import type { IssuerDeps } from './issue-key';
+
+/**
+ * The issuer's configuration, as its Lambda environment states it. Every default is stated
+ * here and only here: the Lambda entry and the local harness both read it through this schema.
+ */
+export const configSchema = z.object({
+  API_ACCOUNT_ID: accountIdSchema,
+  EVENT_BUS_NAME: envVar.name(),
+  LEDGER_TABLE_NAME: envVar.name(),
+  EDGE_KMS_KEY_ARN: kmsKeyArnSchema,
+  LOCK_SECONDS: envVar.number(6 * 3600, 60),
+  HEALTH_CHECK_URL: envVar.optionalUrl(),
+  READINESS_TIMEOUT_SECONDS: envVar.number(60, 1, 600),
+});
+
+export type IssuerConfig = z.output<typeof configSchema>;
+
+/** What the handler needs; {@link buildIssuerDeps} builds it, tests inject it. */
+export type IssuerEnvironment = Omit<IssuerDeps, 'actor' | 'invocation'> & {
+  readonly metrics?: KeyrotMetrics;
+  readonly apiAccountId: string;
+  /** Puts one request per target of a `targets` list; default: `events`, if it can. */
+  readonly fanOut?: RequestFanOut;
+};
+
+/**
+ * The SDK clients the issuer calls, built by the caller: on Lambda counted and paced
+ * (`lambdaClients`), in the harness pointed at the local accounts. `kms` must reach the edge
+ * account's key (`EDGE_KMS_KEY_ARN`).
+ */
+export interface IssuerClients {
+  readonly apiGateway: APIGatewayClient;
+  readonly kms: KMSClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly eventBridge: EventBridgeClient;
+}
+
+export interface IssuerRuntime {
+  readonly clock: Clock;
+  readonly metrics?: KeyrotMetrics;
+}
+
+/** The issuer's dependencies from its configuration and clients: one place, for every caller. */
+export function buildIssuerDeps(
+  config: IssuerConfig,
+  clients: IssuerClients,
+  runtime: IssuerRuntime,
+): IssuerEnvironment {
+  const { clock, metrics } = runtime;
+  const events = new EventBridgePublisher(clients.eventBridge, config.EVENT_BUS_NAME);
+  return {
+    apiAccountId: config.API_ACCOUNT_ID,
+    keys: new ApiGatewayKeyStore(clients.apiGateway),
+    sealer: new KmsKeySealer(clients.kms),
+    ledger: new DynamoDbLedger(clients.dynamodb, config.LEDGER_TABLE_NAME),
+    events,
+    fanOut: events,
+    clock,
+    ...(metrics && { metrics }),
+    log: createLogger('key-issuer'),
+    edgeKmsKeyArn: config.EDGE_KMS_KEY_ARN,
+    lockSeconds: config.LOCK_SECONDS,
+    ...(config.HEALTH_CHECK_URL && {
+      readiness: new HttpReadinessProbe(
+        config.HEALTH_CHECK_URL,
+        'x-api-key',
+        config.READINESS_TIMEOUT_SECONDS * 1000,
+        clock,
+      ),
+    }),
+  };
+}

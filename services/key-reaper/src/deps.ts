@@ -1,0 +1,105 @@
+import type { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import {
+  accountIdSchema,
+  ApiGatewayKeyStore,
+  createLogger,
+  DynamoDbLedger,
+  envVar,
+  EventBridgePublisher,
+  type Clock,
+  type KeyrotMetrics,
+} from '@keyrot/shared';
+import * as z from 'zod/mini';
+import type { ReaperDeps } from './retire-keys';
+
+/**
+ * The reaper's configuration, as its Lambda environment states it. Every default is stated
+ * here and only here: the Lambda entry and the local harness both read it through this schema.
+ */
+export const configSchema = z.object({
+  API_ACCOUNT_ID: accountIdSchema,
+  EDGE_ACCOUNT_ID: accountIdSchema,
+  EVENT_BUS_NAME: envVar.name(),
+  LEDGER_TABLE_NAME: envVar.name(),
+  /** Kept short of the Lambda timeout: the reaper waits it out in one invocation. */
+  GRACE_SECONDS: envVar.number(60, 0, 600),
+});
+
+export type ReaperConfig = z.output<typeof configSchema>;
+
+export type ReaperEnvironment = Omit<ReaperDeps, 'actor' | 'invocation'> & {
+  readonly metrics?: KeyrotMetrics;
+  readonly apiAccountId: string;
+  readonly edgeAccountId: string;
+};
+
+/**
+ * The SDK clients the reaper calls, built by the caller: on Lambda counted and paced
+ * (`lambdaClients`), in the harness pointed at the local API account.
+ */
+export interface ReaperClients {
+  readonly apiGateway: APIGatewayClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly eventBridge: EventBridgeClient;
+}
+
+export interface ReaperRuntime {
+  readonly clock: Clock;
+  readonly metrics?: KeyrotMetrics;
+}
+
+/** The reaper's dependencies from its configuration and clients: one place, for every caller. */
+export function buildReaperDeps(
+  config: ReaperConfig,
+  clients: ReaperClients,
+  runtime: ReaperRuntime,
+): ReaperEnvironment {
+  const { clock, metrics } = runtime;
+  return {
+    apiAccountId: config.API_ACCOUNT_ID,
+    edgeAccountId: config.EDGE_ACCOUNT_ID,
+    keys: new ApiGatewayKeyStore(clients.apiGateway),
+    ledger: new DynamoDbLedger(clients.dynamodb, config.LEDGER_TABLE_NAME),
+    events: new EventBridgePublisher(clients.eventBridge, config.EVENT_BUS_NAME),
+    clock,
+    ...(metrics && { metrics }),
+    log: createLogger('key-reaper'),
+    graceMs: config.GRACE_SECONDS * 1000,
+  };
+}
+
+/** The scheduled check's configuration (its own function, environment and role). */
+export const checkConfigSchema = z.object({
+  LEDGER_TABLE_NAME: envVar.name(),
+  /** Comma-separated target names to watch. */
+  TARGET_NAMES: envVar.name(),
+});
+
+export type CheckConfig = z.output<typeof checkConfigSchema>;
+
+export interface CheckEnvironment {
+  readonly ledger: ReaperDeps['ledger'];
+  readonly clock: ReaperDeps['clock'];
+  readonly log: ReaperDeps['log'];
+  readonly metrics: KeyrotMetrics;
+  readonly targets: readonly string[];
+}
+
+/** The scheduled check's dependencies from its configuration and ledger client. */
+export function buildCheckDeps(
+  config: CheckConfig,
+  clients: Pick<ReaperClients, 'dynamodb'>,
+  runtime: Required<ReaperRuntime>,
+): CheckEnvironment {
+  return {
+    ledger: new DynamoDbLedger(clients.dynamodb, config.LEDGER_TABLE_NAME),
+    clock: runtime.clock,
+    log: createLogger('key-reaper'),
+    metrics: runtime.metrics,
+    targets: config.TARGET_NAMES.split(',')
+      .map((t) => t.trim())
+      .filter(Boolean),
+  };
+}
