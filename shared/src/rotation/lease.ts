@@ -4,10 +4,10 @@ import type { KeyrotLogger } from '../log';
 import type { Clock } from '../runtime';
 
 /**
- * The right of one invocation to act on a rotation in the API account (I3). Every side
+ * The right of one invocation to act on a rotation in the API account. Every side
  * effect that must happen once (create the key, announce it, roll it back, delete the
  * superseded keys, close the rotation, announce `KeyRetired`) is made by the holder only, so
- * of concurrent duplicate deliveries exactly one acts. One item per rotation in the ledger.
+ * of concurrent duplicate deliveries exactly one acts (I3). One item per rotation in the ledger.
  *
  * `expiresAt` lies past the holder's own end (Lambda stops an invocation at its timeout), so
  * an expired lease means its holder is gone: a redelivery after a crash takes it over and
