@@ -320,46 +320,50 @@ export class DynamoDbLedger implements Ledger {
   }
 
   async release(lease: Lease): Promise<void> {
-    await this.endLease(
-      lease,
-      new DeleteCommand({
-        TableName: this.tableName,
-        Key: this.leaseKey(lease),
-        ConditionExpression: '#owner = :owner',
-        ExpressionAttributeNames: { '#owner': 'owner' },
-        ExpressionAttributeValues: { ':owner': lease.owner },
-      }),
+    await this.endLease(lease, 'DeleteItem', () =>
+      this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: this.leaseKey(lease),
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': lease.owner },
+        }),
+      ),
     );
   }
 
   async interrupt(lease: Lease): Promise<void> {
-    await this.endLease(
-      lease,
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          ...this.leaseKey(lease),
-          ...lease,
-          interrupted: true,
-          ttl: Math.floor(Date.parse(lease.expiresAt) / 1000) + LOCK_TTL_GRACE_SECONDS,
-        },
-        ConditionExpression: '#owner = :owner',
-        ExpressionAttributeNames: { '#owner': 'owner' },
-        ExpressionAttributeValues: { ':owner': lease.owner },
-      }),
+    await this.endLease(lease, 'PutItem', () =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...this.leaseKey(lease),
+            ...lease,
+            interrupted: true,
+            ttl: Math.floor(Date.parse(lease.expiresAt) / 1000) + LOCK_TTL_GRACE_SECONDS,
+          },
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': lease.owner },
+        }),
+      ),
     );
   }
 
   /** Ends a lease if it is still ours; one taken over after it expired is left alone. */
-  private async endLease(lease: Lease, command: DeleteCommand | PutCommand): Promise<void> {
+  private async endLease(
+    lease: Lease,
+    operation: 'DeleteItem' | 'PutItem',
+    send: () => Promise<unknown>,
+  ): Promise<void> {
     try {
-      // Both commands share the document client's send; the union needs one call each.
-      if (command instanceof DeleteCommand) await this.doc.send(command);
-      else await this.doc.send(command);
+      await send();
     } catch (error) {
       if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return;
       throw new AwsCallError(
-        command instanceof DeleteCommand ? 'DeleteItem' : 'PutItem',
+        operation,
         `ledger ${this.tableName} lease of ${lease.rotationId}`,
         error,
       );

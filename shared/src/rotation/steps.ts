@@ -169,9 +169,8 @@ const SHARED_FIELDS: ReadonlySet<string> = new Set([
 export function detailsOf(step: StepRecord): Record<string, string | number | boolean | null> {
   const details: Record<string, string | number | boolean | null> = {};
   for (const [name, value] of Object.entries(step)) {
-    if (SHARED_FIELDS.has(name) || value === undefined || typeof value === 'object') {
-      if (value !== null || SHARED_FIELDS.has(name)) continue;
-    }
+    if (SHARED_FIELDS.has(name) || value === undefined) continue;
+    if (typeof value === 'object' && value !== null) continue;
     details[name] = value as string | number | boolean | null;
   }
   return details;
