@@ -31,6 +31,8 @@ interface Version {
 
 interface DistributionState {
   etag: string;
+  /** An update is being applied (moto has not answered yet). */
+  writing?: boolean;
   /** Oldest first; the last is the current config. */
   readonly versions: Version[];
 }
@@ -53,6 +55,12 @@ export interface CloudFrontSimulatorOptions {
   readonly now?: () => number;
   /** Random source for the adoption delays (seed it for reproducible runs). */
   readonly random?: () => number;
+  /**
+   * Whether an update's IfMatch check and its write are one atomic step, as on CloudFront
+   * (default true). False: two writers holding the same ETag may both pass the check while
+   * moto applies the first, for a negative control that shows a duplicate write is seen.
+   */
+  readonly atomicUpdates?: boolean;
 }
 
 type UpdateListener = (distributionId: string) => void;
@@ -61,6 +69,7 @@ export class CloudFrontSimulator {
   private readonly state = new Map<string, DistributionState>();
   private readonly now: () => number;
   private readonly random: () => number;
+  private readonly atomicUpdates: boolean;
   private readonly listeners: UpdateListener[] = [];
   private beforeUpdate: (() => Promise<void>) | undefined;
   /** Edge locations that adopt no update from now on (an edge that never deploys). */
@@ -77,6 +86,7 @@ export class CloudFrontSimulator {
     this.edgeLocations = o.edgeLocations ?? 1;
     this.now = o.now ?? Date.now;
     this.random = o.random ?? Math.random;
+    this.atomicUpdates = o.atomicUpdates ?? true;
   }
 
   /** Makes the distribution change under the next writer, as a concurrent edit would. */
@@ -149,14 +159,26 @@ export class CloudFrontSimulator {
           this.beforeUpdate = undefined;
           await edit?.();
           const state = this.state.get(id);
-          if (state && input.IfMatch !== state.etag) {
+          // CloudFront applies an update atomically with its IfMatch check: a concurrent
+          // writer holding the same ETag is refused while moto applies the first.
+          if (state && (input.IfMatch !== state.etag || state.writing)) {
             throw new PreconditionFailed({
               message: 'The If-Match version is missing or not valid for the resource.',
               $metadata: { httpStatusCode: 412 },
             });
           }
+          if (state && this.atomicUpdates) state.writing = true;
         }
-        const result = await next(args);
+        // A read sees the ETag of the config it started on: one that moto answers after a
+        // concurrent update was applied is refused on write, never taken for the new one.
+        const etagAtStart = this.state.get(id)?.etag;
+        let result: Awaited<ReturnType<typeof next>>;
+        try {
+          result = await next(args);
+        } finally {
+          const state = this.state.get(id);
+          if (command === 'UpdateDistributionCommand' && state) state.writing = false;
+        }
         const output = result.output as Output;
         if (command === 'UpdateDistributionCommand') {
           this.updates++;
@@ -173,7 +195,8 @@ export class CloudFrontSimulator {
         ) {
           const config = output.DistributionConfig ?? output.Distribution?.DistributionConfig;
           const state = this.stateOf(id, output.ETag, config);
-          output.ETag = state.etag;
+          output.ETag =
+            command === 'UpdateDistributionCommand' ? state.etag : (etagAtStart ?? state.etag);
           if (output.Distribution) output.Distribution.Status = this.status(id);
         }
         return result;

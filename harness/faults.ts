@@ -10,7 +10,12 @@
  * - A crash is a process that dies: from the chosen call on (after it took effect, or
  *   before), every call of the invocation fails and the runner discards its outcome and
  *   redelivers the event, as Lambda does when the runtime exits.
+ *
+ * Each invocation has its own state (which function runs, whether its process died), kept
+ * in an async context, so concurrent invocations (duplicate deliveries in separate
+ * execution environments) never see each other's crash.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { HandlerExecutionContext, MetadataBearer, MiddlewareStack } from '@smithy/types';
 import type { InvocationHooks } from './runner';
 import type { ServiceName } from './subscriptions';
@@ -54,6 +59,15 @@ export class SimulatedCrash extends Error {
     super(`simulated crash: the process died ${where}`);
     this.name = 'SimulatedCrash';
   }
+}
+
+/** One AWS call a function made (each SDK call once, whatever its retries). */
+export interface Call {
+  readonly awsService: string;
+  readonly operation: string;
+  readonly service: ServiceName | undefined;
+  /** Whether it succeeded. */
+  readonly ok: boolean;
 }
 
 export interface Injection {
@@ -168,10 +182,15 @@ type Rule = FaultRule & { seen: number; failed: number };
  */
 export class FaultInjector {
   private readonly rules: Rule[];
-  private current: ServiceName | undefined;
-  private crashed: string | undefined;
+  /** The invocation the current call belongs to (none: the harness's own calls). */
+  private readonly invocation = new AsyncLocalStorage<{
+    readonly service: ServiceName;
+    crashed?: string;
+  }>();
   /** Every fault injected, in order. */
   readonly injections: Injection[] = [];
+  /** Every AWS call the functions made, in order of completion. */
+  readonly calls: Call[] = [];
   /** Invocations that died (their outcome discarded, the event redelivered). */
   readonly crashes: { service: ServiceName; where: string }[] = [];
 
@@ -185,18 +204,17 @@ export class FaultInjector {
   }
 
   readonly hooks: InvocationHooks = {
-    beforeInvoke: (service: ServiceName) => {
-      this.current = service;
-      this.crashed = undefined;
-    },
-    afterInvoke: (service: ServiceName) => {
-      const where = this.crashed;
-      this.current = undefined;
-      this.crashed = undefined;
-      if (where !== undefined) this.crashes.push({ service, where });
-      return where !== undefined;
+    run: async (service, invoke) => {
+      const state: { service: ServiceName; crashed?: string } = { service };
+      const result = await this.invocation.run(state, invoke);
+      if (state.crashed !== undefined) this.crashes.push({ service, where: state.crashed });
+      return { result, died: state.crashed !== undefined };
     },
   };
+
+  private get current(): ServiceName | undefined {
+    return this.invocation.getStore()?.service;
+  }
 
   readonly decorateClient = <C extends { middlewareStack: unknown }>(client: C): C => {
     const stack = client.middlewareStack as AnyStack;
@@ -207,14 +225,23 @@ export class FaultInjector {
           aws: awsServiceOf(context.clientName),
           operation: operationOf(context.commandName),
         };
-        if (this.crashed !== undefined) throw new SimulatedCrash(this.crashed);
+        const crashed = this.invocation.getStore()?.crashed;
+        if (crashed !== undefined) throw new SimulatedCrash(crashed);
         const rule = this.match(call, args.input, 1, [
           'crash-before',
           'crash-after',
           'action-after',
         ]);
         if (rule?.fault === 'crash-before') this.crash(`before ${call.operation}`, rule, call);
-        const result = await next(args);
+        const seen = { awsService: call.aws, operation: call.operation, service: this.current };
+        let result: Awaited<ReturnType<typeof next>>;
+        try {
+          result = await next(args);
+        } catch (error) {
+          this.calls.push({ ...seen, ok: false });
+          throw error;
+        }
+        this.calls.push({ ...seen, ok: true });
         if (rule?.fault === 'crash-after') this.crash(`after ${call.operation}`, rule, call);
         if (rule?.fault === 'action-after') {
           this.note(rule, call);
@@ -288,7 +315,9 @@ export class FaultInjector {
 
   private crash(where: string, rule: Rule, call: { aws: string; operation: string }): never {
     this.note(rule, call);
-    this.crashed = `${where} in ${this.current ?? 'the harness'}`;
-    throw new SimulatedCrash(this.crashed);
+    const crashed = `${where} in ${this.current ?? 'the harness'}`;
+    const state = this.invocation.getStore();
+    if (state) state.crashed = crashed;
+    throw new SimulatedCrash(crashed);
   }
 }

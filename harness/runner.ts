@@ -43,14 +43,45 @@ export interface Delivery {
   readonly result: HandlerResult | { status: 'error'; error: string };
 }
 
-/** A Lambda run's longest life (the functions' timeout is 900 s). */
-const LAMBDA_TIMEOUT_MS = 900_000;
+/**
+ * Lambda's waits before the retries of a failed asynchronous invocation: one minute before
+ * the first, two before the second (Lambda developer guide, "Error handling and automatic
+ * retries in Lambda").
+ */
+export const LAMBDA_RETRY_DELAYS_MS: readonly number[] = [60_000, 120_000];
 
 /** Lets a test see (and end) each invocation, e.g. to simulate a process that dies. */
 export interface InvocationHooks {
-  beforeInvoke?(service: ServiceName, envelope: Envelope, attempt: number): void;
-  /** Returns true if the process died during the invocation: its outcome is discarded. */
-  afterInvoke?(service: ServiceName, envelope: Envelope, attempt: number): boolean;
+  /**
+   * Runs one invocation (`invoke` never throws). `died`: its process died during it, so its
+   * outcome is discarded.
+   */
+  run<R>(service: ServiceName, invoke: () => Promise<R>): Promise<{ result: R; died: boolean }>;
+}
+
+/**
+ * Concurrent duplicates: EventBridge and Lambda deliver at least once, and a duplicate may run
+ * at the same moment as the original, in another execution environment.
+ */
+export interface ConcurrentDuplicates {
+  /** Every delivery of this detail-type goes to `copies` environments at once. */
+  readonly detailType: string;
+  readonly copies: number;
+  /**
+   * When the other copies start, per delivery: once the promise this returns resolves (e.g.
+   * when the first copy's call took effect), or when the first copy ends, whichever comes
+   * first. Absent: all copies start at the same instant.
+   */
+  readonly startOthers?: () => Promise<void>;
+}
+
+/** One delivery to several environments, and whether they ran at the same time. */
+export interface DuplicateRun {
+  readonly detailType: string;
+  readonly functionName: string;
+  readonly copies: number;
+  /** False if the first copy ended before the others started: they did not overlap. */
+  readonly overlapped: boolean;
 }
 
 export interface EventRunnerOptions {
@@ -59,6 +90,12 @@ export interface EventRunnerOptions {
   readonly hooks?: InvocationHooks;
   /** Deliver every event twice, as EventBridge's at-least-once delivery may. */
   readonly duplicateDeliveries?: boolean;
+  readonly concurrentDuplicates?: ConcurrentDuplicates;
+  /**
+   * Waits on the functions' clock before each retry of a failed invocation (default none:
+   * on real time a test cannot wait minutes). {@link LAMBDA_RETRY_DELAYS_MS} are Lambda's.
+   */
+  readonly retryDelaysMs?: readonly number[];
   /** Longest real wait for a one-time schedule to come due, per drain (default 60 s). */
   readonly maxScheduleWaitMs?: number;
 }
@@ -75,6 +112,8 @@ export class EventRunner {
   readonly deadLetters: Delivery[] = [];
   /** One-time schedules the runner ran, as EventBridge Scheduler would. */
   readonly schedulesRun: { name: string; detailType: string }[] = [];
+  /** Deliveries made to several environments at once ({@link ConcurrentDuplicates}). */
+  readonly duplicateRuns: DuplicateRun[] = [];
   private readonly subscriptions: Subscription[];
   private readonly taps: EventTaps;
   private readonly clock: Clock;
@@ -151,12 +190,44 @@ export class EventRunner {
         const rounds = this.options.duplicateDeliveries ? 2 : 1;
         for (let round = 0; round < rounds; round++) {
           for (const sub of this.subscriptions.filter((s) => matchesPattern(s.pattern, envelope))) {
-            await this.invoke(sub, envelope);
+            const concurrent = this.options.concurrentDuplicates;
+            if (concurrent?.detailType === envelope['detail-type']) {
+              await this.invokeConcurrently(sub, envelope, concurrent);
+            } else {
+              await this.invoke(sub, envelope);
+            }
           }
         }
       }
     }
     throw new Error(`runner: more than ${maxEvents} events without quiescence`);
+  }
+
+  /**
+   * Delivers one envelope to `copies` environments of the function at once, each with
+   * Lambda's retries ({@link invoke}); see {@link ConcurrentDuplicates}.
+   */
+  async invokeConcurrently(
+    sub: Subscription,
+    envelope: Envelope,
+    { copies, startOthers }: ConcurrentDuplicates,
+  ): Promise<Delivery[]> {
+    let firstEnded = false;
+    const gate = startOthers?.() ?? Promise.resolve();
+    const first = this.invoke(sub, envelope).finally(() => {
+      firstEnded = true;
+    });
+    await Promise.race([gate, first]);
+    const overlapped = !firstEnded;
+    const others = Array.from({ length: copies - 1 }, () => this.invoke(sub, envelope));
+    const deliveries = await Promise.all([first, ...others]);
+    this.duplicateRuns.push({
+      detailType: envelope['detail-type'],
+      functionName: sub.functionName,
+      copies,
+      overlapped,
+    });
+    return deliveries;
   }
 
   /** Subscriptions whose pattern matches the envelope (the functions it would invoke). */
@@ -173,24 +244,27 @@ export class EventRunner {
   async invoke(sub: Subscription, envelope: Envelope): Promise<Delivery> {
     let delivery: Delivery | undefined;
     for (let attempt = 1; attempt <= 1 + sub.maximumRetryAttempts; attempt++) {
-      const endsAt = this.clock.now().getTime() + LAMBDA_TIMEOUT_MS;
+      const delay = attempt > 1 ? this.options.retryDelaysMs?.[attempt - 2] : undefined;
+      if (delay) await this.clock.sleep(delay);
+      const endsAt = this.clock.now().getTime() + sub.timeoutSeconds * 1000;
       const context = {
         functionName: `keyrot-${sub.service}-local-${sub.functionName}`,
         awsRequestId: randomUUID(),
         getRemainingTimeInMillis: () => Math.max(0, endsAt - this.clock.now().getTime()),
       } as unknown as Context;
+      const run = async (): Promise<Delivery['result']> => {
+        try {
+          return await functionOf(this.functions, sub)(envelope, context);
+        } catch (error) {
+          const name = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+          return { status: 'error', error: name };
+        }
+      };
       const { hooks } = this.options;
-      hooks?.beforeInvoke?.(sub.service, envelope, attempt);
-      let result: Delivery['result'];
-      try {
-        result = await functionOf(this.functions, sub)(envelope, context);
-      } catch (error) {
-        const name = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-        result = { status: 'error', error: name };
-      }
-      if (hooks?.afterInvoke?.(sub.service, envelope, attempt)) {
-        result = { status: 'error', error: 'Runtime.ExitError: the process died' };
-      }
+      const ran = hooks ? await hooks.run(sub.service, run) : { result: await run(), died: false };
+      const result: Delivery['result'] = ran.died
+        ? { status: 'error', error: 'Runtime.ExitError: the process died' }
+        : ran.result;
       delivery = this.note(sub, envelope, attempt, result);
       if (result.status !== 'error') break;
     }

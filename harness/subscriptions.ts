@@ -29,10 +29,14 @@ export interface Subscription {
    * on-failure destination.
    */
   readonly maximumRetryAttempts: number;
+  /** The function's `timeout` in seconds (osls's default, 6, if it states none). */
+  readonly timeoutSeconds: number;
 }
 
 /** Lambda's default for `maximumRetryAttempts` of an asynchronous invocation. */
 const LAMBDA_DEFAULT_RETRY_ATTEMPTS = 2;
+/** The Serverless Framework's default function timeout, in seconds. */
+const SERVERLESS_DEFAULT_TIMEOUT_SECONDS = 6;
 
 /** A rule's bus: an ARN, a name (created by the stack), or a `Ref` to the stack's own bus. */
 type EventBusRef = string | { Ref: string };
@@ -46,6 +50,7 @@ interface ServerlessFile {
       handler?: string;
       reservedConcurrency?: number | string;
       maximumRetryAttempts?: number | string;
+      timeout?: number | string;
       events?: { eventBridge?: { eventBus: EventBusRef; pattern: EventPattern } }[];
     }
   >;
@@ -89,6 +94,7 @@ export function loadSubscriptions(
             pattern: resolve(eventBridge.pattern),
             ...(reserved && { reservedConcurrency: reserved }),
             maximumRetryAttempts: retries,
+            timeoutSeconds: Number(resolve(fn.timeout ?? SERVERLESS_DEFAULT_TIMEOUT_SECONDS)),
           },
         ];
       }),

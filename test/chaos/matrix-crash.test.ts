@@ -6,6 +6,7 @@
  */
 import type { FaultRule } from '../../harness/faults';
 import type { ServiceName } from '../../harness/subscriptions';
+import type { ChaosWorld, Check } from '../support/chaos';
 import { crashedAndRedelivered, defineCases, oneNewKey, oneUpdate, type Case } from './cases';
 
 /** Ledger sort key of a step, as the conditional put writes it. */
@@ -16,6 +17,7 @@ function crashAfter(
   service: ServiceName,
   between: string,
   rule: Omit<FaultRule, 'fault' | 'service'>,
+  more: (world: ChaosWorld) => Check[] = () => [],
 ): Case {
   return {
     id: `crash-${id}`,
@@ -31,8 +33,15 @@ function crashAfter(
       crashedAndRedelivered(world, service),
       await oneNewKey(world),
       oneUpdate(world),
+      ...more(world),
     ],
   };
+}
+
+/** The rotation's end was announced (`KeyRetired` on the API bus), once or more. */
+function retiredAnnounced(world: ChaosWorld): Check {
+  const announced = world.env.runner.events.filter((e) => e['detail-type'] === 'KeyRetired');
+  return { name: 'KeyRetired announced', ok: announced.length > 0, detail: `${announced.length}` };
 }
 
 const ledgerWrite = (n: number, name: string) => ({
@@ -103,10 +112,14 @@ const cases: Case[] = [
     'KEYS_RETIRED and COMPLETED',
     ledgerWrite(8, 'KEYS_RETIRED'),
   ),
-  crashAfter('completed', 'key-reaper', 'COMPLETED (lock released) and publishing KeyRetired', {
-    operations: ['TransactWriteItems'],
-    inputContains: step(10, 'COMPLETED'),
-  }),
+  // The redelivery finds the rotation closed and announces KeyRetired again.
+  crashAfter(
+    'completed',
+    'key-reaper',
+    'COMPLETED (lock released) and publishing KeyRetired',
+    { operations: ['TransactWriteItems'], inputContains: step(10, 'COMPLETED') },
+    (world) => [retiredAnnounced(world)],
+  ),
 ];
 
 defineCases(__filename, cases);

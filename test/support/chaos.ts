@@ -18,7 +18,11 @@ import type { LocalEnvironment } from '../../harness/local-env';
 import type { LocalKeyrotOptions } from '../../harness/local-keyrot';
 import { startMoto, type MotoServer } from '../../harness/moto';
 import { ORIGIN_ID } from '../../harness/provision';
-import type { EventRunnerOptions } from '../../harness/runner';
+import {
+  LAMBDA_RETRY_DELAYS_MS,
+  type ConcurrentDuplicates,
+  type EventRunnerOptions,
+} from '../../harness/runner';
 import { ScaledClock, seededRandom } from '../../harness/sim-clock';
 import { EdgeProxy } from '../../harness/traffic/edge-proxy';
 import { LoadClient, type LoadOptions, type LoadReport } from '../../harness/traffic/load';
@@ -35,6 +39,8 @@ export interface ChaosOptions {
   /** CloudFront's propagation window, simulated (default 1 minute). */
   readonly propagationMs?: number;
   readonly edgeLocations?: number;
+  /** False: CloudFront's IfMatch check is not atomic with the write (a negative control). */
+  readonly atomicEdgeUpdates?: boolean;
   /** Seed of the edge locations' adoption delays. */
   readonly seed?: number;
   /** API Gateway's delay before it honours a new key, and after it stops (simulated). */
@@ -46,6 +52,16 @@ export interface ChaosOptions {
   /** The reaper's grace after Deployed (simulated, default 30 s). */
   readonly graceMs?: number;
   readonly faults?: readonly FaultRule[];
+  /**
+   * Every delivery of `detailType` goes to `copies` environments at once; the other copies
+   * start right after the first copy's call matching `after` took effect (at the same
+   * instant when absent).
+   */
+  readonly concurrentDuplicates?: {
+    readonly detailType: string;
+    readonly copies: number;
+    readonly after?: Omit<FaultRule, 'fault' | 'action' | 'times' | 'skip'>;
+  };
   readonly runner?: Omit<EventRunnerOptions, 'clock' | 'hooks'>;
   readonly keyrot?: Omit<
     LocalKeyrotOptions,
@@ -78,6 +94,7 @@ export class ChaosWorld {
       edgeLocations: options.edgeLocations ?? 4,
       now: () => clock.now().getTime(),
       random: seededRandom(options.seed ?? 1),
+      atomicUpdates: options.atomicEdgeUpdates ?? true,
     });
     const origin = await OriginSimulator.listen({
       clock,
@@ -107,7 +124,14 @@ export class ChaosWorld {
             options.readinessTimeoutMs ?? Math.max(5 * MINUTE, 5 * SECOND * clock.scale),
         }),
       },
-      runner: { ...options.runner, hooks: faults.hooks },
+      runner: {
+        retryDelaysMs: LAMBDA_RETRY_DELAYS_MS,
+        ...options.runner,
+        ...(options.concurrentDuplicates && {
+          concurrentDuplicates: concurrentDuplicates(options.concurrentDuplicates, faults),
+        }),
+        hooks: faults.hooks,
+      },
     });
     try {
       await origin.watch(env.world);
@@ -180,6 +204,22 @@ export class ChaosWorld {
     await this.origin.stop();
     await this.env.stop();
   }
+}
+
+/** The runner's concurrent duplicates, gated (per delivery) on the first copy's call. */
+function concurrentDuplicates(
+  { detailType, copies, after }: NonNullable<ChaosOptions['concurrentDuplicates']>,
+  faults: FaultInjector,
+): ConcurrentDuplicates {
+  if (!after) return { detailType, copies };
+  return {
+    detailType,
+    copies,
+    startOthers: () =>
+      new Promise<void>((open) =>
+        faults.add({ ...after, fault: 'action-after', action: async () => open() }),
+      ),
+  };
 }
 
 /**
