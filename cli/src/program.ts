@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { Clock } from '@keyrot/shared';
+import { DEFAULT_KEY_AGE_POLICY_DAYS } from '@keyrot/shared/src/schedule';
 import { version } from '../package.json';
 import { exportLedger, listRotations, showRotation, type ListOptions } from './commands/ledger';
 import { doctor, type DoctorOptions } from './commands/doctor';
@@ -128,7 +129,7 @@ export async function run(
   program
     .command('status')
     .description('every target: current key, its age, last rotation, rotation in flight')
-    .option('--policy-days <days>', 'largest allowed key age', '31')
+    .option('--policy-days <days>', 'largest allowed key age', String(DEFAULT_KEY_AGE_POLICY_DAYS))
     .option('--older-than <days>', 'only targets whose key is older (or of unknown age)')
     .addHelpText(
       'after',
@@ -283,12 +284,12 @@ export async function run(
     .addOption(
       new Option('--format <format>', 'report format').choices(['md', 'html', 'csv']).default('md'),
     )
-    .option('--policy-days <days>', 'largest allowed key age', '31')
+    .option('--policy-days <days>', 'largest allowed key age', String(DEFAULT_KEY_AGE_POLICY_DAYS))
     .option('--target <name>', 'one target only')
     .addHelpText(
       'after',
       examples(
-        ['report --since 2026-11-01', 'Markdown: per target and month, against a 31-day policy'],
+        ['report --since 2026-11-01', 'Markdown: per target and month, against the default policy'],
         [
           'report --since 2026-01-01 --format html > report.html',
           'one self-contained page for auditors',

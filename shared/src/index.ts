@@ -75,6 +75,7 @@ export { lambdaClients, lazyHandler } from './lambda';
 export {
   type BeginResult,
   type CurrentKeyRecord,
+  DEFAULT_LOCK_SECONDS,
   DynamoDbLedger,
   DynamoDbLedgerQueries,
   type Ledger,

@@ -7,6 +7,7 @@ import {
   ApiGatewayKeyStore,
   createLogger,
   DynamoDbLedger,
+  DEFAULT_LOCK_SECONDS,
   envVar,
   EventBridgePublisher,
   kmsKeyArnSchema,
@@ -28,7 +29,7 @@ export const configSchema = z.object({
   EVENT_BUS_NAME: envVar.name(),
   LEDGER_TABLE_NAME: envVar.name(),
   EDGE_KMS_KEY_ARN: kmsKeyArnSchema,
-  LOCK_SECONDS: envVar.number(6 * 3600, 60),
+  LOCK_SECONDS: envVar.number(DEFAULT_LOCK_SECONDS, 60),
   HEALTH_CHECK_URL: envVar.optionalUrl(),
   READINESS_TIMEOUT_SECONDS: envVar.number(60, 1, 600),
 });

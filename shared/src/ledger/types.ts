@@ -12,6 +12,12 @@ export type BeginResult =
   { readonly status: 'started' } | { readonly status: 'refused'; readonly holder: Lock };
 
 /** Port: the rotation ledger (steps, the per-target lock, the per-rotation lease). */
+/**
+ * How long a rotation holds its target's lock by default (the issuer's `LOCK_SECONDS`): the
+ * longest a rotation may take, from its request to its old key retired.
+ */
+export const DEFAULT_LOCK_SECONDS = 6 * 3600;
+
 export interface Ledger extends LeaseStore {
   /** Every step of one rotation, in order. */
   timeline(rotationId: string): Promise<StepRecord[]>;
