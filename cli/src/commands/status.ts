@@ -1,6 +1,7 @@
 import {
   errorOf,
   isOutcome,
+  rotationState,
   type CurrentKeyRecord,
   type Lock,
   type StepRecord,
@@ -194,7 +195,7 @@ async function lastStart(ctx: CliContext, target: string): Promise<string | unde
 async function inFlight(ctx: CliContext, lock: Lock, now: Date): Promise<TargetStatus['inFlight']> {
   const steps: StepRecord[] = await ctx.ledger.timeline(lock.rotationId);
   const last = steps[steps.length - 1];
-  const closed = steps.some((s) => s.step === 'COMPLETED' || s.step === 'FAILED');
+  const closed = rotationState(steps).phase === 'ended';
   return {
     rotationId: lock.rotationId,
     step: last?.step ?? 'none',

@@ -1,4 +1,4 @@
-import type { Clock, KeyrotLogger, Ledger } from '@keyrot/shared';
+import { lastCompletion, type Clock, type KeyrotLogger, type Ledger } from '@keyrot/shared';
 
 export interface TargetHealth {
   readonly target: string;
@@ -28,7 +28,7 @@ export async function checkRotations(
         deps.ledger.history(target, 100),
         deps.ledger.lockOf(target),
       ]);
-      const completed = history.find((s) => s.step === 'COMPLETED');
+      const completed = lastCompletion(history);
       const health: TargetHealth = {
         target,
         keyAgeDays: completed ? (now - Date.parse(completed.at)) / DAY_MS : null,

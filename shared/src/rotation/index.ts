@@ -22,7 +22,7 @@ export {
   type StepOf,
   type StepRecord,
 } from './steps';
-export { rotationState, type Phase, type RotationState } from './state';
+export { lastCompletion, rotationState, type Phase, type RotationState } from './state';
 export {
   STEP_RULES,
   closeAction,

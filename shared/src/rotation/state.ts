@@ -75,6 +75,14 @@ export function rotationState(steps: readonly StepRecord[]): RotationState {
   };
 }
 
+/**
+ * The newest completed rotation in a target's history (newest first, across rotations): the
+ * one that made its current key. Its time is the key's age for the key-age alarm.
+ */
+export function lastCompletion(history: readonly StepRecord[]): StepOf<'COMPLETED'> | undefined {
+  return history.find((s): s is StepOf<'COMPLETED'> => s.step === 'COMPLETED');
+}
+
 /** The later of two steps in the protocol's order (equal order: the later time). */
 const later = (a: StepRecord, b: StepRecord) =>
   STEP_ORDER[b.step] > STEP_ORDER[a.step] ||
