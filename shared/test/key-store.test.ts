@@ -70,7 +70,7 @@ describe('ApiGatewayKeyStore', () => {
       const error = await failureOf(newStore().tagKey('nope', {}));
 
       expect(error).toBeInstanceOf(ResourceNotFoundError);
-      expect(error.message).toBe('--key-id nope not found: no such API key');
+      expect((error as Error).message).toBe('--key-id nope not found: no such API key');
     });
   });
 

@@ -256,7 +256,7 @@ async function lockFinding(
   );
 }
 
-type EdgeHeader =
+export type EdgeHeader =
   | { kind: 'header'; fingerprint: string }
   | { kind: 'problem'; problem: string }
   | { kind: 'unread'; error: string };
@@ -267,7 +267,7 @@ type EdgeHeader =
  * with another account's credentials a distribution that exists is not found, so the CLI
  * cannot tell drift from a wrong profile. Unreachable endpoints still throw (exit 5).
  */
-async function readEdgeHeader(ctx: CliContext, target: Target): Promise<EdgeHeader> {
+export async function readEdgeHeader(ctx: CliContext, target: Target): Promise<EdgeHeader> {
   let config;
   try {
     config = await ctx.cloudFront.send(
@@ -314,7 +314,7 @@ function isServiceRefusal(error: unknown): boolean {
 }
 
 /** The account whose credentials the edge reads used, or why it is unknown. */
-async function edgeAccount(ctx: CliContext): Promise<string> {
+export async function edgeAccount(ctx: CliContext): Promise<string> {
   try {
     return (await ctx.edgeSts.send(new GetCallerIdentityCommand({}))).Account ?? 'unknown';
   } catch (error) {
