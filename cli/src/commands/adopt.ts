@@ -110,16 +110,18 @@ export async function adopt(ctx: CliContext, options: AdoptOptions): Promise<Exi
   refuseOtherOwner(target, key);
 
   const recorded = (state.adoptedKeys ?? []).find((a) => a.keyId === keyId);
-  const ownKey = keyrotCreated(target, key);
-  if (ownKey || (recorded && isManagedFor(target.name, key.tags))) {
-    const status: AdoptStatus = ownKey ? 'keyrot-created' : 'already-adopted';
+  const known = { target: target.name, key: ref, keyName: key.name };
+  if (keyrotCreated(target, key)) {
+    const rotation = key.tags[KEY_TAGS.rotation] ?? '?';
+    note('adoption', `keyrot created this key (rotation ${rotation}): nothing to adopt`);
+    return done(ctx, checks, { status: 'keyrot-created', ...known });
+  }
+  if (recorded && isManagedFor(target.name, key.tags)) {
     note(
       'adoption',
-      ownKey
-        ? `keyrot created this key (rotation ${key.tags[KEY_TAGS.rotation] ?? '?'}): nothing to adopt`
-        : `already adopted (${recorded!.rotationId} at ${recorded!.adoptedAt}): nothing to do`,
+      `already adopted (${recorded.rotationId} at ${recorded.adoptedAt}): nothing to do`,
     );
-    return done(ctx, checks, { status, target: target.name, key: ref, keyName: key.name });
+    return done(ctx, checks, { status: 'already-adopted', ...known });
   }
 
   const edge = await readEdgeHeader(ctx, target);
