@@ -268,6 +268,17 @@ describe("the seed's hand-made key (the target's name, untagged)", () => {
     expect((await liveKeysOnPlan(env.world)).sort()).toEqual(
       [env.world.api.otherClientKeyId, state.newKey!.id].sort(),
     );
+    // The history shows the adoption as its own row, then the rotation.
+    const listed = await cli.run('-o', 'json', 'ledger', 'list', '--target', TARGET);
+    expect(
+      (JSON.parse(listed.stdout) as { rotationId: string; outcome: string }[]).map((r) => [
+        r.rotationId,
+        r.outcome,
+      ]),
+    ).toEqual([
+      [rotationId, 'COMPLETED'],
+      [adoptionId(seedKey), 'ADOPTED'],
+    ]);
   });
 });
 
