@@ -1,5 +1,5 @@
 """Starts moto's server (same arguments as `python -m moto.server`) with DynamoDB's isolation,
-six speed fixes, one API Gateway correction and what moto's CloudFormation lacks for keyrot's
+six speed fixes, two API Gateway corrections and what moto's CloudFormation lacks for keyrot's
 templates (harness/moto_cloudformation.py, so that `serverless deploy` works on it).
 
 Test infrastructure only (harness/moto.ts runs it).
@@ -34,6 +34,7 @@ Corrections, each making moto answer as AWS does (see each function's docstring)
 7. API Gateway: DeleteApiKey also removes the key from every usage plan.
 8. CloudFormation: the resource types and fixes of harness/moto_cloudformation.py (the S3
    bucket-policy condition at start, the rest on the first CloudFormation request).
+9. API Gateway: TagResource on an API key's ARN tags the key (`keyrot adopt`).
 """
 
 import copy
@@ -176,6 +177,42 @@ def remove_deleted_keys_from_usage_plans() -> None:
     APIGatewayBackend.delete_api_key = delete_api_key
 
 
+def tag_api_keys() -> None:
+    """TagResource on `arn:aws:apigateway:<region>::/apikeys/<id>` tags that API key.
+
+    AWS: API keys are taggable resources; TagResource merges the tags into the key's, and
+    GetApiKey/GetApiKeys return them. moto's TagResource knows stages only: for a key's ARN it
+    looked for a stage named after the ARN's parts and failed. Now a key's ARN tags the key
+    (NotFoundException for an unknown key, as AWS answers); every other ARN goes to moto.
+    """
+    import json
+    from urllib.parse import unquote
+
+    import moto.apigateway.urls as urls
+    from moto.apigateway.exceptions import ApiKeyNotFoundException
+    from moto.apigateway.responses import APIGatewayResponse
+
+    # The server decodes the ARN's slashes before routing: a key's ARN needs its own route.
+    route = "{0}/tags/arn:(?P<partition>[^/]+):apigateway:(?P<region_name>[^/]+)::/apikeys/(?P<apikey>[^/]+)$"
+    urls.url_paths[route] = APIGatewayResponse.dispatch
+    original = APIGatewayResponse.tag_resource
+
+    def tag_resource(self):
+        arn = unquote(self.path.split("/tags/")[1])
+        resource = arn.split("::", 1)[1] if "::" in arn else ""
+        parts = resource.strip("/").split("/")
+        if len(parts) != 2 or parts[0] != "apikeys":
+            return original(self)
+        key = self.backend.keys.get(parts[1])
+        if key is None:
+            raise ApiKeyNotFoundException()
+        tags = self._get_param("tags") or {}
+        key.tags = {**(key.tags or {}), **tags}
+        return json.dumps({"item": tags})
+
+    APIGatewayResponse.tag_resource = tag_resource
+
+
 def quiet_request_log() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
@@ -188,6 +225,7 @@ if __name__ == "__main__":
     read_retention_period_directly()
     list_service_folders_once()
     remove_deleted_keys_from_usage_plans()
+    tag_api_keys()
     moto_cloudformation.install()
     quiet_request_log()
     sys.exit(main())

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { Clock } from '@keyrot/shared';
 import { DEFAULT_KEY_AGE_POLICY_DAYS } from '@keyrot/shared/src/schedule';
 import { version } from '../package.json';
+import { adopt, type AdoptOptions } from './commands/adopt';
 import { exportLedger, listRotations, showRotation, type ListOptions } from './commands/ledger';
 import { doctor, type DoctorOptions } from './commands/doctor';
 import { redrive, type RedriveOptions } from './commands/redrive';
@@ -24,8 +25,9 @@ const EXIT_CODES_HELP = `
 Exit codes:
   0  success
   1  internal error (a bug)
-  2  bad input: option, date, unknown target or rotation, invalid targets file
-  3  verify found drift
+  2  bad input: option, date, unknown target or rotation, invalid targets file; adopt
+     refused the key (not on the plan, disabled, another target's, not sent by the edge)
+  3  verify found drift (incl. an edge key keyrot does not manage: keyrot adopt fixes it)
   4  the rotation followed by --wait failed, was refused or rejected
   5  AWS unreachable or refused a call (endpoint, credentials, permissions, table); verify
      could not read the edge (e.g. no --edge-profile: read with the API account's credentials)
@@ -74,7 +76,7 @@ export async function run(
     )
     .option(
       '--edge-profile <name>',
-      "edge account profile, for verify's CloudFront read (default: --profile)",
+      "edge account profile, for verify's and adopt's CloudFront read (default: --profile)",
     )
     .option('--edge-endpoint <url>', 'edge account endpoint URL (default: --endpoint)')
     .option('--table <name>', `ledger table (default: $KEYROT_LEDGER_TABLE or ${DEFAULT_TABLE})`)
@@ -163,6 +165,33 @@ export async function run(
       ),
     )
     .action(withContext((ctx, opts: Parameters<typeof verify>[1]) => verify(ctx, opts)));
+
+  program
+    .command('adopt')
+    .description(
+      'hand an existing key keyrot did not create to a target (tag it, record ADOPTED): its next rotation retires it',
+    )
+    .requiredOption('--target <name>', 'the target the key becomes part of')
+    .requiredOption('--key-id <id>', "the API key id (on the target's usage plan)")
+    .option('--yes', 'tag the key and record the adoption (without: check only, change nothing)')
+    .option(
+      '--force',
+      "adopt a key the edge does not send (the next rotation deletes it: be sure it is the target's)",
+    )
+    .addHelpText(
+      'after',
+      examples(
+        [
+          'adopt --target kloudpepper-api-key --key-id a1b2c3d4e5 --edge-profile keyrot-edge',
+          'check the key the edge sends can be adopted; changes nothing',
+        ],
+        [
+          'adopt --target kloudpepper-api-key --key-id a1b2c3d4e5 --edge-profile keyrot-edge --yes',
+          'tag it and record ADOPTED; the next rotation retires it',
+        ],
+      ),
+    )
+    .action(withContext((ctx, opts: AdoptOptions) => adopt(ctx, opts)));
 
   const ledger = program.command('ledger').description('read the rotation ledger');
   ledger

@@ -15,11 +15,19 @@ export const REJECTED_TARGET = '-';
 
 /** Whether a step opens a rotation's record (the first step it can have). */
 export const opensRotation = (step: StepRecord): boolean =>
-  step.step === 'REQUESTED' || step.step === 'REFUSED' || step.step === 'REJECTED';
+  step.step === 'REQUESTED' ||
+  step.step === 'REFUSED' ||
+  step.step === 'REJECTED' ||
+  step.step === 'ADOPTED';
 
 /** The keys a step is about: the listed, retired or rolled-back keys, else its new key. */
 export function keysOf(step: StepRecord): readonly KeyRef[] {
-  if (step.step === 'KEYS_LISTED' || step.step === 'KEYS_RETIRED' || step.step === 'ROLLED_BACK') {
+  if (
+    step.step === 'KEYS_LISTED' ||
+    step.step === 'KEYS_RETIRED' ||
+    step.step === 'ROLLED_BACK' ||
+    step.step === 'ADOPTED'
+  ) {
     return listedKeys(step) ?? [];
   }
   const newKey = newKeyOf(step);
@@ -68,6 +76,10 @@ export function describeStep(step: StepRecord): string {
       return `refused: ${refusalText(step)}`;
     case 'REJECTED':
       return `event rejected: ${errorText(step)}`;
+    case 'ADOPTED':
+      return `key ${keyText(step.keys)} named ${step.keyName} adopted by ${step.requestedBy}${
+        step.atEdge ? ' (the edge sent it)' : ' (--force: the edge did not send it)'
+      }; the next rotation retires it`;
   }
 }
 

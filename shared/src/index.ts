@@ -9,7 +9,9 @@ export { AWS_RETRY } from './aws/config';
 // API Gateway keys
 export {
   ApiGatewayKeyStore,
+  apiKeyArn,
   KEY_TAGS,
+  type KeyDescription,
   type KeyStore,
   type NamedKey,
   type PlanKey,
@@ -73,6 +75,8 @@ export {
 export { lambdaClients, lazyHandler } from './lambda';
 // the ledger: table, steps, writes and queries
 export {
+  type AdoptedKey,
+  type AdoptResult,
   type BeginResult,
   type CurrentKeyRecord,
   DEFAULT_LOCK_SECONDS,

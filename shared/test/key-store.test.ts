@@ -8,6 +8,7 @@ import {
   GetApiKeysCommand,
   GetUsagePlanKeysCommand,
   NotFoundException,
+  TagResourceCommand,
   TooManyRequestsException,
 } from '@aws-sdk/client-api-gateway';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -51,6 +52,56 @@ afterEach(() => {
 });
 
 describe('ApiGatewayKeyStore', () => {
+  describe('tagKey', () => {
+    it("tags the key's ARN in the client's region", async () => {
+      apiGateway.on(TagResourceCommand).resolves({});
+
+      await newStore().tagKey('k1', { [KEY_TAGS.managed]: 'true', [KEY_TAGS.target]: NAME });
+
+      expect(apiGateway.commandCalls(TagResourceCommand)[0]?.args[0].input).toEqual({
+        resourceArn: 'arn:aws:apigateway:eu-west-1::/apikeys/k1',
+        tags: { [KEY_TAGS.managed]: 'true', [KEY_TAGS.target]: NAME },
+      });
+    });
+
+    it('names --key-id when there is no such key', async () => {
+      apiGateway.on(TagResourceCommand).rejects(notFound('Invalid API Key identifier'));
+
+      const error = await failureOf(newStore().tagKey('nope', {}));
+
+      expect(error).toBeInstanceOf(ResourceNotFoundError);
+      expect((error as Error).message).toBe('--key-id nope not found: no such API key');
+    });
+  });
+
+  describe('describeKey', () => {
+    it('reads the key without its value; undefined when there is none', async () => {
+      apiGateway
+        .on(GetApiKeyCommand)
+        .resolvesOnce({
+          id: 'k1',
+          name: 'hand-made',
+          enabled: true,
+          tags: { owner: 'ops' },
+          createdDate: new Date('2025-01-02T03:04:05.000Z'),
+        })
+        .rejectsOnce(notFound('Invalid API Key identifier'));
+
+      await expect(newStore().describeKey('k1')).resolves.toEqual({
+        id: 'k1',
+        name: 'hand-made',
+        enabled: true,
+        tags: { owner: 'ops' },
+        createdAt: '2025-01-02T03:04:05.000Z',
+      });
+      expect(apiGateway.commandCalls(GetApiKeyCommand)[0]?.args[0].input).toEqual({
+        apiKey: 'k1',
+        includeValue: false,
+      });
+      await expect(newStore().describeKey('k2')).resolves.toBeUndefined();
+    });
+  });
+
   describe('listKeysNamed', () => {
     it('keeps only exact names from the prefix match of nameQuery, across pages', async () => {
       apiGateway

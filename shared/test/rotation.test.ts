@@ -3,17 +3,25 @@
  * record what, each service's decision, the typed metric map, legacy entries, and the lease.
  */
 import {
+  adoptionCandidates,
+  adoptionId,
   closeAction,
   invocationOf,
   issuerAction,
   mayRollBack,
   OUTCOME_METRICS,
+  KEY_TAGS,
+  recordsStep,
   refusalToRecord,
+  STEP_RULES,
+  supersededKeys,
   retireAction,
   rotationState,
   stepsOf,
   storedStep,
   withLease,
+  type KeyTags,
+  type Step,
   type StepRecord,
 } from '../src';
 import { FakeClock, FakeLedger } from '../../test/support/fakes';
@@ -112,6 +120,104 @@ describe('who records what', () => {
     expect(() => reaper('KEY_CREATED', { newKey: NEW_KEY })).toThrow(
       'protocol: key-reaper does not record KEY_CREATED',
     );
+  });
+});
+
+describe('ADOPTED (keyrot adopt)', () => {
+  const cli = stepsOf(
+    'keyrot-cli',
+    { rotationId: adoptionId('handkey001'), target: TARGET.name },
+    actor(API_ACCOUNT, 'keyrot-cli'),
+    clock,
+  );
+  const adopted = () =>
+    cli('ADOPTED', {
+      keys: [OLD_KEY],
+      keyName: 'hand-made',
+      targetSpec: TARGET,
+      atEdge: true,
+      forced: false,
+      requestedBy: 'arn:aws:iam::111111111111:user/ops',
+    });
+
+  it('is recorded by the CLI only, in a record of its own', () => {
+    expect(adoptionId('handkey001')).toBe('adopt_handkey001');
+    expect(adopted()).toMatchObject({ step: 'ADOPTED', rotationId: 'adopt_handkey001' });
+    expect(refusalToRecord('keyrot-cli', adopted(), rotationState([]))).toBeUndefined();
+    expect(refusalToRecord('key-issuer', adopted(), rotationState([]))).toBe(
+      'key-issuer does not record ADOPTED',
+    );
+    expect(refusalToRecord('key-reaper', adopted(), rotationState([]))).toBe(
+      'key-reaper does not record ADOPTED',
+    );
+    expect(() => issuer('ADOPTED', adopted())).toThrow(
+      'protocol: key-issuer does not record ADOPTED',
+    );
+    // Never inside a rotation's record.
+    expect(refusalToRecord('keyrot-cli', adopted(), rotationState(upTo('REQUESTED')))).toBe(
+      'ADOPTED after REQUESTED',
+    );
+  });
+
+  it('the CLI records nothing but ADOPTED: no rotation step, no rejection', () => {
+    const steps = Object.keys(STEP_RULES) as Step[];
+    expect(steps.filter((s) => recordsStep('keyrot-cli', s))).toEqual(['ADOPTED']);
+    expect(() => cli('COMPLETED', { newKey: NEW_KEY, keys: [], targetSpec: TARGET })).toThrow(
+      'protocol: keyrot-cli does not record COMPLETED',
+    );
+    // The services still record REJECTED ('any').
+    expect(recordsStep('key-issuer', 'REJECTED')).toBe(true);
+    expect(recordsStep('key-reaper', 'REJECTED')).toBe(true);
+  });
+
+  it('opens no rotation: its record has no phase past none', () => {
+    expect(rotationState([adopted()])).toMatchObject({ phase: 'none', supersededKeys: [] });
+  });
+});
+
+describe('the supersede rule', () => {
+  const plan = [
+    { id: 'ownkey0001', name: TARGET.apiKeyName, fingerprint: '111111111111' },
+    { id: 'seedkey001', name: TARGET.apiKeyName, fingerprint: '222222222222' },
+    { id: 'handkey001', name: 'hand-made', fingerprint: '333333333333' },
+    { id: 'partner001', name: 'partner-client-key', fingerprint: '444444444444' },
+    { id: 'otherkey01', name: 'other-name', fingerprint: '555555555555' },
+    { id: 'newkey0001', name: TARGET.apiKeyName, fingerprint: 'aaaaaaaaaaaa' },
+  ];
+  const tagsFor = (target: string) => ({ [KEY_TAGS.managed]: 'true', [KEY_TAGS.target]: target });
+
+  it("supersedes the target's name and the keys adopted for it, never the new key", () => {
+    const tags = new Map<string, KeyTags>([
+      ['handkey001', tagsFor(TARGET.name)],
+      ['partner001', { owner: 'partner' }],
+      ['otherkey01', tagsFor('another-target')],
+    ]);
+    expect(supersededKeys(TARGET, plan, tags, 'newkey0001').map((k) => k.id)).toEqual([
+      'ownkey0001',
+      'seedkey001',
+      'handkey001',
+    ]);
+  });
+
+  it('never supersedes a key of another name without both tags of the target', () => {
+    const cases: KeyTags[] = [
+      {},
+      { [KEY_TAGS.target]: TARGET.name },
+      { [KEY_TAGS.managed]: 'true' },
+      { [KEY_TAGS.managed]: 'false', [KEY_TAGS.target]: TARGET.name },
+      tagsFor('another-target'),
+    ];
+    for (const tags of cases) {
+      const ids = supersededKeys(TARGET, plan, new Map([['handkey001', tags]])).map((k) => k.id);
+      expect(ids).not.toContain('handkey001');
+    }
+  });
+
+  it('reads tags only of the adopted keys of another name that are on the plan', () => {
+    expect(adoptionCandidates(TARGET, plan, ['handkey001', 'seedkey001', 'gonekey001'])).toEqual([
+      'handkey001',
+    ]);
+    expect(adoptionCandidates(TARGET, plan, [])).toEqual([]);
   });
 });
 

@@ -81,6 +81,7 @@ describe('keyrot verify without the edge account', () => {
     expect(Object.fromEntries(findings.map((f) => [f.check, f.status]))).toEqual({
       'edge-header': 'unread',
       'header-key-live': 'n/a',
+      'header-key-managed': 'n/a',
       'ledger-current-key': 'n/a',
       'stray-keys': 'ok',
       lock: 'ok',

@@ -302,6 +302,7 @@ describe('keyrot verify', () => {
     expect(status).toEqual({
       'edge-header': 'ok',
       'header-key-live': 'ok',
+      'header-key-managed': 'ok',
       'ledger-current-key': 'ok',
       'stray-keys': 'ok',
       lock: 'ok',
@@ -361,6 +362,7 @@ describe('keyrot verify', () => {
     expect(status).toEqual({
       'edge-header': 'ok',
       'header-key-live': 'drift',
+      'header-key-managed': 'n/a',
       'ledger-current-key': 'drift',
       'stray-keys': 'drift',
       lock: 'drift',

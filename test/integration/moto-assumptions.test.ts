@@ -13,6 +13,7 @@ import {
   GetApiKeyCommand,
   GetApiKeysCommand,
   GetUsagePlanKeysCommand,
+  TagResourceCommand,
 } from '@aws-sdk/client-api-gateway';
 import {
   CloudFrontClient,
@@ -349,6 +350,19 @@ describe('API Gateway', () => {
       expect(await planKeyIds(scratch())).toContain(keyId);
       await apigw.send(new DeleteApiKeyCommand({ apiKey: keyId }));
       expect(await planKeyIds(scratch())).not.toContain(keyId);
+    });
+
+    it("TagResource on a key's ARN merges tags into the key, as AWS (harness/moto_server.py fixes moto)", async () => {
+      const { apigw, api, keyId } = await probeKey('assumptions-tagged', { tags: { a: '1' } });
+      const arn = (id: string) => `arn:aws:apigateway:${api.session.region}::/apikeys/${id}`;
+      await apigw.send(new TagResourceCommand({ resourceArn: arn(keyId), tags: { b: '2' } }));
+      const key = await apigw.send(new GetApiKeyCommand({ apiKey: keyId }));
+      expect(key.tags).toEqual({ a: '1', b: '2' });
+      expect(
+        await redactedFailureOf(
+          apigw.send(new TagResourceCommand({ resourceArn: arn('nokey00000'), tags: { b: '2' } })),
+        ),
+      ).toEqual({ name: 'NotFoundException', status: 404 });
     });
   });
 });

@@ -25,6 +25,7 @@ import {
   type EventPublisher,
   type KeyRef,
   type KeySealer,
+  type KeyDescription,
   type KeyStore,
   type KeyrotLogger,
   type Ledger,
@@ -206,6 +207,19 @@ export class FakeKeyStore implements KeyStore {
     return 'added' as const;
   }
 
+  async describeKey(keyId: string): Promise<KeyDescription | undefined> {
+    takeFailure(this.failures, 'describeKey');
+    const key = this.keys.get(keyId);
+    return key && { id: key.id, name: key.name, enabled: true, tags: { ...key.tags } };
+  }
+
+  async tagKey(keyId: string, tags: Record<string, string>): Promise<void> {
+    takeFailure(this.failures, 'tagKey');
+    const key = this.keys.get(keyId);
+    if (!key) throw new ResourceNotFoundError('--key-id', keyId, 'no such API key');
+    this.keys.set(keyId, { ...key, tags: { ...key.tags, ...tags } });
+  }
+
   async deleteKey(keyId: string) {
     this.deleteCalls.push({ id: keyId, at: this.clock.now().getTime() });
     takeFailure(this.failures, 'deleteKey');
@@ -314,6 +328,21 @@ export class FakeLedger implements Ledger {
   async lockOf(target: string): Promise<Lock | undefined> {
     const lock = this.locks.get(target);
     return lock && { ...lock };
+  }
+
+  /** Adopted key ids by target, as the table's `ADOPTED#<keyId>` items hold them. */
+  readonly adopted = new Map<string, string[]>();
+
+  async adoptedKeys(target: string): Promise<string[]> {
+    return [...(this.adopted.get(target) ?? [])];
+  }
+
+  /** Records an adoption as `DynamoDbLedger.adopt` does (the step and the target's item). */
+  adopt(step: StepOf<'ADOPTED'>): void {
+    this.checkProtocol(step);
+    this.put(step);
+    const keyIds = step.keys.map((k) => k.id);
+    this.adopted.set(step.target, [...(this.adopted.get(step.target) ?? []), ...keyIds]);
   }
 
   /** Leases by rotation, as the table's `LEASE` items hold them. */

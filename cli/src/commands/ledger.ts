@@ -56,6 +56,20 @@ export function rotationRow(steps: readonly [StepRecord, ...StepRecord[]]): Rota
   const state = rotationState(sorted);
   const { outcome } = state;
   const newKey = state.step('KEY_CREATED')?.newKey ?? null;
+  if (first.step === 'ADOPTED') {
+    // Not a rotation: the operator's hand-over of a key, complete in its one step.
+    return {
+      rotationId: first.rotationId,
+      target: first.target,
+      startedAt: first.at,
+      reason: 'adopt',
+      outcome: 'ADOPTED',
+      endedAt: first.at,
+      durationSeconds: null,
+      newKey: first.keys[0] ?? null,
+      error: null,
+    };
+  }
   return {
     rotationId: first.rotationId,
     target: first.target,

@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import {
+  adoptionCandidates,
   ApiGatewayKeyStore,
+  supersededKeys,
+  type KeyTags,
   rejectedRotationId,
   EVENT_SOURCE,
   KEY_TAGS,
@@ -311,11 +314,20 @@ async function dryRun(ctx: CliContext, detail: RotationRequestDetail): Promise<E
     keyStore.listPlanKeys(t.usagePlanId),
     keyStore.listKeysNamed(t.apiKeyName),
   ]);
-  // Keys of the target's name on its plan, as the issuer would list them (and that exist).
-  const existing = new Set(named.map((k) => k.id));
-  const superseded = planKeys
-    .filter((k) => k.name === t.apiKeyName && existing.has(k.id))
-    .map(({ id, fingerprint }) => ({ id, fingerprint }));
+  // The keys the issuer would supersede (the shared rule: the target's name, and keys adopted
+  // for it), of those that still exist.
+  const adopted = adoptionCandidates(
+    t,
+    planKeys,
+    (state.adoptedKeys ?? []).map((a) => a.keyId),
+  );
+  const tags = new Map<string, KeyTags>();
+  for (const id of adopted) {
+    const key = await keyStore.describeKey(id);
+    if (key) tags.set(id, key.tags);
+  }
+  const existing = new Set([...named.map((k) => k.id), ...tags.keys()]);
+  const superseded = supersededKeys(t, planKeys, tags).filter((k) => existing.has(k.id));
   const calls = rotationPlan(detail, ctx.bus, {
     ...(state.lock && { lock: state.lock }),
     superseded,

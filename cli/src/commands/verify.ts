@@ -1,10 +1,11 @@
-import { GetApiKeyCommand, NotFoundException } from '@aws-sdk/client-api-gateway';
 import { GetDistributionConfigCommand } from '@aws-sdk/client-cloudfront';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import {
   ApiGatewayKeyStore,
   fingerprintOf,
+  isManagedFor,
   KEY_TAGS,
+  type KeyDescription,
   ResourceNotFoundError,
   type Target,
   type TargetState,
@@ -20,7 +21,12 @@ export interface VerifyOptions {
 }
 
 export type CheckName =
-  'edge-header' | 'header-key-live' | 'ledger-current-key' | 'stray-keys' | 'lock';
+  | 'edge-header'
+  | 'header-key-live'
+  | 'header-key-managed'
+  | 'ledger-current-key'
+  | 'stray-keys'
+  | 'lock';
 
 /**
  * One check of one target: `ok`, `drift`, `n/a` when it does not apply (yet, or because what
@@ -33,6 +39,8 @@ export interface Finding {
   readonly detail: string;
   /** `unread` only: what CloudFront answered (e.g. `NoSuchDistribution`, `AccessDenied`). */
   readonly error?: string;
+  /** `drift` only: the command that fixes it, when there is one (e.g. `keyrot adopt …`). */
+  readonly fix?: string;
 }
 
 const STATUS_TEXT: Record<Finding['status'], string> = {
@@ -51,8 +59,10 @@ const COLUMNS: readonly Column<Finding>[] = [
 
 /**
  * `keyrot verify`: drift checks, read-only. The header CloudFront sends (read in the edge
- * account: `--edge-profile`) must be a live, enabled key on the target's usage plan, and the
- * key the ledger says keyrot issued last; no keyrot-owned key of the target may be left over
+ * account: `--edge-profile`) must be a live, enabled key on the target's usage plan that
+ * keyrot manages (tagged for the target; one keyrot did not create must be adopted, or its
+ * rotation cannot retire it: the finding names `keyrot adopt`), and the key the ledger says
+ * keyrot issued last; no keyrot-owned key of the target may be left over
  * (except the new key of a rotation in flight); the lock must not be stale. Exit 3 on drift.
  * A distribution it could not read (not found, access denied: usually the API account's
  * credentials, `--edge-profile` missing) is not drift: its checks are `unread`/`n/a`, and the
@@ -85,6 +95,9 @@ export async function verify(ctx: CliContext, options: VerifyOptions): Promise<E
     ctx.streams.err(
       `keyrot: drift found: ${drift.map((f) => `${f.target} ${f.check}`).join(', ')}\n`,
     );
+    for (const f of drift) {
+      if (f.fix) ctx.streams.err(`keyrot: ${f.target} ${f.check}: fix with: ${f.fix}\n`);
+    }
     return EXIT.drift;
   }
   return EXIT.ok;
@@ -97,14 +110,15 @@ async function verifyTarget(ctx: CliContext, target: Target): Promise<Finding[]>
     status,
     detail,
   });
-  const keyStore = new ApiGatewayKeyStore(ctx.apiGateway);
+  const keys = new ApiGatewayKeyStore(ctx.apiGateway);
+  let live: KeyDescription | undefined;
   const [edge, planKeys, named, state] = await Promise.all([
     readEdgeHeader(ctx, target),
-    keyStore.listPlanKeys(target.usagePlanId).catch((error: unknown) => {
+    keys.listPlanKeys(target.usagePlanId).catch((error: unknown) => {
       if (error instanceof ResourceNotFoundError) return null;
       throw error;
     }),
-    keyStore.listKeysNamed(target.apiKeyName),
+    keys.listKeysNamed(target.apiKeyName),
     ctx.ledger.targetState(target.name),
   ]);
   const findings: Finding[] = [];
@@ -151,17 +165,26 @@ async function verifyTarget(ctx: CliContext, target: Target): Promise<Finding[]>
       ),
     );
   } else {
-    const live = await keyState(ctx, onPlan.id);
+    live = await keys.describeKey(onPlan.id);
     findings.push(
-      live === 'enabled'
+      live?.enabled
         ? finding(
             'header-key-live',
             'ok',
             `key ${onPlan.id} is on usage plan ${target.usagePlanId} and enabled`,
           )
-        : finding('header-key-live', 'drift', `key ${onPlan.id} matches the header but is ${live}`),
+        : finding(
+            'header-key-live',
+            'drift',
+            `key ${onPlan.id} matches the header but is ${live ? 'disabled' : 'deleted'}`,
+          ),
     );
   }
+  findings.push(
+    live && onPlan
+      ? managedFinding(target, live, state, finding)
+      : finding('header-key-managed', 'n/a', 'no live key at the edge to check'),
+  );
 
   const lock = await lockFinding(ctx, state, finding);
   // A rotation is in flight only while its lock is live: a stale lock protects nothing.
@@ -193,6 +216,53 @@ async function verifyTarget(ctx: CliContext, target: Target): Promise<Finding[]>
 
   findings.push(lock);
   return findings;
+}
+
+/**
+ * Whether keyrot manages the key the edge sends, so the target's next rotation can retire it:
+ * tagged for the target (keyrot created it, or the operator adopted it), and, under another
+ * name than the target's, recorded as adopted (the issuer reads the ledger to find it). A key
+ * of the target's name without keyrot's tags (the seed's hand-made key) is superseded by
+ * name, but the least-privilege reaper may delete only keys tagged `keyrot:managed=true`.
+ */
+function managedFinding(
+  target: Target,
+  key: KeyDescription,
+  state: TargetState,
+  finding: (check: CheckName, status: Finding['status'], detail: string) => Finding,
+): Finding {
+  const owner = key.tags[KEY_TAGS.target];
+  if (owner !== undefined && owner !== target.name) {
+    return finding(
+      'header-key-managed',
+      'drift',
+      `the edge sends key ${key.id}, tagged ${KEY_TAGS.target}=${owner}: another target's key; set the header back to this target's key`,
+    );
+  }
+  const adopted = (state.adoptedKeys ?? []).some((a) => a.keyId === key.id);
+  const managed = isManagedFor(target.name, key.tags);
+  if (managed && (key.name === target.apiKeyName || adopted)) {
+    return finding(
+      'header-key-managed',
+      'ok',
+      adopted
+        ? `key ${key.id} (named ${key.name}) was adopted for ${target.name}`
+        : `key ${key.id} is keyrot's (tagged for ${target.name})`,
+    );
+  }
+  const fix = `keyrot adopt --target ${target.name} --key-id ${key.id}`;
+  const why =
+    key.name !== target.apiKeyName
+      ? `named ${key.name}, not ${target.apiKeyName}, and not adopted: every rotation fails with EdgeDriftError and never retires it`
+      : `not tagged ${KEY_TAGS.managed}=true for ${target.name} (made by hand?): a rotation supersedes it, but may not delete it under least privilege`;
+  return {
+    ...finding(
+      'header-key-managed',
+      'drift',
+      `the edge sends key ${key.id}, live on the plan, which keyrot does not manage: ${why}; fix: ${fix}`,
+    ),
+    fix,
+  };
 }
 
 function ledgerKeyFinding(
@@ -256,7 +326,7 @@ async function lockFinding(
   );
 }
 
-type EdgeHeader =
+export type EdgeHeader =
   | { kind: 'header'; fingerprint: string }
   | { kind: 'problem'; problem: string }
   | { kind: 'unread'; error: string };
@@ -267,7 +337,7 @@ type EdgeHeader =
  * with another account's credentials a distribution that exists is not found, so the CLI
  * cannot tell drift from a wrong profile. Unreachable endpoints still throw (exit 5).
  */
-async function readEdgeHeader(ctx: CliContext, target: Target): Promise<EdgeHeader> {
+export async function readEdgeHeader(ctx: CliContext, target: Target): Promise<EdgeHeader> {
   let config;
   try {
     config = await ctx.cloudFront.send(
@@ -291,21 +361,6 @@ async function readEdgeHeader(ctx: CliContext, target: Target): Promise<EdgeHead
   return { kind: 'header', fingerprint: fingerprintOf(header.HeaderValue) };
 }
 
-async function keyState(
-  ctx: CliContext,
-  keyId: string,
-): Promise<'enabled' | 'disabled' | 'deleted'> {
-  try {
-    const key = await ctx.apiGateway.send(
-      new GetApiKeyCommand({ apiKey: keyId, includeValue: false }),
-    );
-    return key.enabled ? 'enabled' : 'disabled';
-  } catch (error) {
-    if (error instanceof NotFoundException) return 'deleted';
-    throw error;
-  }
-}
-
 /** An error CloudFront (or STS) answered with, as opposed to no answer at all. */
 function isServiceRefusal(error: unknown): boolean {
   const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata
@@ -314,7 +369,7 @@ function isServiceRefusal(error: unknown): boolean {
 }
 
 /** The account whose credentials the edge reads used, or why it is unknown. */
-async function edgeAccount(ctx: CliContext): Promise<string> {
+export async function edgeAccount(ctx: CliContext): Promise<string> {
   try {
     return (await ctx.edgeSts.send(new GetCallerIdentityCommand({}))).Account ?? 'unknown';
   } catch (error) {

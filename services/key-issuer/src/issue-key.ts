@@ -1,10 +1,12 @@
 import {
+  adoptionCandidates,
   issuerAction,
   KEY_TAGS,
   publishFailure,
   rotationState,
   ROTATION_FAILED_VERSION,
   stepsOf,
+  supersededKeys,
   withLease,
   PublishError,
   rotationContext,
@@ -16,6 +18,7 @@ import {
   type IssueResult,
   type KeyRef,
   type KeySealer,
+  type KeyTags,
   type KeyStore,
   type KeyrotLogger,
   type Ledger,
@@ -60,7 +63,8 @@ export interface IssueRequest {
 }
 
 /**
- * The issuer's half of a rotation: lock the target, list the plan's keys, create the new key
+ * The issuer's half of a rotation: lock the target, list the plan's keys (those it supersedes:
+ * the target's name, and keys adopted for it, see `supersededKeys`), create the new key
  * (tagged as keyrot's), add it to the plan, confirm it is accepted, seal its value for the
  * edge account and announce `KeyCreated`. All of it under the rotation's lease, so of
  * concurrent duplicate requests one acts and the others find its work done. Resumable: a
@@ -122,9 +126,12 @@ async function issue(
   try {
     const planKeys = await keys.listPlanKeys(target.usagePlanId);
     const created = state.newKey ?? (resuming ? await findOwnKey(request, keys) : undefined);
-    const superseded = planKeys
-      .filter((k) => k.name === target.apiKeyName && k.id !== created?.id)
-      .map(({ id, fingerprint }) => ({ id, fingerprint }));
+    const superseded = supersededKeys(
+      target,
+      planKeys,
+      await adoptedTags(target, planKeys, deps),
+      created?.id,
+    );
     await ledger.record(step('KEYS_LISTED', { keys: superseded }));
 
     let value: SecretValue;
@@ -211,6 +218,28 @@ async function issue(
 /** Who asked for the rotation and with which event, when known. */
 function requestFields({ requestedBy, eventId }: IssueRequest) {
   return { ...(requestedBy !== undefined && { requestedBy }), ...(eventId && { eventId }) };
+}
+
+/**
+ * Tags of the plan's keys the operator adopted for the target under another name (the ledger
+ * names them; API Gateway's tags decide): what the supersede rule needs besides names.
+ */
+async function adoptedTags(
+  target: Target,
+  planKeys: Parameters<typeof supersededKeys>[1],
+  deps: Pick<IssuerDeps, 'keys' | 'ledger'>,
+): Promise<Map<string, KeyTags>> {
+  const tags = new Map<string, KeyTags>();
+  const candidates = adoptionCandidates(
+    target,
+    planKeys,
+    await deps.ledger.adoptedKeys(target.name),
+  );
+  for (const id of candidates) {
+    const key = await deps.keys.describeKey(id);
+    if (key) tags.set(id, key.tags);
+  }
+  return tags;
 }
 
 /** A key this rotation created before a crash, found by its rotation tag. */

@@ -58,6 +58,40 @@ function onlyRotationFailed(): RotationFailed {
 }
 
 describe('issueKey', () => {
+  it('supersedes a key adopted for the target under another name, never a partner key', async () => {
+    const { keys, ledger } = world();
+    const hand = keys.seedKey({
+      name: 'hand-made-key',
+      plans: [PLAN],
+      tags: { [KEY_TAGS.managed]: 'true', [KEY_TAGS.target]: TARGET.name },
+    });
+    const partner = keys.seedKey({
+      name: 'partner-client-key',
+      plans: [PLAN],
+      tags: { owner: 'partner' },
+    });
+    ledger.adopted.set(TARGET.name, [hand.id, 'deletedkey1']);
+
+    const result = await issueKey(request(), deps());
+
+    const superseded = [{ id: hand.id, fingerprint: hand.fingerprint }];
+    expect(result).toMatchObject({ status: 'sent', supersededKeys: superseded });
+    // The edge is told the adopted key is the one it may replace (no EdgeDriftError there).
+    expect(onlyKeyCreated().supersededKeys).toEqual(superseded);
+    expect(ledger.find(ROTATION_ID, 'KEYS_LISTED')?.keys).toEqual(superseded);
+    expect(JSON.stringify(onlyKeyCreated())).not.toContain(partner.id);
+  });
+
+  it('does not supersede a key the ledger says was adopted if its tags do not say so', async () => {
+    const { keys, ledger } = world();
+    const hand = keys.seedKey({ name: 'hand-made-key', plans: [PLAN] });
+    ledger.adopted.set(TARGET.name, [hand.id]);
+
+    const result = await issueKey(request(), deps());
+
+    expect(result).toMatchObject({ status: 'sent', supersededKeys: [] });
+  });
+
   it('creates the first key on an empty plan and announces it with nothing superseded', async () => {
     const result = await issueKey(request(), deps());
 

@@ -8,11 +8,16 @@ import {
   NotFoundException,
   paginateGetApiKeys,
   paginateGetUsagePlanKeys,
+  TagResourceCommand,
 } from '@aws-sdk/client-api-gateway';
 import { AwsCallError, ResourceNotFoundError } from '../errors';
 import { SecretValue } from '../secret';
 
-/** Tags keyrot puts on every key it creates (API Gateway tags can only be set at creation). */
+/**
+ * Tags keyrot puts on every key it creates, and (`managed`, `target`) on a key the operator
+ * adopts (`keyrot adopt`, TagResource). `managed` is what the least-privilege roles condition
+ * deletes on.
+ */
 export const KEY_TAGS = {
   managed: 'keyrot:managed',
   target: 'keyrot:target',
@@ -31,6 +36,16 @@ export interface NamedKey {
   readonly tags: Readonly<Record<string, string>>;
 }
 
+/** One API key as `GetApiKey` describes it, without its value. */
+export interface KeyDescription {
+  readonly id: string;
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly tags: Readonly<Record<string, string>>;
+  /** When API Gateway created it (ISO-8601), if it says. */
+  readonly createdAt?: string;
+}
+
 /** Port over API Gateway's API keys and usage-plan keys. Never returns a raw key value. */
 export interface KeyStore {
   /** Keys on the plan; throws {@link ResourceNotFoundError} (`USAGE_PLAN_ID`) for an unknown plan. */
@@ -46,7 +61,15 @@ export interface KeyStore {
   addToPlan(usagePlanId: string, keyId: string): Promise<'added' | 'already-present'>;
   /** Idempotent: a key already gone is not an error. */
   deleteKey(keyId: string): Promise<'deleted' | 'absent'>;
+  /** The key without its value; undefined if there is no such key. */
+  describeKey(keyId: string): Promise<KeyDescription | undefined>;
+  /** Adds (or overwrites) tags on the key (TagResource); throws if there is no such key. */
+  tagKey(keyId: string, tags: Record<string, string>): Promise<void>;
 }
+
+/** The ARN API Gateway's TagResource takes for an API key. */
+export const apiKeyArn = (region: string, keyId: string): string =>
+  `arn:aws:apigateway:${region}::/apikeys/${keyId}`;
 
 /** {@link KeyStore} on API Gateway. */
 export class ApiGatewayKeyStore implements KeyStore {
@@ -151,6 +174,38 @@ export class ApiGatewayKeyStore implements KeyStore {
     } catch (error) {
       if (error instanceof NotFoundException) return 'absent' as const;
       throw new AwsCallError('DeleteApiKey', `key ${keyId}`, error);
+    }
+  }
+
+  async describeKey(keyId: string): Promise<KeyDescription | undefined> {
+    try {
+      const key = await this.client.send(
+        new GetApiKeyCommand({ apiKey: keyId, includeValue: false }),
+      );
+      return {
+        id: key.id ?? keyId,
+        name: key.name ?? '',
+        enabled: key.enabled === true,
+        tags: key.tags ?? {},
+        ...(key.createdDate && { createdAt: key.createdDate.toISOString() }),
+      };
+    } catch (error) {
+      if (error instanceof NotFoundException) return undefined;
+      throw new AwsCallError('GetApiKey', `key ${keyId}`, error);
+    }
+  }
+
+  async tagKey(keyId: string, tags: Record<string, string>): Promise<void> {
+    try {
+      const region = await this.client.config.region();
+      await this.client.send(
+        new TagResourceCommand({ resourceArn: apiKeyArn(region, keyId), tags }),
+      );
+    } catch (error) {
+      if (error instanceof NotFoundException) {
+        throw new ResourceNotFoundError('--key-id', keyId, 'no such API key');
+      }
+      throw new AwsCallError('TagResource', `key ${keyId}`, error);
     }
   }
 }

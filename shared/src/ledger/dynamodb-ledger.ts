@@ -11,7 +11,7 @@ import { AwsCallError } from '../errors';
 import { LEDGER_ITEMS as I, LEDGER_KEYS as K } from './table';
 import type { ClaimResult, Lease } from '../rotation/lease';
 import { isOutcome, storedStep, STEP_ORDER, type StepOf, type StepRecord } from '../rotation/steps';
-import type { BeginResult, Ledger, Lock } from './types';
+import type { AdoptResult, BeginResult, Ledger, Lock } from './types';
 
 const pk = { rotation: I.rotationPartition, target: I.targetPartition };
 const LOCK_SK = I.lockSortKey;
@@ -73,6 +73,18 @@ function currentKeyItem(
     keyCreatedAt,
     completedAt: outcome.at,
     targetSpec: outcome.targetSpec,
+  };
+}
+
+/** The target's adopted-key item (`SK = ADOPTED#<keyId>`), written with ADOPTED. */
+function adoptedItem(adopted: StepOf<'ADOPTED'>, keyId: string): Record<string, unknown> {
+  return {
+    [K.partitionKey]: pk.target(adopted.target),
+    [K.sortKey]: I.adoptedSortKey(keyId),
+    target: adopted.target,
+    keyId,
+    rotationId: adopted.rotationId,
+    adoptedAt: adopted.at,
   };
 }
 
@@ -265,6 +277,75 @@ export class DynamoDbLedger implements Ledger {
       }
       throw new AwsCallError('TransactWriteItems', `ledger ${this.tableName}`, error);
     }
+  }
+
+  /**
+   * Records an adoption (`keyrot adopt`): the ADOPTED step and the target's adopted-key item,
+   * atomically, only while no rotation of the target holds an unexpired lock (one in flight
+   * has listed the keys it supersedes already). Adopting a key twice records it once.
+   */
+  async adopt(adopted: StepOf<'ADOPTED'>): Promise<AdoptResult> {
+    const [key] = adopted.keys;
+    if (!key || adopted.keys.length !== 1) throw new Error('ADOPTED names exactly one key');
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: stepItem(adopted),
+                ConditionExpression: notYetRecorded,
+              },
+            },
+            { Put: { TableName: this.tableName, Item: adoptedItem(adopted, key.id) } },
+            {
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: { [K.partitionKey]: pk.target(adopted.target), [K.sortKey]: LOCK_SK },
+                ConditionExpression: `${notYetRecorded} OR expiresAt < :now`,
+                ExpressionAttributeValues: { ':now': adopted.at },
+              },
+            },
+          ],
+        }),
+      );
+      return { status: 'adopted' };
+    } catch (error) {
+      const reasons =
+        error instanceof TransactionCanceledException ? error.CancellationReasons : [];
+      if (reasons?.[0]?.Code === 'ConditionalCheckFailed') return { status: 'already-adopted' };
+      if (reasons?.[2]?.Code === 'ConditionalCheckFailed') {
+        const holder = await this.lockOf(adopted.target);
+        if (holder) return { status: 'locked', holder };
+      }
+      throw new AwsCallError('TransactWriteItems', `ledger ${this.tableName}`, error);
+    }
+  }
+
+  async adoptedKeys(target: string): Promise<string[]> {
+    const ids: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.call('Query', () =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :adopted)',
+            ExpressionAttributeNames: { '#pk': K.partitionKey, '#sk': K.sortKey },
+            ExpressionAttributeValues: {
+              ':pk': pk.target(target),
+              ':adopted': I.adoptedSortKeyPrefix,
+            },
+            ConsistentRead: true,
+            ...(start && { ExclusiveStartKey: start }),
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) ids.push(String(item.keyId));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return ids;
   }
 
   async lockOf(target: string): Promise<Lock | undefined> {

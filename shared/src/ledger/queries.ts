@@ -9,7 +9,7 @@ import type { KeyRef, Target } from '../events';
 import { withoutTableKeys } from './dynamodb-ledger';
 import { LEDGER_ITEMS as I, LEDGER_KEYS as K } from './table';
 import { storedStep, type Outcome, type StepRecord } from '../rotation/steps';
-import type { Lock } from './types';
+import type { AdoptedKey, Lock } from './types';
 
 /** A target as the ledger last saw it requested (its registry item). */
 export interface TargetRecord {
@@ -37,6 +37,8 @@ export interface TargetState {
   readonly spec?: TargetRecord;
   readonly currentKey?: CurrentKeyRecord;
   readonly lock?: Lock;
+  /** Keys the operator adopted for the target (`keyrot adopt`); absent: none. */
+  readonly adoptedKeys?: readonly AdoptedKey[];
 }
 
 /** An inclusive time range of ISO-8601 instants (`Date#toISOString` form). */
@@ -60,7 +62,7 @@ export interface LedgerQueries {
   targets(): Promise<TargetRecord[]>;
   /** Current keys, oldest first; only keys created before `createdBefore` when given. */
   currentKeys(options?: { createdBefore?: string }): Promise<CurrentKeyRecord[]>;
-  /** The target's registry item, current key and lock. */
+  /** The target's registry item, current key, lock and adopted keys. */
   targetState(target: string): Promise<TargetState>;
 }
 
@@ -209,6 +211,10 @@ export class DynamoDbLedgerQueries implements LedgerQueries {
       if (sortKey === I.lockSortKey) {
         const { rotationId, acquiredAt, expiresAt } = record as unknown as Lock;
         state = { ...state, lock: { target, rotationId, acquiredAt, expiresAt } };
+      }
+      if (typeof sortKey === 'string' && sortKey.startsWith(I.adoptedSortKeyPrefix)) {
+        const adopted = record as unknown as AdoptedKey;
+        state = { ...state, adoptedKeys: [...(state.adoptedKeys ?? []), adopted] };
       }
     }
     return state;

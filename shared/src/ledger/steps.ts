@@ -12,6 +12,7 @@ export function withStepLogging(ledger: Ledger, log: KeyrotLogger): Ledger {
     timeline: (rotationId) => ledger.timeline(rotationId),
     history: (target, limit) => ledger.history(target, limit),
     lockOf: (target) => ledger.lockOf(target),
+    adoptedKeys: (target) => ledger.adoptedKeys(target),
     claim: (lease, now) => ledger.claim(lease, now),
     release: (lease) => ledger.release(lease),
     interrupt: (lease) => ledger.interrupt(lease),

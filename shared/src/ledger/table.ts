@@ -9,6 +9,8 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * - `PK = TARGET#<target>`, `SK = LOCK`: the per-target lock (deleted when the rotation ends).
  * - `PK = TARGET#<target>`, `SK = SPEC`: the target as last requested (the target registry).
  * - `PK = TARGET#<target>`, `SK = KEY`: the key the target's last completed rotation issued.
+ * - `PK = TARGET#<target>`, `SK = ADOPTED#<keyId>`: a key the operator handed to the target
+ *   (`keyrot adopt`), written with the ADOPTED step; the issuer reads them to supersede it.
  * - GSI1 (`GSI1PK = TARGET#<target>`, `GSI1SK = <iso time>#<rotationId>#STEP#<nn>#<step>`):
  *   a target's history, step items only.
  * - GSI2, overloaded: `GSI2PK = OUTCOME#<yyyy-mm>`, `GSI2SK = <iso time>#<rotationId>` on
@@ -37,6 +39,9 @@ export const LEDGER_ITEMS = {
   lockSortKey: 'LOCK',
   specSortKey: 'SPEC',
   keySortKey: 'KEY',
+  /** Sort keys of a target's adopted keys begin with it (`ADOPTED#<keyId>`). */
+  adoptedSortKeyPrefix: 'ADOPTED#',
+  adoptedSortKey: (keyId: string) => `ADOPTED#${keyId}`,
   /** GSI2 partition of a month's outcomes; `month` is `yyyy-mm`. */
   outcomePartition: (month: string) => `OUTCOME#${month}`,
   /** GSI2 partition holding one SPEC item per target. */

@@ -8,6 +8,21 @@ export interface Lock {
   readonly expiresAt: string;
 }
 
+/** A key the operator handed to a target (`keyrot adopt`), as the ledger's projection holds it. */
+export interface AdoptedKey {
+  readonly target: string;
+  readonly keyId: string;
+  /** The adoption's record id (`adopt_<keyId>`) and time. */
+  readonly rotationId: string;
+  readonly adoptedAt: string;
+}
+
+export type AdoptResult =
+  | { readonly status: 'adopted' }
+  | { readonly status: 'already-adopted' }
+  /** A rotation of the target is in flight: adopting now would race its list of keys. */
+  | { readonly status: 'locked'; readonly holder: Lock };
+
 export type BeginResult =
   { readonly status: 'started' } | { readonly status: 'refused'; readonly holder: Lock };
 
@@ -33,4 +48,6 @@ export interface Ledger extends LeaseStore {
   /** Records the outcome and releases the lock if this rotation still holds it. */
   finish(outcome: StepOf<'COMPLETED'> | StepOf<'FAILED'>): Promise<void>;
   lockOf(target: string): Promise<Lock | undefined>;
+  /** Ids of the keys adopted for the target (`keyrot adopt`), whether they still exist or not. */
+  adoptedKeys(target: string): Promise<string[]>;
 }

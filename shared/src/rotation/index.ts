@@ -1,12 +1,14 @@
 /**
  * The rotation protocol, and nothing else: the steps a rotation records, its state from
- * them, who may record what, what each service does from a state, the outcome metrics, and
- * the lease that makes each once-only side effect happen once. docs/invariants.md names the
+ * them, who may record what, what each service does from a state, which keys a rotation
+ * supersedes, the outcome metrics, and the lease that makes each once-only side effect happen
+ * once. docs/invariants.md names the
  * invariants it keeps.
  */
 export {
   OUTCOMES,
   STEP_ORDER,
+  adoptionId,
   detailsOf,
   errorOf,
   isOutcome,
@@ -28,6 +30,7 @@ export {
   closeAction,
   issuerAction,
   mayRollBack,
+  recordsStep,
   refusalToRecord,
   retireAction,
   type CloseAction,
@@ -57,3 +60,4 @@ export {
   type LeaseStore,
 } from './lease';
 export { stepsOf } from './record';
+export { adoptionCandidates, isManagedFor, supersededKeys, type KeyTags } from './supersede';

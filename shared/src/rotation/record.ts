@@ -1,11 +1,11 @@
 import type { Actor } from '../events';
 import type { Clock } from '../runtime';
-import { STEP_RULES, type Recorder } from './rules';
+import { recordsStep, type Recorder } from './rules';
 import type { Step, StepFields, StepOf } from './steps';
 
 /**
  * Builds the step entries one service records for one rotation, stamped with the actor and
- * the current time. A step the service may not record (see {@link STEP_RULES}) does not build.
+ * the current time. A step the service may not record (see `STEP_RULES`) does not build.
  */
 export function stepsOf(
   recorder: Recorder,
@@ -14,8 +14,7 @@ export function stepsOf(
   clock: Clock,
 ) {
   return <S extends Step>(step: S, fields: StepFields<S>): StepOf<S> => {
-    const rule = STEP_RULES[step];
-    if (rule.by !== 'any' && !rule.by.includes(recorder)) {
+    if (!recordsStep(recorder, step)) {
       throw new Error(`protocol: ${recorder} does not record ${step}`);
     }
     return {

@@ -1,11 +1,11 @@
 import type { RotationState } from './state';
 import type { Step, StepRecord } from './steps';
 
-/** The services that record steps, by their stack name. */
-export type Recorder = 'key-issuer' | 'key-reaper';
+/** Who records steps: the services, by their stack name, and the operator's CLI (adoption). */
+export type Recorder = 'key-issuer' | 'key-reaper' | 'keyrot-cli';
 
 interface StepRule {
-  /** Who may record the step (`any`: every service, for events it rejected). */
+  /** Who may record the step (`any`: every service, for events it rejected; not the CLI). */
   readonly by: readonly Recorder[] | 'any';
   /** Steps that must be recorded first. */
   readonly after: readonly Step[];
@@ -17,7 +17,8 @@ interface StepRule {
 
 /**
  * Which service may record which step, from which state: the protocol's one table. The
- * edge-updater records nothing (the ledger is in the API account); it reports by events.
+ * edge-updater records nothing (the ledger is in the API account); it reports by events. The
+ * CLI records only ADOPTED (`keyrot adopt`), in a record of its own.
  */
 export const STEP_RULES: { readonly [S in Step]: StepRule } = {
   REQUESTED: { by: ['key-issuer'], after: [] },
@@ -39,7 +40,15 @@ export const STEP_RULES: { readonly [S in Step]: StepRule } = {
   },
   COMPLETED: { by: ['key-reaper'], after: ['KEYS_RETIRED'] },
   FAILED: { by: ['key-issuer', 'key-reaper'], after: ['REQUESTED'] },
+  // The operator's hand-over of an existing key: its own record, never part of a rotation.
+  ADOPTED: { by: ['keyrot-cli'], after: [], notAfter: ['REQUESTED', 'REFUSED', 'REJECTED'] },
 };
+
+/** Whether `recorder` may record `step` at all (whatever the state). */
+export function recordsStep(recorder: Recorder, step: Step): boolean {
+  const rule = STEP_RULES[step];
+  return rule.by === 'any' ? recorder !== 'keyrot-cli' : rule.by.includes(recorder);
+}
 
 /** Why `recorder` may not record `step` in `state`, or undefined if it may. */
 export function refusalToRecord(
@@ -48,7 +57,7 @@ export function refusalToRecord(
   state: RotationState,
 ): string | undefined {
   const rule = STEP_RULES[step.step];
-  if (rule.by !== 'any' && recorder !== 'any' && !rule.by.includes(recorder)) {
+  if (recorder !== 'any' && !recordsStep(recorder, step.step)) {
     return `${recorder} does not record ${step.step}`;
   }
   const missing = rule.after.filter((s) => !state.has(s));

@@ -18,6 +18,11 @@ export const STEP_ORDER = {
   REFUSED: 10,
   /** An event rejected before it could be trusted (no rotation to attach it to). */
   REJECTED: 10,
+  /**
+   * Not a rotation's step: the operator handed an existing key to keyrot (`keyrot adopt`).
+   * Its own record (`adopt_<key id>`), opened and closed by this one step.
+   */
+  ADOPTED: 1,
 } as const;
 export type Step = keyof typeof STEP_ORDER;
 export type Outcome = Extract<Step, 'COMPLETED' | 'FAILED' | 'REFUSED' | 'REJECTED'>;
@@ -119,7 +124,31 @@ export type StepRecord =
       'REFUSED',
       Partial<RequestFields> & { readonly lockedBy: string; readonly lockExpiresAt: string }
     >
-  | Entry<'REJECTED', { readonly error: ErrorSummary; readonly eventId?: string }>;
+  | Entry<'REJECTED', { readonly error: ErrorSummary; readonly eventId?: string }>
+  /**
+   * The operator handed an existing key keyrot did not create to the target (`keyrot adopt`):
+   * it is tagged as the target's, so the target's next rotation supersedes and retires it.
+   */
+  | Entry<
+      'ADOPTED',
+      {
+        /** The adopted key (one). */
+        readonly keys: readonly KeyRef[];
+        /** Its name in API Gateway (may differ from the target's `apiKeyName`). */
+        readonly keyName: string;
+        /** The target as adopted. */
+        readonly targetSpec: Target;
+        /** Whether the edge sent this key when it was adopted. */
+        readonly atEdge: boolean;
+        /** Adopted with `--force` although the edge did not send it. */
+        readonly forced: boolean;
+        /** Who adopted it: the caller's IAM ARN. */
+        readonly requestedBy: string;
+      }
+    >;
+
+/** The ledger id of a key's adoption record: one per key, so adopting twice records once. */
+export const adoptionId = (keyId: string): string => `adopt_${keyId}`;
 
 /** The entry of one step. */
 export type StepOf<S extends Step> = Extract<StepRecord, { readonly step: S }>;
