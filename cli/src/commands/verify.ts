@@ -7,6 +7,7 @@ import {
   KEY_TAGS,
   type KeyDescription,
   ResourceNotFoundError,
+  rotationState,
   type Target,
   type TargetState,
 } from '@keyrot/shared';
@@ -311,7 +312,7 @@ async function lockFinding(
     );
   }
   const steps = await ctx.ledger.timeline(lock.rotationId);
-  const closed = steps.find((s) => s.step === 'COMPLETED' || s.step === 'FAILED');
+  const closed = rotationState(steps).outcome;
   if (closed) {
     return finding(
       'lock',
