@@ -1,4 +1,5 @@
-/* global require, module, __dirname, process */
+/* global require, module, __dirname, __filename, process */
+/* eslint-disable @typescript-eslint/no-require-imports -- osls require()s this CommonJS file */
 /**
  * osls variable resolver for the targets manifest, e.g. in a serverless.yml:
  *
@@ -35,13 +36,15 @@ function loadManifest() {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new Error(`targets manifest ${file} cannot be read: ${error.message}`);
+    throw new Error(`targets manifest ${file} cannot be read: ${error.message}`, { cause: error });
   }
   let document;
   try {
     document = parse(text);
   } catch (error) {
-    throw new Error(`targets manifest ${file} is not valid YAML: ${error.message}`);
+    throw new Error(`targets manifest ${file} is not valid YAML: ${error.message}`, {
+      cause: error,
+    });
   }
   const relative = path.relative(ROOT, file);
   return parseTargetsManifest(document, relative.startsWith('..') ? file : relative);

@@ -387,8 +387,8 @@ export function rotationSchedules(m: TargetsManifest, p: StackParams) {
         : `keyrot-${p.stage}-rotation-${i + 1}`,
     expression,
     input:
-      targets.length === 1
-        ? seedInputOf(targets[0]!)
+      targets.length === 1 && targets[0]
+        ? seedInputOf(targets[0])
         : {
             targets: targets.map(
               ({ name, apiKeyName, usagePlanId, distributionId, originId, headerName }) => ({

@@ -115,17 +115,13 @@ function conflicts(targets: readonly ManifestTarget[], order: readonly number[])
     ['the same distribution and origin', (t) => `${t.distributionId}\u0000${t.originId}`],
   ];
   for (const [what, keyOf] of rules) {
-    const seen = new Map<string, number>();
+    const seen = new Map<string, string>();
     targets.forEach((target, i) => {
       const key = keyOf(target);
+      const label = `targets[${order[i]}] (${target.name})`;
       const first = seen.get(key);
-      if (first === undefined) {
-        seen.set(key, i);
-        return;
-      }
-      problems.push(
-        `targets[${order[i]}] (${target.name}) conflicts with targets[${order[first]}] (${targets[first]!.name}): ${what}`,
-      );
+      if (first === undefined) seen.set(key, label);
+      else problems.push(`${label} conflicts with ${first}: ${what}`);
     });
   }
   return problems;
