@@ -356,10 +356,13 @@ function workspaceOf(mode: string, service: DeployedService): string {
     [path.join(ROOT, 'services', 'esbuild.yml'), path.join(services, 'esbuild.yml')],
     [path.join(ROOT, 'services', 'resources'), path.join(services, 'resources')],
     [path.join(ROOT, 'services', 'manifest'), path.join(services, 'manifest')],
-    ...['resources', 'src'].map((entry): [string, string] => [
-      path.join(ROOT, 'services', service, entry),
-      path.join(workspace, entry),
-    ]),
+    // key-reaper has no resources/ of its own (its alarms come from the targets manifest).
+    ...['resources', 'src']
+      .filter((entry) => existsSync(path.join(ROOT, 'services', service, entry)))
+      .map((entry): [string, string] => [
+        path.join(ROOT, 'services', service, entry),
+        path.join(workspace, entry),
+      ]),
   ];
   for (const [target, link] of links) {
     if (!existsSync(link)) symlinkSync(target, link);
