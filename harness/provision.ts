@@ -318,8 +318,9 @@ export async function provisionEdgeAccount(
 export async function provisionTarget(
   apiSession: AccountSession,
   edgeSession: AccountSession,
+  options: TargetApiOptions = {},
 ): Promise<ProvisionedTarget> {
-  const api = await provisionTargetApi(apiSession);
+  const api = await provisionTargetApi(apiSession, options);
   const edge = await provisionTargetEdge(edgeSession, {
     initialKeyValue: api.initialKeyValue,
     apiDomainName: executeApiDomainName(api.restApiId, apiSession.region),
@@ -333,8 +334,9 @@ export async function provisionTarget(
  */
 export async function provisionTargetApi(
   session: AccountSession,
+  options: TargetApiOptions = {},
 ): Promise<TargetApiResources & { initialKeyValue: string }> {
-  const gateway = await provisionGateway(session);
+  const gateway = await provisionGateway(session, options);
   const resources: TargetApiResources = {
     restApiId: gateway.restApiId,
     stageName: STAGE_NAME,
@@ -420,8 +422,20 @@ interface GatewayResources {
   otherClientKeyId: string;
 }
 
+export interface TargetApiOptions {
+  /**
+   * Tags of the first key. `{ 'keyrot:managed': 'true' }` is the key as `keyrot adopt` leaves
+   * it: the reaper's role deletes only keys tagged so. moto cannot tag after creation, so the
+   * tag is set at creation. Default: untagged, as a user's first key is.
+   */
+  readonly initialKeyTags?: Readonly<Record<string, string>>;
+}
+
 /** REST API with GET /hello (API key required, MOCK), stage, usage plan and both keys. */
-async function provisionGateway(session: AccountSession): Promise<GatewayResources> {
+async function provisionGateway(
+  session: AccountSession,
+  options: TargetApiOptions = {},
+): Promise<GatewayResources> {
   return withClient(new APIGatewayClient(clientConfig(session)), async (apigw) => {
     const restApiId = await createHelloApi(apigw);
     await apigw.send(new CreateDeploymentCommand({ restApiId, stageName: STAGE_NAME }));
@@ -433,7 +447,13 @@ async function provisionGateway(session: AccountSession): Promise<GatewayResourc
     );
     const usagePlanId = required(plan.id, 'CreateUsagePlan id');
     const [initial, other] = await Promise.all([
-      apigw.send(new CreateApiKeyCommand({ name: INITIAL_KEY_NAME, enabled: true })),
+      apigw.send(
+        new CreateApiKeyCommand({
+          name: INITIAL_KEY_NAME,
+          enabled: true,
+          ...(options.initialKeyTags && { tags: { ...options.initialKeyTags } }),
+        }),
+      ),
       apigw.send(
         new CreateApiKeyCommand({
           name: OTHER_CLIENT_KEY_NAME,

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { targetSchema, type LedgerQueries, type Target } from '@keyrot/shared';
 import { UnknownTargetError, UsageError } from './errors';
+import { defaultManifestPath, isTargetsManifest, readTargetsManifest } from './targets-manifest';
 
 /** The targets file read when `--targets` and `KEYROT_TARGETS` are not given, if present. */
 export const DEFAULT_TARGETS_FILE = 'keyrot.targets.json';
@@ -18,6 +19,7 @@ export interface KnownTarget {
  * `keyrot.targets.json: [1].usagePlanId: must not be empty (usage plan id)`.
  */
 export function readTargetsFile(file: string): Target[] {
+  if (isTargetsManifest(file)) return readTargetsManifest(file);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -50,7 +52,10 @@ export function readTargetsFile(file: string): Target[] {
   });
 }
 
-/** The targets file to read: the option, then `KEYROT_TARGETS`, then ./keyrot.targets.json. */
+/**
+ * The targets file to read: the option, then `KEYROT_TARGETS`, then ./keyrot.targets.json, then
+ * the targets manifest ./keyrot.targets.yml.
+ */
 export function targetsFilePath(
   option: string | undefined,
   cwd = process.cwd(),
@@ -58,7 +63,7 @@ export function targetsFilePath(
   if (option) return option;
   if (process.env.KEYROT_TARGETS) return process.env.KEYROT_TARGETS;
   const fallback = path.join(cwd, DEFAULT_TARGETS_FILE);
-  return existsSync(fallback) ? fallback : undefined;
+  return existsSync(fallback) ? fallback : defaultManifestPath(cwd);
 }
 
 /**

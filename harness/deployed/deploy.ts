@@ -10,7 +10,14 @@
  * harness/inspect.ts reads a rotation back from it as from the in-process world.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import {
   CloudFormationClient,
@@ -20,7 +27,7 @@ import {
   type StackEvent,
 } from '@aws-sdk/client-cloudformation';
 import { SecretValue } from '@keyrot/shared';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { clientConfig, openAccountSession, type AccountSession } from '../accounts';
 import {
   API_ACCOUNT_ID,
@@ -121,7 +128,17 @@ export async function deployLocal(
     ? apiSession
     : await openAccountSession(endpoint, EDGE_ACCOUNT_ID, REGION);
 
-  const target = await provisionTarget(apiSession, edgeSession);
+  // The target's first key as `keyrot adopt` hands it over (tagged keyrot:managed=true): the
+  // reaper's role deletes only such keys.
+  const target = await provisionTarget(apiSession, edgeSession, {
+    initialKeyTags: { 'keyrot:managed': 'true' },
+  });
+  const targetsFile = writeTargetsManifest(mode, {
+    API_KEY_NAME: INITIAL_KEY_NAME,
+    USAGE_PLAN_ID: target.api.usagePlanId,
+    DISTRIBUTION_ID: target.edge.distributionId,
+    ORIGIN_ID: target.edge.originId,
+  });
   log(
     `target: usage plan ${target.api.usagePlanId} (${API_ACCOUNT_ID}), distribution ${target.edge.distributionId} (${edgeSession.accountId})`,
   );
@@ -131,15 +148,9 @@ export async function deployLocal(
     apiAccountId: apiSession.accountId,
     edgeAccountId: edgeSession.accountId,
     accountMode: mode,
-    apiKeyName: INITIAL_KEY_NAME,
-    targetName: INITIAL_KEY_NAME,
-    targetNames: INITIAL_KEY_NAME,
-    usagePlanId: target.api.usagePlanId,
-    distributionId: target.edge.distributionId,
-    originId: target.edge.originId,
     ...LOCAL_SPEED_PARAMS,
   };
-  const deployer = new ServiceDeployer(endpoint, stage, mode, base, overrides, log);
+  const deployer = new ServiceDeployer(endpoint, stage, mode, base, overrides, log, targetsFile);
 
   let stacks: DeployedStack[];
   if (singleAccount) {
@@ -224,6 +235,8 @@ class ServiceDeployer {
     private readonly base: Readonly<Record<string, string>>,
     private readonly overrides: Readonly<Record<string, string>>,
     private readonly log: (line: string) => void,
+    /** The targets manifest the stacks are built from (KEYROT_TARGETS_FILE). */
+    private readonly targetsFile: string,
   ) {}
 
   /** `serverless deploy` (packaging included) of one service; reads the stack back. */
@@ -295,6 +308,7 @@ class ServiceDeployer {
       ...(credentials.sessionToken ? { AWS_SESSION_TOKEN: credentials.sessionToken } : {}),
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       SLS_AWS_MONITORING_FREQUENCY: MONITORING_FREQUENCY_MS,
+      KEYROT_TARGETS_FILE: this.targetsFile,
     };
   }
 }
@@ -341,10 +355,14 @@ function workspaceOf(mode: string, service: DeployedService): string {
   const links: [string, string][] = [
     [path.join(ROOT, 'services', 'esbuild.yml'), path.join(services, 'esbuild.yml')],
     [path.join(ROOT, 'services', 'resources'), path.join(services, 'resources')],
-    ...['resources', 'src'].map((entry): [string, string] => [
-      path.join(ROOT, 'services', service, entry),
-      path.join(workspace, entry),
-    ]),
+    [path.join(ROOT, 'services', 'manifest'), path.join(services, 'manifest')],
+    // key-reaper has no resources/ of its own (its alarms come from the targets manifest).
+    ...['resources', 'src']
+      .filter((entry) => existsSync(path.join(ROOT, 'services', service, entry)))
+      .map((entry): [string, string] => [
+        path.join(ROOT, 'services', service, entry),
+        path.join(workspace, entry),
+      ]),
   ];
   for (const [target, link] of links) {
     if (!existsSync(link)) symlinkSync(target, link);
@@ -354,6 +372,18 @@ function workspaceOf(mode: string, service: DeployedService): string {
     path.join(workspace, 'serverless.yml'),
   );
   return workspace;
+}
+
+/**
+ * Writes the targets manifest of the provisioned target(s), as a user keeps keyrot.targets.yml,
+ * to `.serverless-deploy-<mode>/keyrot.targets.yml`; returns its path.
+ */
+function writeTargetsManifest(mode: string, ...targets: Record<string, string>[]): string {
+  const dir = path.join(ROOT, `.serverless-deploy-${mode}`);
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'keyrot.targets.yml');
+  writeFileSync(file, stringifyYaml({ targets }));
+  return file;
 }
 
 /** Runs node_modules/.bin/serverless; rejects with the tail of its output if it fails. */

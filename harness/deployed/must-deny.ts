@@ -5,6 +5,7 @@
  * passes on). Each is simulated against the deployed role and the resource's policy, as the
  * calls the functions really make are. Test infrastructure only.
  */
+import { INITIAL_KEY_NAME } from '../provision';
 import type { DeployedWorld } from './deploy';
 import type { DeployedRunner } from './runner';
 
@@ -30,7 +31,72 @@ export function mustDenyList(deployed: DeployedWorld): MustDeny[] {
     `arn:aws:cloudfront::${edge.session.accountId}:distribution/${id}`;
   const sealed = { 'kms:EncryptionContext:keyrot:rotationId': 'rot_x' };
   const otherKey = { 'aws:ResourceTag/owner': 'partner' };
+  const managedKey = { 'aws:ResourceTag/keyrot:managed': 'true' };
+  const keyrotTags = {
+    'aws:RequestTag/keyrot:managed': 'true',
+    'aws:RequestTag/keyrot:target': INITIAL_KEY_NAME,
+    'aws:TagKeys': ['keyrot:managed', 'keyrot:target'],
+  };
+  const tagsOf = (arn: string) => apigw(`/tags/${encodeURIComponent(arn)}`);
   return [
+    {
+      name: 'reaper deletes another client key (untagged)',
+      fn: 'retireKeys',
+      action: 'apigateway:DELETE',
+      resource: apigw(`/apikeys/${api.otherClientKeyId}`),
+    },
+    {
+      name: 'issuer tags the REST API',
+      fn: 'issueKey',
+      action: 'apigateway:PUT',
+      resource: tagsOf(`arn:aws:apigateway:${region}::/restapis/${api.restApiId}`),
+      context: keyrotTags,
+    },
+    {
+      name: 'issuer tags another client key',
+      fn: 'issueKey',
+      action: 'apigateway:PUT',
+      resource: tagsOf(`arn:aws:apigateway:${region}::/apikeys/${api.otherClientKeyId}`),
+      context: keyrotTags,
+    },
+    {
+      name: 'monitor deletes a keyrot-managed key',
+      fn: 'checkRotations',
+      action: 'apigateway:DELETE',
+      resource: apigw(`/apikeys/${api.initialKeyId}`),
+      context: managedKey,
+    },
+    {
+      name: 'monitor writes the ledger',
+      fn: 'checkRotations',
+      action: 'dynamodb:PutItem',
+      resource: ledger,
+    },
+    {
+      name: 'monitor reads the distribution',
+      fn: 'checkRotations',
+      action: 'cloudfront:GetDistribution',
+      resource: distribution(edge.distributionId),
+    },
+    {
+      name: 'awaitDeployment decrypts a sealed key',
+      fn: 'awaitDeployment',
+      action: 'kms:Decrypt',
+      resource: edge.kmsKeyArn,
+      context: sealed,
+    },
+    {
+      name: 'awaitDeployment updates the distribution',
+      fn: 'awaitDeployment',
+      action: 'cloudfront:UpdateDistribution',
+      resource: distribution(edge.distributionId),
+    },
+    {
+      name: 'edge reads the usage plan keys',
+      fn: 'updateEdge',
+      action: 'apigateway:GET',
+      resource: apigw(`/usageplans/${api.usagePlanId}/keys`),
+    },
     {
       name: 'edge creates an API key',
       fn: 'updateEdge',
@@ -137,10 +203,15 @@ export function mustAllowList(deployed: DeployedWorld): MustDeny[] {
   const region = api.session.region;
   return [
     {
-      name: 'issuer creates a key',
+      name: 'issuer creates a key tagged for its target',
       fn: 'issueKey',
       action: 'apigateway:POST',
       resource: `arn:aws:apigateway:${region}::/apikeys`,
+      context: {
+        'aws:RequestTag/keyrot:managed': 'true',
+        'aws:RequestTag/keyrot:target': INITIAL_KEY_NAME,
+        'aws:TagKeys': ['keyrot:managed', 'keyrot:target', 'keyrot:rotation'],
+      },
     },
     {
       name: 'issuer seals for the edge',
@@ -167,6 +238,13 @@ export function mustAllowList(deployed: DeployedWorld): MustDeny[] {
       fn: 'retireKeys',
       action: 'apigateway:DELETE',
       resource: `arn:aws:apigateway:${region}::/apikeys/${api.initialKeyId}`,
+      context: { 'aws:ResourceTag/keyrot:managed': 'true' },
+    },
+    {
+      name: 'monitor reads the ledger',
+      fn: 'checkRotations',
+      action: 'dynamodb:Query',
+      resource: `arn:aws:dynamodb:${region}:${api.session.accountId}:table/${api.ledgerTableName}`,
     },
   ];
 }

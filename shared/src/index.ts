@@ -95,6 +95,16 @@ export {
 } from './ledger';
 // logging
 export { createLogger, type KeyrotLogger, redactingReplacer } from './log';
+// the targets manifest (keyrot.targets.yml)
+export {
+  DEFAULT_ROTATION_SCHEDULE,
+  distinctOf,
+  ManifestError,
+  type ManifestTarget,
+  parseTargetsManifest,
+  TARGETS_MANIFEST_FILE,
+  type TargetsManifest,
+} from './manifest';
 // metrics
 export { type AnyClient, createMetrics, type KeyrotMetrics, MetricUnit } from './metrics';
 // handler plumbing: event acceptance, configuration, clock

@@ -172,13 +172,15 @@ describe.each(MODES)('$mode', ({ mode, singleAccount }) => {
     const cloudwatch = new CloudWatchClient(clientConfig(reaper.session));
     try {
       await cloudwatch.send(
-        new DeleteAlarmsCommand({ AlarmNames: ['keyrot-local-rotation-failed'] }),
+        new DeleteAlarmsCommand({
+          AlarmNames: ['keyrot-local-rotation-failed-kloudpepper-api-key'],
+        }),
       );
     } finally {
       cloudwatch.destroy();
     }
     expect(problemsOf(await readBackStack(reaper, sessions))).toEqual([
-      'keyrot-key-reaper-local/RotationFailedAlarm (AWS::CloudWatch::Alarm): alarm keyrot-local-rotation-failed does not exist',
+      'keyrot-key-reaper-local/RotationFailedAlarmKloudpepperApiKey (AWS::CloudWatch::Alarm): alarm keyrot-local-rotation-failed-kloudpepper-api-key does not exist',
     ]);
   });
 

@@ -171,7 +171,7 @@ describe('the deployed stacks, two accounts', () => {
       );
       const original = decodeURIComponent(PolicyDocument!);
       const doc = JSON.parse(original) as { Statement: { Sid?: string }[] };
-      doc.Statement = doc.Statement.filter((s) => s.Sid !== 'CreateKeyAndAddToPlan');
+      doc.Statement = doc.Statement.filter((s) => s.Sid !== 'CreateKeysTaggedForATarget');
       await iam.send(
         new PutRolePolicyCommand({
           RoleName: roleName,

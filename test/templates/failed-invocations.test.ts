@@ -15,6 +15,7 @@ import {
   asList,
   loadTemplate,
   resourcesOfType,
+  roleIdOf,
   resourceText,
   roleStatements,
   type Json,
@@ -81,9 +82,7 @@ function failureRoutingProblems(template: Template): string[] {
   const roles = new Set<string>();
 
   for (const fn of asyncInvokedFunctions(template)) {
-    const role = (functions[fn]?.Properties?.Role as { 'Fn::GetAtt'?: [string, string] })?.[
-      'Fn::GetAtt'
-    ]?.[0];
+    const role = roleIdOf(functions[fn]?.Properties?.Role);
     if (role === undefined) problems.push(`${fn}: role is not a role of this template`);
     else roles.add(role);
     const mine = configs.filter(([, c]) => same(c.Properties!.FunctionName, { Ref: fn }));
@@ -228,7 +227,7 @@ describe('negative controls: the check fails on a template', () => {
     );
   const statementsOf = (resources: Record<string, Resource>) =>
     (
-      resources.IamRoleLambdaExecution!.Properties!.Policies as unknown as {
+      resources.UpdateEdgeRole!.Properties!.Policies as unknown as {
         PolicyDocument: { Statement: { Effect: string; Action: Json; Resource: Json }[] };
       }[]
     )[0]!.PolicyDocument;
@@ -273,7 +272,7 @@ describe('negative controls: the check fails on a template', () => {
       );
     });
     expect(failureRoutingProblems(denied)).toEqual([
-      'IamRoleLambdaExecution: may not sqs:SendMessage to DeadLetterQueue',
+      'UpdateEdgeRole: may not sqs:SendMessage to DeadLetterQueue',
     ]);
     const wider = variant(template, (resources) => {
       statementsOf(resources).Statement.push(
@@ -286,8 +285,8 @@ describe('negative controls: the check fails on a template', () => {
       );
     });
     expect(failureRoutingProblems(wider)).toEqual([
-      'IamRoleLambdaExecution: also grants sqs:SendMessage arn:aws:sqs:us-east-1:222222222222:other',
-      `IamRoleLambdaExecution: also grants sqs:ReceiveMessage ${resourceText(getAtt(DLQ, 'Arn'))}`,
+      'UpdateEdgeRole: also grants sqs:SendMessage arn:aws:sqs:us-east-1:222222222222:other',
+      `UpdateEdgeRole: also grants sqs:ReceiveMessage ${resourceText(getAtt(DLQ, 'Arn'))}`,
     ]);
   });
 

@@ -2,6 +2,7 @@ import { ledgerTableDefinition } from '@keyrot/shared';
 import {
   actionsOf,
   asList,
+  functionRoleIds,
   functionStatements,
   loadTemplate,
   onlyResource,
@@ -184,25 +185,28 @@ describe('each role holds only its own side of the rotation', () => {
     ]);
     expect(actionsOf(edge).filter((a) => a.startsWith('kms:'))).toEqual(['kms:Decrypt']);
     const putEvents = edge.filter((s) => asList(s.Action).includes('events:PutEvents'));
-    expect(putEvents.flatMap((s) => asList(s.Resource).map(resourceText))).toEqual([
+    expect([...new Set(putEvents.flatMap((s) => asList(s.Resource).map(resourceText)))]).toEqual([
       `arn:aws:events:us-east-1:${EDGE}:event-bus/keyrot`,
     ]);
     const cloudFront = edge.filter((s) => actionsOf([s]).some((a) => a.startsWith('cloudfront:')));
-    expect(cloudFront.flatMap((s) => asList(s.Resource))).toEqual([
+    expect([...new Set(cloudFront.flatMap((s) => asList(s.Resource)))]).toEqual([
       `arn:aws:cloudfront::${EDGE}:distribution/E1MTSB8DGIOBI2`,
     ]);
   });
 
   it('the edge-updater schedules its re-checks in its own group, through a role that can only put them on its bus', () => {
     const template = templates['edge-updater'];
+    // Both functions schedule re-checks (updateEdge the first, awaitDeployment the next).
     const scheduling = edge.filter((s) => actionsOf([s]).some((a) => a.startsWith('scheduler:')));
-    expect(scheduling).toHaveLength(1);
-    expect(actionsOf(scheduling)).toEqual(['scheduler:CreateSchedule']);
-    expect(asList(scheduling[0]!.Resource)).toEqual([
-      `arn:aws:scheduler:us-east-1:${EDGE}:schedule/keyrot-deploy-checks-dev/*`,
-    ]);
+    expect(scheduling).toHaveLength(2);
+    expect([...new Set(actionsOf(scheduling))]).toEqual(['scheduler:CreateSchedule']);
+    for (const statement of scheduling) {
+      expect(asList(statement.Resource)).toEqual([
+        `arn:aws:scheduler:us-east-1:${EDGE}:schedule/keyrot-deploy-checks-dev/*`,
+      ]);
+    }
     const passRole = edge.filter((s) => asList(s.Action).includes('iam:PassRole'));
-    expect(passRole).toHaveLength(1);
+    expect(passRole).toHaveLength(2);
     expect(asList(passRole[0]!.Resource)).toEqual([
       { 'Fn::GetAtt': ['DeployCheckSchedulerRole', 'Arn'] },
     ]);
@@ -248,14 +252,102 @@ describe('each role holds only its own side of the rotation', () => {
     expect(deletes.flatMap((s) => asList(s.Resource))).toEqual([
       'arn:aws:apigateway:us-east-1::/apikeys/*',
     ]);
+    // ...and only keys tagged as keyrot's: never another client's (untagged) key.
+    expect(deletes.map((s) => s.Condition)).toEqual([
+      { StringEquals: { 'aws:ResourceTag/keyrot:managed': 'true' } },
+    ]);
   });
 
   it('the issuer may delete only keys tagged as keyrot-managed (its own rollback)', () => {
     const deletes = issuer.filter((s) => asList(s.Action).includes('apigateway:DELETE'));
     expect(deletes).toHaveLength(1);
     expect(deletes[0]!.Condition).toEqual({
-      StringEquals: { 'aws:ResourceTag/keyrot:managed': 'true' },
+      StringEquals: {
+        'aws:ResourceTag/keyrot:managed': 'true',
+        'aws:ResourceTag/keyrot:target': ['kloudpepper-api-key'],
+      },
     });
+  });
+
+  it('the issuer tags only keys it is creating, only with keyrot’s tags, for a manifest target', () => {
+    const tagging = issuer.filter((s) => asList(s.Action).includes('apigateway:PUT'));
+    expect(tagging.flatMap((s) => asList(s.Resource))).toEqual([
+      'arn:aws:apigateway:us-east-1::/tags/arn%3Aaws%3Aapigateway%3Aus-east-1%3A%3A%2Fapikeys%2F?',
+    ]);
+    const creates = issuer.filter((s) =>
+      asList(s.Resource).includes('arn:aws:apigateway:us-east-1::/apikeys'),
+    );
+    const onlyKeyrotTags = {
+      StringEquals: {
+        'aws:RequestTag/keyrot:managed': 'true',
+        'aws:RequestTag/keyrot:target': ['kloudpepper-api-key'],
+      },
+      'ForAllValues:StringEquals': {
+        'aws:TagKeys': ['keyrot:managed', 'keyrot:target', 'keyrot:rotation'],
+      },
+    };
+    const posts = creates.filter((s) => asList(s.Action).includes('apigateway:POST'));
+    expect([...tagging, ...posts].map((s) => s.Condition)).toEqual([
+      onlyKeyrotTags,
+      onlyKeyrotTags,
+    ]);
+  });
+});
+
+describe('one role per function', () => {
+  it.each(TEMPLATES)(
+    '%s: every function has a role of its own, and no shared role exists',
+    (name) => {
+      const roles = Object.values(functionRoleIds(templates[name]));
+      expect(roles.length).toBeGreaterThan(0);
+      expect(new Set(roles).size).toBe(roles.length);
+      expect(templates[name].Resources.IamRoleLambdaExecution).toBeUndefined();
+    },
+  );
+
+  it.each(TEMPLATES)('%s: each function writes only its own log group', (name) => {
+    const template = templates[name];
+    for (const id of Object.keys(functionRoleIds(template))) {
+      const fnName = (template.Resources[id]!.Properties as { FunctionName: string }).FunctionName;
+      const logs = functionStatements(template, id).filter((s) =>
+        actionsOf([s]).some((a) => a.startsWith('logs:')),
+      );
+      expect(actionsOf(logs).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+      expect(logs.flatMap((s) => asList(s.Resource))).toEqual([
+        expect.stringMatching(new RegExp(`:log-group:/aws/lambda/${fnName}:\\*$`)),
+      ]);
+    }
+  });
+
+  it('the hourly monitor only reads the ledger (and reports its own failures)', () => {
+    const monitor = functionStatements(templates['key-reaper'], 'CheckRotationsLambdaFunction');
+    expect(actionsOf(monitor).sort()).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'sqs:SendMessage',
+    ]);
+  });
+
+  it('awaitDeployment cannot decrypt keys or update distributions', () => {
+    const actions = actionsOf(
+      functionStatements(templates['edge-updater'], 'AwaitDeploymentLambdaFunction'),
+    );
+    expect(actions).not.toContain('kms:Decrypt');
+    expect(actions).not.toContain('cloudfront:UpdateDistribution');
+    expect(actions).toEqual(
+      expect.arrayContaining(['cloudfront:GetDistribution', 'scheduler:CreateSchedule']),
+    );
+  });
+
+  it('the KMS key policy names updateEdge’s role, the one that decrypts', () => {
+    const edge = templates['edge-updater'];
+    const role = edge.Resources[functionRoleIds(edge).UpdateEdgeLambdaFunction!]!;
+    expect(role.Properties!.RoleName).toBe('keyrot-edge-updater-dev-us-east-1');
+    const issuer = templates['key-issuer'];
+    const issuerRole = issuer.Resources[functionRoleIds(issuer).IssueKeyLambdaFunction!]!;
+    expect(issuerRole.Properties!.RoleName).toBe('keyrot-key-issuer-dev-us-east-1');
   });
 });
 
@@ -428,13 +520,19 @@ describe('alarms and notifications', () => {
   };
 
   it.each([
-    ['key-issuer', 'api', ['DeadLetterQueueAlarm', 'IssueFailedAlarm']],
+    // One of each rotation alarm per target of keyrot.targets.yml (the seed's one here).
+    ['key-issuer', 'api', ['DeadLetterQueueAlarm', 'IssueFailedAlarmKloudpepperApiKey']],
     [
       'key-reaper',
       'api',
-      ['DeadLetterQueueAlarm', 'KeyTooOldAlarm', 'RotationFailedAlarm', 'RotationStuckAlarm'],
+      [
+        'DeadLetterQueueAlarm',
+        'KeyTooOldAlarmKloudpepperApiKey',
+        'RotationFailedAlarmKloudpepperApiKey',
+        'RotationStuckAlarmKloudpepperApiKey',
+      ],
     ],
-    ['edge-updater', 'edge', ['DeadLetterQueueAlarm', 'EdgeFailedAlarm']],
+    ['edge-updater', 'edge', ['DeadLetterQueueAlarm', 'EdgeFailedAlarmKloudpepperApiKey']],
   ] as const)('%s has its alarms, each notifying the %s topic', (name, side, expected) => {
     const found = alarms(templates[name]);
     expect(Object.keys(found).sort()).toEqual([...expected].sort());
@@ -442,8 +540,12 @@ describe('alarms and notifications', () => {
   });
 
   it('treats a silent key-age check as breaching, so a broken schedule is noticed', () => {
-    expect(alarms(templates['key-reaper']).KeyTooOldAlarm).toMatchObject({
+    expect(alarms(templates['key-reaper']).KeyTooOldAlarmKloudpepperApiKey).toMatchObject({
       MetricName: 'KeyAgeDays',
+      Dimensions: [
+        { Name: 'service', Value: 'key-reaper' },
+        { Name: 'target', Value: 'kloudpepper-api-key' },
+      ],
       Threshold: '31',
       TreatMissingData: 'breaching',
     });

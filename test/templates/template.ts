@@ -56,10 +56,37 @@ export function roleStatements(template: Template): { role: string; statement: S
   });
 }
 
-/** The statements of the function's own role (serverless names it IamRoleLambdaExecution). */
-export function functionStatements(template: Template): Statement[] {
+/**
+ * The logical id of the role a function's `Role` names (`Fn::GetAtt [Role, Arn]` or
+ * `Fn::Sub '${Role.Arn}'`), or undefined when it names none of the template's.
+ */
+export function roleIdOf(role: Json | undefined): string | undefined {
+  if (typeof role !== 'object' || role === null || Array.isArray(role)) return undefined;
+  const getAtt = role['Fn::GetAtt'];
+  if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') return getAtt[0];
+  const sub = role['Fn::Sub'];
+  return typeof sub === 'string' ? /^\$\{([A-Za-z0-9]+)\.Arn\}$/.exec(sub)?.[1] : undefined;
+}
+
+/** Function logical id → the logical id of the role it runs with. */
+export function functionRoleIds(template: Template): Record<string, string> {
+  return Object.fromEntries(
+    resourcesOfType(template, 'AWS::Lambda::Function').map(([id, fn]) => [
+      id,
+      roleIdOf(fn.Properties?.Role) ?? '',
+    ]),
+  );
+}
+
+/**
+ * The statements of the functions' roles: of one function (by its logical id), or of every
+ * function of the template.
+ */
+export function functionStatements(template: Template, functionId?: string): Statement[] {
+  const roles = functionRoleIds(template);
+  const wanted = new Set(functionId ? [roles[functionId]] : Object.values(roles));
   return roleStatements(template)
-    .filter((s) => s.role === 'IamRoleLambdaExecution')
+    .filter((s) => wanted.has(s.role))
     .map((s) => s.statement);
 }
 

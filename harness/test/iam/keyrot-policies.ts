@@ -1,12 +1,22 @@
 /**
  * keyrot's real IAM documents, read from the services' serverless.yml and resources/*.yml
- * (stage prod, the files' default parameters), with the few `Ref`/`Fn::GetAtt`/`Fn::Sub`
- * they use resolved to the ARNs the stacks create. An intrinsic this file does not know
- * throws, so the tests follow the templates rather than a copy of them.
+ * (stage prod, the files' default parameters) and, for the function roles, built from a
+ * targets manifest by services/manifest/stacks.ts exactly as `serverless package` builds
+ * them, with the few `Ref`/`Fn::GetAtt`/`Fn::Sub` they use resolved to the ARNs the stacks
+ * create. An intrinsic this file does not know throws, so the tests follow the templates
+ * rather than a copy of them.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseTargetsManifest, type TargetsManifest } from '@keyrot/shared';
 import { parse } from 'yaml';
+import {
+  FUNCTIONS,
+  functionRoles,
+  roleLogicalId,
+  roleName,
+  type StackParams,
+} from '../../../services/manifest/stacks';
 import type { PolicyDocument, PolicyStatement, PrincipalPolicies } from '../../iam/simulate';
 
 export const API = '111111111111';
@@ -18,7 +28,9 @@ const ROOT = path.resolve(__dirname, '../../..');
 
 export const ARNS = {
   issuerRole: `arn:aws:iam::${API}:role/keyrot-key-issuer-${STAGE}-${REGION}`,
-  reaperRole: `arn:aws:iam::${API}:role/keyrot-key-reaper-${STAGE}-${REGION}-lambdaRole`,
+  reaperRole: `arn:aws:iam::${API}:role/keyrot-key-reaper-${STAGE}-${REGION}-retireKeys`,
+  monitorRole: `arn:aws:iam::${API}:role/keyrot-key-reaper-${STAGE}-${REGION}-checkRotations`,
+  awaitDeploymentRole: `arn:aws:iam::${EDGE}:role/keyrot-edge-updater-${STAGE}-${REGION}-awaitDeployment`,
   edgeUpdaterRole: `arn:aws:iam::${EDGE}:role/keyrot-edge-updater-${STAGE}-${REGION}`,
   deployCheckRole: `arn:aws:iam::${EDGE}:role/keyrot-edge-updater-${STAGE}-DeployCheckSchedulerRole`,
   edgeForwardRole: `arn:aws:iam::${EDGE}:role/keyrot-edge-updater-${STAGE}-ForwardRole`,
@@ -31,6 +43,7 @@ export const ARNS = {
   edgeKey: `arn:aws:kms:${REGION}:${EDGE}:key/00000000-0000-0000-0000-000000000000`,
   edgeDlq: `arn:aws:sqs:${REGION}:${EDGE}:keyrot-edge-updater-${STAGE}-dlq`,
   apiDlq: `arn:aws:sqs:${REGION}:${API}:keyrot-key-issuer-${STAGE}-dlq`,
+  reaperDlq: `arn:aws:sqs:${REGION}:${API}:keyrot-key-reaper-${STAGE}-dlq`,
   distribution: `arn:aws:cloudfront::${EDGE}:distribution/E1MTSB8DGIOBI2`,
   checkGroup: `keyrot-deploy-checks-${STAGE}`,
 } as const;
@@ -67,14 +80,17 @@ const STACKS: Record<
       'DeadLetterQueue.Arn': ARNS.edgeDlq,
     },
   },
-  'key-reaper': { account: API, refs: { 'AWS::AccountId': API }, atts: {} },
+  'key-reaper': {
+    account: API,
+    refs: { 'AWS::AccountId': API },
+    atts: { 'DeadLetterQueue.Arn': ARNS.reaperDlq },
+  },
 };
 
 interface ServerlessFile {
   service: string;
   params: { default: Record<string, string | number> };
   custom?: { keyrot?: { side?: string } };
-  provider: { iam: { role: { statements: unknown[] } } };
 }
 
 const read = (file: string): unknown => parse(readFileSync(path.join(ROOT, file), 'utf8'));
@@ -141,37 +157,93 @@ function resourceProperties(service: Service, file: string, logicalId: string) {
   return resolve(resource.Properties) as Record<string, unknown>;
 }
 
-/** The trust policy serverless gives every Lambda execution role. */
-const LAMBDA_TRUST: PolicyDocument = {
-  Version: '2012-10-17',
-  Statement: [
+/** The repository's own keyrot.targets.yml. */
+export function repositoryManifest(): TargetsManifest {
+  return parseTargetsManifest(read('keyrot.targets.yml'));
+}
+
+/**
+ * The 3-target fleet of the IAM simulation: two targets on one distribution (different
+ * origins, different plans), and one on another plan and another distribution.
+ */
+export const FLEET = parseTargetsManifest({
+  targets: [
     {
-      Effect: 'Allow',
-      Principal: { Service: ['lambda.amazonaws.com'] },
-      Action: ['sts:AssumeRole'],
+      API_KEY_NAME: 'kloudpepper-api-key',
+      USAGE_PLAN_ID: '0aj0l3',
+      DISTRIBUTION_ID: 'E1MTSB8DGIOBI2',
+      ORIGIN_ID: 'api-gateway-origin',
+    },
+    {
+      name: 'kloudpepper-admin',
+      apiKeyName: 'kloudpepper-admin-key',
+      usagePlanId: '9adm1n',
+      distributionId: 'E1MTSB8DGIOBI2',
+      originId: 'admin-api-origin',
+      schedule: 'cron(0 3 15 * ? *)',
+    },
+    {
+      name: 'shop-api',
+      apiKeyName: 'shop-api-key',
+      usagePlanId: '7xq2mm',
+      distributionId: 'E2SHOP0000001',
+      originId: 'shop-origin',
+      healthCheckUrl: 'https://shop.example.com/prod/health',
     },
   ],
-};
+});
 
-const ROLE_ARNS: Record<Service, string> = {
-  'key-issuer': ARNS.issuerRole,
-  'edge-updater': ARNS.edgeUpdaterRole,
-  'key-reaper': ARNS.reaperRole,
-};
+/** A usage plan, a distribution and a target name no manifest here names. */
+export const FOREIGN = {
+  usagePlanId: 'f0r3gn',
+  distributionId: 'E9FOREIGN0001',
+  targetName: 'someone-else',
+} as const;
 
-/** The function role of a service: its `provider.iam.role.statements` as serverless deploys them. */
-export function functionRole(service: Service): PrincipalPolicies {
-  const { file, resolve } = resolver(service);
-  const statements = resolve(file.provider.iam.role.statements) as PolicyStatement[];
+/** The stack parameters `functionRole` builds with: the serverless.yml defaults, stage prod. */
+export function stackParams(service: Service): StackParams {
+  const defaults = serverless(service).params.default;
+  const text = (name: string) => {
+    const value = defaults[name];
+    if (value === undefined) throw new Error(`${service}: no default for param ${name}`);
+    return String(value);
+  };
   return {
-    roleArn: ROLE_ARNS[service],
-    trustPolicy: LAMBDA_TRUST,
-    inlinePolicies: [
-      {
-        name: `${file.service}-${STAGE}-lambda`,
-        document: { Version: '2012-10-17', Statement: statements },
-      },
-    ],
+    stage: STAGE,
+    region: text('region'),
+    apiAccountId: text('apiAccountId'),
+    edgeAccountId: text('edgeAccountId'),
+    busName: text('busName'),
+    ledgerTableName: service === 'edge-updater' ? '' : text('ledgerTableName'),
+    ...(service === 'key-issuer' && { edgeKmsKeyArn: text('edgeKmsKeyArn') }),
+  };
+}
+
+/**
+ * The role of function `fn` of a service (default: its first, the rotation step), as
+ * `serverless package` builds it from `manifest` (default: the repository's own).
+ */
+export function functionRole(
+  service: Service,
+  fn: string = FUNCTIONS[service][0],
+  manifest: TargetsManifest = repositoryManifest(),
+): PrincipalPolicies {
+  const { resolve } = resolver(service);
+  const p = stackParams(service);
+  const role = functionRoles(service, manifest, p)[roleLogicalId(fn)] as unknown as {
+    Properties: {
+      AssumeRolePolicyDocument: PolicyDocument;
+      Policies: { PolicyName: string; PolicyDocument: PolicyDocument }[];
+    };
+  };
+  const account = service === 'edge-updater' ? p.edgeAccountId : p.apiAccountId;
+  return {
+    roleArn: `arn:aws:iam::${account}:role/${roleName(service, fn, p)}`,
+    trustPolicy: role.Properties.AssumeRolePolicyDocument,
+    inlinePolicies: role.Properties.Policies.map((policy) => ({
+      name: policy.PolicyName,
+      document: resolve(policy.PolicyDocument) as PolicyDocument,
+    })),
     managedPolicies: [],
   };
 }

@@ -92,19 +92,21 @@ const kmsContext = (account: string) => ({
 });
 
 describe('simulate: identity policies', () => {
-  const deleteKey = request('apigateway:DELETE', `arn:aws:apigateway:${REGION}::/apikeys/k3y1d`);
+  const deleteKey = request('apigateway:DELETE', `arn:aws:apigateway:${REGION}::/apikeys/k3y1d`, {
+    'aws:ResourceTag/keyrot:managed': 'true',
+  });
 
   it('allows what a statement grants, naming the statement and its policy', async () => {
     const result = await simulate(deleteKey, reaper);
     expect(result).toMatchObject({ allowed: true, decision: 'Allow' });
     expect(result.deciding).toEqual([
-      'identity policy keyrot-key-reaper-prod-lambda statement DeleteSupersededKeys',
+      'identity policy keyrot-key-reaper-prod-retireKeys statement DeleteKeyrotManagedKeys',
     ]);
     expect(result.explain()).toMatch(/^ALLOWED: arn:aws:sts::111111111111:assumed-role\//);
   });
 
   it('denies it once that statement is removed: no statement allows it', async () => {
-    const result = await simulate(deleteKey, without(reaper, 'DeleteSupersededKeys'));
+    const result = await simulate(deleteKey, without(reaper, 'DeleteKeyrotManagedKeys'));
     expect(result).toMatchObject({ allowed: false, decision: 'ImplicitDeny' });
     expect(result.deciding).toEqual(['identity policies: no statement allows it']);
     const text = result.explain();
@@ -192,7 +194,7 @@ describe('simulate: identity policies', () => {
       edgeUpdater,
     );
     expect(own.deciding).toEqual([
-      'identity policy keyrot-edge-updater-prod-lambda statement ReadAndUpdateTheDistribution',
+      'identity policy keyrot-edge-updater-prod-updateEdge statement ReadAndUpdateTheDistributions',
     ]);
     expect(other.allowed).toBe(false);
   });
@@ -218,7 +220,11 @@ describe('simulate: identity policies', () => {
 
 describe('simulate: calls captured from keyrot’s adapters', () => {
   it('CreateApiKey with keyrot’s tags: the POST and the tag PUT are both allowed', async () => {
-    const tags = { 'keyrot:managed': 'true', 'keyrot:target': 'kp', 'keyrot:rotation': ROTATION };
+    const tags = {
+      'keyrot:managed': 'true',
+      'keyrot:target': 'kloudpepper-api-key',
+      'keyrot:rotation': ROTATION,
+    };
     const call = await captureOne((e) =>
       new ApiGatewayKeyStore(new APIGatewayClient(clientConfig(e))).createKey('kp', tags),
     );
@@ -226,17 +232,17 @@ describe('simulate: calls captured from keyrot’s adapters', () => {
     expect(result.results.map((r) => [r.request.action, r.deciding])).toEqual([
       [
         'apigateway:POST',
-        ['identity policy keyrot-key-issuer-prod-lambda statement CreateKeyAndAddToPlan'],
+        ['identity policy keyrot-key-issuer-prod-issueKey statement CreateKeysTaggedForATarget'],
       ],
       [
         'apigateway:PUT',
-        ['identity policy keyrot-key-issuer-prod-lambda statement TagNewKeysAtCreation'],
+        ['identity policy keyrot-key-issuer-prod-issueKey statement TagOnlyKeysBeingCreated'],
       ],
     ]);
     expect(result.allowed).toBe(true);
   });
 
-  it('…and a tag key outside TagNewKeysAtCreation’s list denies the tag PUT', async () => {
+  it('…and a tag key outside keyrot’s list denies the create and the tag PUT', async () => {
     const call = await captureOne((e) =>
       new ApiGatewayKeyStore(new APIGatewayClient(clientConfig(e))).createKey('kp', {
         'keyrot:managed': 'true',
@@ -245,9 +251,12 @@ describe('simulate: calls captured from keyrot’s adapters', () => {
     );
     const result = await simulateCall(await describeCall(call, API), issuer);
     expect(result.allowed).toBe(false);
-    expect(result.denials.map((d) => d.request.action)).toEqual(['apigateway:PUT']);
+    expect(result.denials.map((d) => d.request.action)).toEqual([
+      'apigateway:POST',
+      'apigateway:PUT',
+    ]);
     expect(result.explain()).toMatch(
-      /statement TagNewKeysAtCreation: ForAllValues:StringEquals aws:TagKeys \[keyrot:managed, keyrot:target, keyrot:rotation\]/,
+      /statement CreateKeysTaggedForATarget: .*ForAllValues:StringEquals aws:TagKeys \[keyrot:managed, keyrot:target, keyrot:rotation\]/,
     );
   });
 
@@ -304,7 +313,8 @@ describe('simulate: calls captured from keyrot’s adapters', () => {
       new ApiGatewayKeyStore(new APIGatewayClient(clientConfig(e))).deleteKey('k3y1d'),
     );
     const tagged = await describeCall(call, API, {
-      resourceTags: () => Promise.resolve({ 'keyrot:managed': 'true' }),
+      resourceTags: () =>
+        Promise.resolve({ 'keyrot:managed': 'true', 'keyrot:target': 'kloudpepper-api-key' }),
     });
     const untagged = await describeCall(call, API, { resourceTags: () => Promise.resolve({}) });
     expect((await simulateCall(tagged, issuer)).allowed).toBe(true);
@@ -370,7 +380,7 @@ describe('simulate: calls captured from keyrot’s adapters', () => {
     );
     const result = await simulateCall(await describeCall(call, API), reaper);
     expect(result.results[0]?.deciding).toEqual([
-      'identity policy keyrot-key-reaper-prod-lambda statement AnnounceOnOwnBus',
+      'identity policy keyrot-key-reaper-prod-retireKeys statement AnnounceOnOwnBus',
     ]);
   });
 });
@@ -384,7 +394,7 @@ describe('simulate: KMS key policy (cross-account Encrypt, same-account Decrypt)
     });
     expect(result.allowed).toBe(true);
     expect(result.deciding).toEqual([
-      'identity policy keyrot-key-issuer-prod-lambda statement SealForTheEdgeAccount',
+      'identity policy keyrot-key-issuer-prod-issueKey statement SealForTheEdgeAccount',
       'resource policy EdgeKey key policy statement IssuerMayOnlyEncrypt',
     ]);
   });
@@ -455,7 +465,7 @@ describe('simulate: KMS key policy (cross-account Encrypt, same-account Decrypt)
     const decrypt = (account: string) => request('kms:Decrypt', ARNS.edgeKey, kmsContext(account));
     const edge = await simulate(decrypt(EDGE), edgeUpdater, { resourcePolicy: keyPolicy() });
     expect(edge.deciding).toEqual([
-      'identity policy keyrot-edge-updater-prod-lambda statement OpenSealedKeys',
+      'identity policy keyrot-edge-updater-prod-updateEdge statement OpenSealedKeys',
       'resource policy EdgeKey key policy statement EdgeUpdaterMayOnlyDecrypt',
     ]);
     const byIssuer = await simulate(decrypt(API), issuer, { resourcePolicy: keyPolicy() });

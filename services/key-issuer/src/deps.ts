@@ -17,7 +17,7 @@ import {
   type RequestFanOut,
 } from '@keyrot/shared';
 import * as z from 'zod/mini';
-import { HttpReadinessProbe } from './adapters/http-readiness';
+import { ReadinessByTarget } from './adapters/http-readiness';
 import type { IssuerDeps } from './issue-key';
 
 /**
@@ -31,10 +31,39 @@ export const configSchema = z.object({
   EDGE_KMS_KEY_ARN: kmsKeyArnSchema,
   LOCK_SECONDS: envVar.number(DEFAULT_LOCK_SECONDS, 60),
   HEALTH_CHECK_URL: envVar.optionalUrl(),
+  /** Target name → readiness URL (JSON), from keyrot.targets.yml; HEALTH_CHECK_URL for others. */
+  HEALTH_CHECK_URLS: z._default(
+    z.pipe(
+      z.string(),
+      z.transform((text, ctx): Record<string, string> => {
+        const urls = readinessUrls(text);
+        if (urls) return urls;
+        ctx.issues.push({
+          code: 'custom',
+          input: text,
+          message: 'must be a JSON object of target name to http(s) URL',
+        });
+        return z.NEVER;
+      }),
+    ),
+    {},
+  ),
   READINESS_TIMEOUT_SECONDS: envVar.number(60, 1, 600),
 });
 
 export type IssuerConfig = z.output<typeof configSchema>;
+
+const readinessUrlsSchema = z.record(z.string(), z.url({ protocol: /^https?$/ }));
+
+function readinessUrls(text: string): Record<string, string> | undefined {
+  if (text.trim() === '') return {};
+  try {
+    const parsed = readinessUrlsSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** What the handler needs; {@link buildIssuerDeps} builds it, tests inject it. */
 export type IssuerEnvironment = Omit<IssuerDeps, 'actor' | 'invocation'> & {
@@ -69,6 +98,12 @@ export function buildIssuerDeps(
 ): IssuerEnvironment {
   const { clock, metrics } = runtime;
   const events = new EventBridgePublisher(clients.eventBridge, config.EVENT_BUS_NAME);
+  const readiness = new ReadinessByTarget(
+    config.HEALTH_CHECK_URLS,
+    config.HEALTH_CHECK_URL || undefined,
+    config.READINESS_TIMEOUT_SECONDS * 1000,
+    clock,
+  );
   return {
     apiAccountId: config.API_ACCOUNT_ID,
     keys: new ApiGatewayKeyStore(clients.apiGateway),
@@ -81,13 +116,6 @@ export function buildIssuerDeps(
     log: createLogger('key-issuer'),
     edgeKmsKeyArn: config.EDGE_KMS_KEY_ARN,
     lockSeconds: config.LOCK_SECONDS,
-    ...(config.HEALTH_CHECK_URL && {
-      readiness: new HttpReadinessProbe(
-        config.HEALTH_CHECK_URL,
-        'x-api-key',
-        config.READINESS_TIMEOUT_SECONDS * 1000,
-        clock,
-      ),
-    }),
+    ...(readiness.probesAny && { readiness }),
   };
 }

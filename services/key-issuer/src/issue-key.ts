@@ -32,7 +32,8 @@ export type { IssueResult } from '@keyrot/shared';
 
 /** Confirms API Gateway accepts a new key before the edge is told to send it. */
 export interface KeyReadiness {
-  waitUntilAccepted(value: SecretValue): Promise<void>;
+  /** Resolves once the target's API accepts `value` (a target with no probe resolves at once). */
+  waitUntilAccepted(value: SecretValue, target: Target): Promise<void>;
 }
 
 export interface IssuerDeps {
@@ -153,7 +154,7 @@ async function issue(
     await ledger.record(step('KEY_ASSOCIATED', { newKey }));
 
     if (deps.readiness) {
-      await deps.readiness.waitUntilAccepted(value);
+      await deps.readiness.waitUntilAccepted(value, target);
       await ledger.record(step('KEY_READY', { newKey }));
     }
 

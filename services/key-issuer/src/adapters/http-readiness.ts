@@ -1,4 +1,4 @@
-import { KeyNotAcceptedError, type Clock, type SecretValue } from '@keyrot/shared';
+import { KeyNotAcceptedError, type Clock, type SecretValue, type Target } from '@keyrot/shared';
 import type { KeyReadiness } from '../issue-key';
 
 /**
@@ -26,5 +26,38 @@ export class HttpReadinessProbe implements KeyReadiness {
       await this.clock.sleep(this.intervalMs);
     }
     throw new KeyNotAcceptedError(this.url, lastStatus, this.timeoutMs / 1000);
+  }
+}
+
+/**
+ * {@link KeyReadiness} for a fleet: each target probed at its own readiness URL
+ * (`HEALTH_CHECK_URLS`, from keyrot.targets.yml), with its own header name; a target without
+ * one falls back to `fallbackUrl` (`HEALTH_CHECK_URL`), and with neither is not probed.
+ */
+export class ReadinessByTarget implements KeyReadiness {
+  constructor(
+    private readonly urls: Readonly<Record<string, string>>,
+    private readonly fallbackUrl: string | undefined,
+    private readonly timeoutMs: number,
+    private readonly clock: Clock,
+    private readonly intervalMs = 1000,
+  ) {}
+
+  /** Whether any target would be probed (else the issuer needs no readiness step). */
+  get probesAny(): boolean {
+    return Boolean(this.fallbackUrl) || Object.keys(this.urls).length > 0;
+  }
+
+  async waitUntilAccepted(value: SecretValue, target: Target): Promise<void> {
+    const url = this.urls[target.name] ?? this.fallbackUrl;
+    if (!url) return;
+    const probe = new HttpReadinessProbe(
+      url,
+      target.headerName,
+      this.timeoutMs,
+      this.clock,
+      this.intervalMs,
+    );
+    await probe.waitUntilAccepted(value);
   }
 }
