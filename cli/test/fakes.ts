@@ -82,5 +82,7 @@ export function fakeContext(
     {},
   );
   Object.defineProperty(ctx, 'ledger', { get: () => ledger });
+  // Hermetic: not the targets manifest of whatever directory the tests run in.
+  if (!options.targets) Object.defineProperty(ctx, 'targetsFile', { value: undefined });
   return { ctx, written, clock };
 }

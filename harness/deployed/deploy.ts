@@ -128,11 +128,8 @@ export async function deployLocal(
     ? apiSession
     : await openAccountSession(endpoint, EDGE_ACCOUNT_ID, REGION);
 
-  // The target's first key as `keyrot adopt` hands it over (tagged keyrot:managed=true): the
-  // reaper's role deletes only such keys.
-  const target = await provisionTarget(apiSession, edgeSession, {
-    initialKeyTags: { 'keyrot:managed': 'true' },
-  });
+  // The target as a user has it: its first key made by hand, untagged (adopted below).
+  const target = await provisionTarget(apiSession, edgeSession);
   const targetsFile = writeTargetsManifest(mode, {
     API_KEY_NAME: INITIAL_KEY_NAME,
     USAGE_PLAN_ID: target.api.usagePlanId,
@@ -177,7 +174,71 @@ export async function deployLocal(
     stacks = [edge, issuer, reaper];
   }
   const world = worldOf(singleAccount, target, stacks);
+  await adoptFirstKey(endpoint, world, targetsFile, log);
   return { world, stacks, stage };
+}
+
+/**
+ * The operator's step before the first rotation (docs/deploy.md, "Adopting the current key"):
+ * `keyrot adopt`, run as the CLI runs, with the operator's credentials of both accounts,
+ * tags the target's hand-made first key and records ADOPTED. The reaper's role deletes only
+ * keys tagged so, so without this the first rotation could not retire it.
+ */
+async function adoptFirstKey(
+  endpoint: string,
+  world: LocalWorld,
+  targetsFile: string,
+  log: (line: string) => void,
+): Promise<void> {
+  const dir = path.dirname(targetsFile);
+  const credentials = path.join(dir, 'credentials');
+  const profile = (name: string, session: AccountSession) =>
+    [
+      `[${name}]`,
+      `aws_access_key_id = ${session.credentials.accessKeyId}`,
+      `aws_secret_access_key = ${session.credentials.secretAccessKey}`,
+      ...(session.credentials.sessionToken
+        ? [`aws_session_token = ${session.credentials.sessionToken}`]
+        : []),
+      '',
+    ].join('\n');
+  writeFileSync(
+    credentials,
+    profile('keyrot-api', world.api.session) + profile('keyrot-edge', world.edge.session),
+  );
+  const args = [
+    path.join(ROOT, 'cli', 'bin', 'keyrot.js'),
+    '--endpoint',
+    endpoint,
+    '--profile',
+    'keyrot-api',
+    '--edge-profile',
+    'keyrot-edge',
+    '--table',
+    world.api.ledgerTableName,
+    '--targets',
+    targetsFile,
+    'adopt',
+    '--target',
+    INITIAL_KEY_NAME,
+    '--key-id',
+    world.api.initialKeyId,
+    '--yes',
+  ];
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    AWS_REGION: world.api.session.region,
+    AWS_SHARED_CREDENTIALS_FILE: credentials,
+    AWS_CONFIG_FILE: path.join(dir, 'no-config'),
+  };
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, args, { cwd: ROOT, env }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`keyrot adopt failed: ${stderr || stdout || error.message}`));
+      else resolve(`${stdout}${stderr}`);
+    }),
+  );
+  log(`keyrot adopt: ${out.trim().split('\n').at(-1) ?? ''}`);
 }
 
 /** The `LocalWorld` of the deployed stacks: names and ARNs from their outputs, plus the target. */
