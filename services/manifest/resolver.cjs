@@ -20,7 +20,11 @@ const { readFileSync } = require('node:fs');
 const { parse } = require('yaml');
 const tsx = require('tsx/cjs/api');
 
-const { parseTargetsManifest } = tsx.require('../../shared/src/manifest.ts', __filename);
+const { parseTargetsManifest, ManifestError } = tsx.require(
+  '../../shared/src/manifest.ts',
+  __filename,
+);
+const { schedulePolicyProblems } = tsx.require('../../shared/src/schedule.ts', __filename);
 const stacks = tsx.require('./stacks.ts', __filename);
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -47,7 +51,12 @@ function loadManifest() {
     });
   }
   const relative = path.relative(ROOT, file);
-  return parseTargetsManifest(document, relative.startsWith('..') ? file : relative);
+  const source = relative.startsWith('..') ? file : relative;
+  const manifest = parseTargetsManifest(document, source);
+  // A schedule that cannot keep keys within the target's policy would alarm on itself.
+  const problems = schedulePolicyProblems(manifest);
+  if (problems.length > 0) throw new ManifestError(source, problems);
+  return manifest;
 }
 
 async function params(resolveVariable, service) {
@@ -63,7 +72,6 @@ async function params(resolveVariable, service) {
   if (service !== 'edge-updater') p.ledgerTableName = await get('param:ledgerTableName');
   if (service === 'key-issuer') p.edgeKmsKeyArn = await get('param:edgeKmsKeyArn');
   if (service === 'key-reaper') {
-    p.keyAgePolicyDays = String(await get('param:keyAgePolicyDays'));
     p.maxRotationMinutes = String(await get('param:maxRotationMinutes'));
   }
   return p;

@@ -29,7 +29,6 @@ export interface StackParams {
   /** key-issuer only. */
   readonly edgeKmsKeyArn?: string;
   /** key-reaper's alarms. */
-  readonly keyAgePolicyDays?: string;
   readonly maxRotationMinutes?: string;
 }
 
@@ -446,7 +445,7 @@ interface AlarmSpec {
 
 const ALARM_RUNBOOK = 'Runbook docs/operations.md';
 
-function alarmSpecs(service: Service, p: StackParams): AlarmSpec[] {
+function alarmSpecs(service: Service, p: StackParams, target: ManifestTarget): AlarmSpec[] {
   const failed = (id: string, name: string, description: string): AlarmSpec => ({
     id,
     name,
@@ -498,13 +497,13 @@ function alarmSpecs(service: Service, p: StackParams): AlarmSpec[] {
         {
           id: 'KeyTooOldAlarm',
           name: 'key-older-than-policy',
-          description: `The key CloudFront sends is older than ${p.keyAgePolicyDays} days, or the hourly check stopped reporting. ${ALARM_RUNBOOK}#keytooold`,
+          description: `The key CloudFront sends is older than ${target.keyAgePolicyDays} days (its policy), or the hourly check stopped reporting. ${ALARM_RUNBOOK}#keytooold`,
           metric: 'KeyAgeDays',
           statistic: 'Maximum',
           period: 3600,
           evaluationPeriods: 3,
           datapointsToAlarm: 3,
-          threshold: p.keyAgePolicyDays ?? '31',
+          threshold: target.keyAgePolicyDays,
           comparison: 'GreaterThanThreshold',
           // No data means the check (or its schedule) is broken: that must page too.
           missing: 'breaching',
@@ -530,7 +529,7 @@ export function alarmResources(
       : [{ Ref: 'AlarmTopic' }];
   const out: Record<string, Cfn> = {};
   for (const target of m.targets) {
-    for (const a of alarmSpecs(service, p)) {
+    for (const a of alarmSpecs(service, p, target)) {
       out[`${a.id}${suffixes.get(target.name)}`] = {
         Type: 'AWS::CloudWatch::Alarm',
         Properties: {

@@ -14,6 +14,14 @@ import { seedInputSchema, targetSchema, type Target } from './events/target';
 /** EventBridge Scheduler expression of a target without `schedule`: monthly, on the 1st. */
 export const DEFAULT_ROTATION_SCHEDULE = 'cron(0 0 1 * ? *)';
 
+/**
+ * Key-age policy of a target without `keyAgePolicyDays`, in days: the default schedule's
+ * longest gap (31 days, a 31-day month) plus the longest a rotation may take (its 6 h
+ * lock), rounded up, so a default configuration never alarms on itself (docs/decisions.md,
+ * "Default schedule and policy agree"; shared/src/schedule.ts checks any pair).
+ */
+export const DEFAULT_KEY_AGE_POLICY_DAYS = 32;
+
 /** The manifest's default file name, at the repository root. */
 export const TARGETS_MANIFEST_FILE = 'keyrot.targets.yml';
 
@@ -33,14 +41,22 @@ const settingsSchema = z.strictObject({
   healthCheckUrl: z.optional(healthCheckUrlSchema),
   /** Refuse a rotation whose edge header drifted from keyrot's keys (default true). */
   driftGuard: z._default(z.boolean({ error: 'must be true or false' }), true),
+  /** Largest allowed key age, in days: the key-age alarm's threshold. */
+  keyAgePolicyDays: z._default(
+    z
+      .int({ error: 'must be a whole number of days' })
+      .check(z.positive({ error: 'must be a whole number of days' })),
+    DEFAULT_KEY_AGE_POLICY_DAYS,
+  ),
 });
-const SETTINGS = ['schedule', 'healthCheckUrl', 'driftGuard'] as const;
+const SETTINGS = ['schedule', 'healthCheckUrl', 'driftGuard', 'keyAgePolicyDays'] as const;
 
 /** One manifest entry: a target plus its deployment settings. */
 export interface ManifestTarget extends Target {
   readonly schedule: string;
   readonly healthCheckUrl?: string;
   readonly driftGuard: boolean;
+  readonly keyAgePolicyDays: number;
 }
 
 export interface TargetsManifest {
@@ -131,7 +147,8 @@ function conflicts(targets: readonly ManifestTarget[], order: readonly number[])
  * Validates a parsed manifest document: `{ targets: [entry, ...] }`, each entry a target in
  * the structured form (`name`, `apiKeyName`, `usagePlanId`, `distributionId`, `originId`,
  * optional `headerName`) or the seed's flat form (`API_KEY_NAME`, `USAGE_PLAN_ID`,
- * `DISTRIBUTION_ID`, `ORIGIN_ID`), with optional `schedule`, `healthCheckUrl`, `driftGuard`.
+ * `DISTRIBUTION_ID`, `ORIGIN_ID`), with optional `schedule`, `healthCheckUrl`, `driftGuard`,
+ * `keyAgePolicyDays`.
  * Throws {@link ManifestError} listing every problem.
  */
 export function parseTargetsManifest(

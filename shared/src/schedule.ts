@@ -1,5 +1,12 @@
 import { Cron } from 'croner';
 import { DEFAULT_LOCK_SECONDS } from './ledger/types';
+import {
+  DEFAULT_KEY_AGE_POLICY_DAYS,
+  DEFAULT_ROTATION_SCHEDULE,
+  type TargetsManifest,
+} from './manifest';
+
+export { DEFAULT_KEY_AGE_POLICY_DAYS, DEFAULT_ROTATION_SCHEDULE };
 
 /**
  * Rotation schedules and the key-age policy they must meet. Used at package time and by the
@@ -8,19 +15,10 @@ import { DEFAULT_LOCK_SECONDS } from './ledger/types';
  * rotation may take, exceeds the policy would alarm on itself (issue 16).
  */
 
-/** The seed's schedule: 00:00 UTC on the 1st of every month. */
-export const DEFAULT_ROTATION_SCHEDULE = 'cron(0 0 1 * ? *)';
-
 /** Longest a rotation may take, from its request to its old key retired: its lock (6 h). */
 export const LONGEST_ROTATION_MS = DEFAULT_LOCK_SECONDS * 1000;
 
 const DAY_MS = 86_400_000;
-
-/**
- * The default key-age policy: the default schedule's longest gap (31 days, a 31-day month)
- * plus the longest rotation (6 h), rounded up to whole days.
- */
-export const DEFAULT_KEY_AGE_POLICY_DAYS = 32;
 
 /** A schedule expression keyrot cannot reason about, naming what is wrong. */
 export class ScheduleExpressionError extends Error {
@@ -149,7 +147,10 @@ function awsDayOfWeek(field: string): string {
  * rotation. Returns the problem in words, or undefined when it does.
  */
 export function scheduleMeetsPolicy(expression: string, policyDays: number): string | undefined {
-  const gapMs = longestIntervalMs(expression);
+  return policyProblem(longestIntervalMs(expression), policyDays);
+}
+
+function policyProblem(gapMs: number, policyDays: number): string | undefined {
   const needed = gapMs + LONGEST_ROTATION_MS;
   if (needed <= policyDays * DAY_MS) return undefined;
   const days = (ms: number) => (ms / DAY_MS).toFixed(2);
@@ -158,4 +159,33 @@ export function scheduleMeetsPolicy(expression: string, policyDays: number): str
     `a key may reach ${days(needed)} days, over the ${policyDays}-day policy ` +
     `(use a policy of at least ${Math.ceil(needed / DAY_MS)} days, or run more often)`
   );
+}
+
+/**
+ * The package-time check of a manifest: each target's schedule against its key-age policy,
+ * one problem per target that cannot meet it, naming the entry and the field (the schedule
+ * is computed once per distinct expression).
+ */
+export function schedulePolicyProblems(manifest: TargetsManifest): string[] {
+  const verdicts = new Map<string, (policyDays: number) => string | undefined>();
+  return manifest.targets.flatMap((target, index) => {
+    let verdict = verdicts.get(target.schedule);
+    if (!verdict) {
+      try {
+        const gapMs = longestIntervalMs(target.schedule);
+        verdict = (policyDays) => {
+          const problem = policyProblem(gapMs, policyDays);
+          return problem && `${target.schedule} ${problem}`;
+        };
+      } catch (error) {
+        const message = error instanceof ScheduleExpressionError ? error.problem : String(error);
+        verdict = () => `${target.schedule}: ${message}`;
+      }
+      verdicts.set(target.schedule, verdict);
+    }
+    const problem = verdict(target.keyAgePolicyDays);
+    return problem === undefined
+      ? []
+      : [`targets[${index}] (${target.name}): schedule: ${problem}`];
+  });
 }

@@ -46,8 +46,15 @@ describe('parseTargetsManifest', () => {
         headerName: 'x-api-key',
         schedule: DEFAULT_ROTATION_SCHEDULE,
         driftGuard: true,
+        keyAgePolicyDays: 32,
       },
-      { ...SHOP, headerName: 'x-api-key', schedule: 'cron(0 0 1 * ? *)', driftGuard: true },
+      {
+        ...SHOP,
+        headerName: 'x-api-key',
+        schedule: 'cron(0 0 1 * ? *)',
+        driftGuard: true,
+        keyAgePolicyDays: 32,
+      },
     ]);
   });
 

@@ -4,7 +4,9 @@ import {
   longestIntervalMs,
   ScheduleExpressionError,
   scheduleMeetsPolicy,
+  schedulePolicyProblems,
 } from '../src/schedule';
+import { parseTargetsManifest } from '../src/manifest';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -75,5 +77,42 @@ describe('scheduleMeetsPolicy', () => {
   it('accepts a weekly schedule under an 8-day policy and refuses it under 7', () => {
     expect(scheduleMeetsPolicy('cron(0 3 ? * MON *)', 8)).toBeUndefined();
     expect(scheduleMeetsPolicy('cron(0 3 ? * MON *)', 7)).toMatch(/over the 7-day policy/);
+  });
+});
+
+describe('schedulePolicyProblems (the package-time check of the targets manifest)', () => {
+  const manifest = (entries: Record<string, unknown>[]) =>
+    parseTargetsManifest({
+      targets: entries.map((e, i) => ({
+        name: `t${i}`,
+        apiKeyName: `key-${i}`,
+        usagePlanId: `plan${i}`,
+        distributionId: `E${i}AAAAAAAAAAA`,
+        originId: 'origin',
+        ...e,
+      })),
+    });
+
+  it('passes the defaults: monthly schedule, 32-day policy', () => {
+    const m = manifest([{}]);
+    expect(m.targets[0]).toMatchObject({
+      schedule: DEFAULT_ROTATION_SCHEDULE,
+      keyAgePolicyDays: 32,
+    });
+    expect(schedulePolicyProblems(m)).toEqual([]);
+  });
+
+  it('names each entry whose schedule cannot meet its policy, and only those', () => {
+    const m = manifest([
+      { keyAgePolicyDays: 31 },
+      { schedule: 'rate(28 days)', keyAgePolicyDays: 31 },
+      { schedule: 'cron(0 0 1 * ? 2027)' },
+    ]);
+    expect(schedulePolicyProblems(m)).toEqual([
+      expect.stringMatching(
+        /^targets\[0\] \(t0\): schedule: cron\(0 0 1 \* \? \*\) runs up to 31\.00 days apart.*over the 31-day policy/,
+      ),
+      'targets[2] (t2): schedule: cron(0 0 1 * ? 2027): a year other than * stops running',
+    ]);
   });
 });

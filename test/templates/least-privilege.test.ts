@@ -539,14 +539,14 @@ describe('alarms and notifications', () => {
     for (const alarm of Object.values(found)) expect(notifies(alarm, side)).toBe(true);
   });
 
-  it('treats a silent key-age check as breaching, so a broken schedule is noticed', () => {
+  it("alarms at the target's key-age policy (32 days by default), treating a silent check as breaching", () => {
     expect(alarms(templates['key-reaper']).KeyTooOldAlarmKloudpepperApiKey).toMatchObject({
       MetricName: 'KeyAgeDays',
       Dimensions: [
         { Name: 'service', Value: 'key-reaper' },
         { Name: 'target', Value: 'kloudpepper-api-key' },
       ],
-      Threshold: '31',
+      Threshold: 32,
       TreatMissingData: 'breaching',
     });
   });
