@@ -15,6 +15,12 @@ import type { LocalWorld } from '../../harness/provision';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
 const BIN = path.join(REPO_ROOT, 'cli/bin/keyrot.js');
+/**
+ * Where the CLI runs by default: an empty directory of the operator's, not the repository
+ * (whose keyrot.targets.yml names the seed's target, not the local world's).
+ */
+let operatorDir: string | undefined;
+const operatorCwd = () => (operatorDir ??= mkdtempSync(path.join(tmpdir(), 'keyrot-operator-')));
 
 export interface CliResult {
   readonly code: number | null;
@@ -50,7 +56,7 @@ export function operatorEnv(world: LocalWorld, extra: NodeJS.ProcessEnv = {}): N
 export function startCli(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
-  cwd = REPO_ROOT,
+  cwd = operatorCwd(),
 ): CliProcess {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
