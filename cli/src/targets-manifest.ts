@@ -10,6 +10,7 @@ import {
   ManifestError,
   parseTargetsManifest,
   TARGETS_MANIFEST_FILE,
+  targetOf,
   type Target,
 } from '@keyrot/shared';
 import { parse } from 'yaml';
@@ -17,6 +18,16 @@ import { UsageError } from './errors';
 
 /** A YAML targets file is a manifest; anything else is the CLI's JSON array. */
 export const isTargetsManifest = (file: string) => /\.ya?ml$/i.test(file);
+
+/** The text of a targets file (JSON list or YAML manifest); a usage error if unreadable. */
+export function readTargetsText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? 'unreadable';
+    throw new UsageError('--targets', `cannot read ${file} (${code})`);
+  }
+}
 
 /** ./keyrot.targets.yml, if present. */
 export function defaultManifestPath(cwd: string): string | undefined {
@@ -29,13 +40,7 @@ export function defaultManifestPath(cwd: string): string | undefined {
  * e.g. `keyrot.targets.yml: targets[1] (shop-api): usagePlanId: must not be empty`.
  */
 export function readTargetsManifest(file: string): Target[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    const code = (error as { code?: string }).code ?? 'unreadable';
-    throw new UsageError('--targets', `cannot read ${file} (${code})`);
-  }
+  const text = readTargetsText(file);
   let document: unknown;
   try {
     document = parse(text);
@@ -43,16 +48,7 @@ export function readTargetsManifest(file: string): Target[] {
     throw new UsageError('--targets', `${file} is not YAML (${(error as Error).message})`);
   }
   try {
-    return parseTargetsManifest(document, file).targets.map(
-      ({ name, apiKeyName, usagePlanId, distributionId, originId, headerName }) => ({
-        name,
-        apiKeyName,
-        usagePlanId,
-        distributionId,
-        originId,
-        headerName,
-      }),
-    );
+    return parseTargetsManifest(document, file).targets.map(targetOf);
   } catch (error) {
     if (error instanceof ManifestError) throw new UsageError('--targets', error.message);
     throw error;

@@ -1,8 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { targetSchema, type LedgerQueries, type Target } from '@keyrot/shared';
 import { UnknownTargetError, UsageError } from './errors';
-import { defaultManifestPath, isTargetsManifest, readTargetsManifest } from './targets-manifest';
+import {
+  defaultManifestPath,
+  isTargetsManifest,
+  readTargetsManifest,
+  readTargetsText,
+} from './targets-manifest';
 
 /** The targets file read when `--targets` and `KEYROT_TARGETS` are not given, if present. */
 export const DEFAULT_TARGETS_FILE = 'keyrot.targets.json';
@@ -20,13 +25,7 @@ export interface KnownTarget {
  */
 export function readTargetsFile(file: string): Target[] {
   if (isTargetsManifest(file)) return readTargetsManifest(file);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    const code = (error as { code?: string }).code ?? 'unreadable';
-    throw new UsageError('--targets', `cannot read ${file} (${code})`);
-  }
+  const text = readTargetsText(file);
   let json: unknown;
   try {
     json = JSON.parse(text);

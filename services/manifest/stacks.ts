@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import {
   DEFAULT_ROTATION_SCHEDULE,
+  targetOf,
   type ManifestTarget,
   type TargetsManifest,
 } from '../../shared/src/manifest';
@@ -388,18 +389,7 @@ export function rotationSchedules(m: TargetsManifest, p: StackParams) {
     input:
       targets.length === 1 && targets[0]
         ? seedInputOf(targets[0])
-        : {
-            targets: targets.map(
-              ({ name, apiKeyName, usagePlanId, distributionId, originId, headerName }) => ({
-                name,
-                apiKeyName,
-                usagePlanId,
-                distributionId,
-                originId,
-                headerName,
-              }),
-            ),
-          },
+        : { targets: targets.map(targetOf) },
     targets: targets.map((t) => t.name),
   }));
 }

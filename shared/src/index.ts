@@ -97,12 +97,14 @@ export {
 export { createLogger, type KeyrotLogger, redactingReplacer } from './log';
 // the targets manifest (keyrot.targets.yml)
 export {
+  DEFAULT_KEY_AGE_POLICY_DAYS,
   DEFAULT_ROTATION_SCHEDULE,
   distinctOf,
   ManifestError,
   type ManifestTarget,
   parseTargetsManifest,
   TARGETS_MANIFEST_FILE,
+  targetOf,
   type TargetsManifest,
 } from './manifest';
 // metrics
@@ -114,6 +116,7 @@ export {
   actorOf,
   type Clock,
   envVar,
+  functionConfigFields,
   type HandlerResult,
   publishFailure,
   publishOrLog,

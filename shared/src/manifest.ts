@@ -175,6 +175,18 @@ export function parseTargetsManifest(
   return { targets };
 }
 
+/** The target of a manifest entry, without its deployment settings (what events carry). */
+export function targetOf({
+  name,
+  apiKeyName,
+  usagePlanId,
+  distributionId,
+  originId,
+  headerName,
+}: ManifestTarget): Target {
+  return { name, apiKeyName, usagePlanId, distributionId, originId, headerName };
+}
+
 /** The distinct values of `pick` over the manifest's targets, in manifest order. */
 export function distinctOf(manifest: TargetsManifest, pick: (t: ManifestTarget) => string) {
   return [...new Set(manifest.targets.map(pick))];

@@ -70,6 +70,17 @@ export const accountIdSchema = z
   .string()
   .check(z.regex(/^\d{12}$/, { error: 'must be a 12-digit account id' }));
 
+/**
+ * The environment every keyrot function reads, spread into each service's schema: the API
+ * account (the sender it trusts for requests and the ledger's owner) and its own bus.
+ */
+export const functionConfigFields = {
+  API_ACCOUNT_ID: accountIdSchema,
+  EVENT_BUS_NAME: z
+    .string({ error: 'must be set' })
+    .check(z.minLength(1, { error: 'must be set' })),
+};
+
 function boundedNumber(
   fallback: number,
   min: number,

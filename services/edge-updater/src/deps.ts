@@ -6,6 +6,7 @@ import {
   accountIdSchema,
   createLogger,
   envVar,
+  functionConfigFields,
   EventBridgePublisher,
   InvalidInputError,
   KmsKeySealer,
@@ -23,9 +24,8 @@ import type { EdgeDeps } from './update-edge';
  * schema.
  */
 export const configSchema = z.object({
-  API_ACCOUNT_ID: accountIdSchema,
+  ...functionConfigFields,
   EDGE_ACCOUNT_ID: accountIdSchema,
-  EVENT_BUS_NAME: envVar.name(),
   DEPLOY_POLL_SECONDS: envVar.number(20, 0, 300),
   /** Upper bound of the wait for `Deployed` in one invocation; the Lambda timeout also bounds it. */
   DEPLOY_MAX_WAIT_SECONDS: envVar.number(840, 0, 900),

@@ -3,12 +3,12 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import {
-  accountIdSchema,
   ApiGatewayKeyStore,
   createLogger,
   DynamoDbLedger,
   DEFAULT_LOCK_SECONDS,
   envVar,
+  functionConfigFields,
   EventBridgePublisher,
   kmsKeyArnSchema,
   KmsKeySealer,
@@ -25,8 +25,7 @@ import type { IssuerDeps } from './issue-key';
  * here and only here: the Lambda entry and the local harness both read it through this schema.
  */
 export const configSchema = z.object({
-  API_ACCOUNT_ID: accountIdSchema,
-  EVENT_BUS_NAME: envVar.name(),
+  ...functionConfigFields,
   LEDGER_TABLE_NAME: envVar.name(),
   EDGE_KMS_KEY_ARN: kmsKeyArnSchema,
   LOCK_SECONDS: envVar.number(DEFAULT_LOCK_SECONDS, 60),

@@ -7,6 +7,7 @@ import {
   createLogger,
   DynamoDbLedger,
   envVar,
+  functionConfigFields,
   EventBridgePublisher,
   type Clock,
   type KeyrotMetrics,
@@ -19,9 +20,8 @@ import type { ReaperDeps } from './retire-keys';
  * here and only here: the Lambda entry and the local harness both read it through this schema.
  */
 export const configSchema = z.object({
-  API_ACCOUNT_ID: accountIdSchema,
+  ...functionConfigFields,
   EDGE_ACCOUNT_ID: accountIdSchema,
-  EVENT_BUS_NAME: envVar.name(),
   LEDGER_TABLE_NAME: envVar.name(),
   /** Kept short of the Lambda timeout: the reaper waits it out in one invocation. */
   GRACE_SECONDS: envVar.number(60, 0, 600),
