@@ -39,6 +39,11 @@ export interface ScaleRun {
   readonly clockScale?: number;
   /** CloudFront's emulated UpdateDistribution quota (default {@link EMULATED_UPDATE_DISTRIBUTION}). */
   readonly updateDistribution?: QuotaRate;
+  /**
+   * keyrot's `CLOUDFRONT_UPDATES_PER_SECOND` for this run (default: keyrot's default), e.g.
+   * lowered to CloudFront's rate as docs/decisions.md advises when CloudFront throttles.
+   */
+  readonly keyrotUpdatesPerSecond?: number;
   /** The account owner's own API Gateway management calls per second, from a second client. */
   readonly ownerCallsPerSecond?: number;
 }
@@ -68,16 +73,20 @@ const r1 = (n: number) => Math.round(n * 10) / 10;
 const r2 = (n: number) => Math.round(n * 100) / 100;
 
 /** One function's pacing in each of its environments, as `lambdaClients` builds it. */
-const pacingOf = (reserved: number | undefined): Record<string, CallQuota> =>
+const pacingOf = (
+  reserved: number | undefined,
+  updatesPerSecond: number,
+): Record<string, CallQuota> =>
   shareOf(AWS_CALL_QUOTAS, {
     environments: reserved ?? 1,
     budgetShare: KEYROT_SHARE.functionShare,
-    perSecond: { 'cloudfront:UpdateDistribution': KEYROT_SHARE.cloudFrontUpdatesPerSecond },
+    perSecond: { 'cloudfront:UpdateDistribution': updatesPerSecond },
   });
 
 export async function scale(moto: MotoServer, run: ScaleRun) {
   const { targets, unpaced = false, clockScale = 1, ownerCallsPerSecond = 0 } = run;
   const updateDistribution = run.updateDistribution ?? EMULATED_UPDATE_DISTRIBUTION;
+  const keyrotUpdates = run.keyrotUpdatesPerSecond ?? KEYROT_SHARE.cloudFrontUpdatesPerSecond;
   const clock = new ScaledClock(clockScale);
   const now = () => clock.now().getTime();
   const pacingClock = { now, sleep: (ms: number) => clock.sleep(ms) };
@@ -97,7 +106,7 @@ export async function scale(moto: MotoServer, run: ScaleRun) {
     const load = functions.get(name) ?? { counter: new CallCounter(), reserved };
     functions.set(name, load);
     // What lambdaClients builds in each execution environment: its own buckets, at its share.
-    const registry = new PacingRegistry(pacingOf(reserved), pacingClock);
+    const registry = new PacingRegistry(pacingOf(reserved, keyrotUpdates), pacingClock);
     const handler = functionOf(
       buildFunctions(env.world, {
         cloudFront,
@@ -144,7 +153,10 @@ export async function scale(moto: MotoServer, run: ScaleRun) {
       callsPerRotation: Object.fromEntries(
         [...counter.counts].sort().map(([call, n]) => [call, r2(n / targets)]),
       ),
-      ...(!unpaced && { environments: reserved ?? UNRESERVED_LIMIT, pacing: pacingOf(reserved) }),
+      ...(!unpaced && {
+        environments: reserved ?? UNRESERVED_LIMIT,
+        pacing: pacingOf(reserved, keyrotUpdates),
+      }),
     }));
     const floor = quotaFloor(targets, loads, serviceQuotas);
     return {
@@ -152,6 +164,7 @@ export async function scale(moto: MotoServer, run: ScaleRun) {
       ...(unpaced && { unpaced }),
       ...(clockScale !== 1 && { clockScale }),
       ...(run.updateDistribution && { updateDistributionPerSecond: updateDistribution.perSecond }),
+      ...(run.keyrotUpdatesPerSecond !== undefined && { keyrotUpdatesPerSecond: keyrotUpdates }),
       ...(ownerCallsPerSecond > 0 && { ownerCallsPerSecond }),
       wallSeconds: r1(wallSeconds),
       idealSeconds: r1(floor.seconds),
