@@ -1,7 +1,7 @@
 /**
  * SDK middleware the benchmark puts on keyrot's clients (through the harness's
- * `decorateClient` hook), never in product code: a call counter, a DynamoDB capacity
- * estimate, and the service-side throttling the emulator lacks.
+ * `decorateClient` hook), never in product code: a call counter and a DynamoDB capacity
+ * estimate. The service-side throttling the emulator lacks is harness/quota-sim.ts.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AnyClient } from '@keyrot/shared';
@@ -186,71 +186,3 @@ export class CapacityEstimate {
     this.writeUnits = 0;
   }
 }
-
-/** A limit of the emulated service: `perSecond` on average, `burst` at once, per account. */
-export interface ServiceLimit {
-  readonly perSecond: number;
-  readonly burst: number;
-}
-
-/**
- * What the emulator lacks: AWS's throttling. A token bucket per account and operation; a
- * call over the limit fails with a 429 `TooManyRequestsException` (API Gateway) or
- * `Throttling` (CloudFront) before it reaches moto, as AWS would answer. Sits below the SDK's
- * retry middleware, so adaptive retry sees the throttle.
- */
-export class ServiceThrottle {
-  /** Calls refused, by operation. */
-  readonly throttled = new Map<string, number>();
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-
-  constructor(private readonly limits: Readonly<Record<string, ServiceLimit>>) {}
-
-  attach<C extends AnyClient>(client: C, account: string): C {
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const command = context.commandName ?? '';
-        const limit = this.limits[command];
-        if (limit && !this.admit(`${account}/${command}`, limit)) {
-          this.throttled.set(command, (this.throttled.get(command) ?? 0) + 1);
-          const name =
-            command === 'UpdateDistributionCommand' ? 'Throttling' : 'TooManyRequestsException';
-          throw Object.assign(new Error('Rate exceeded'), {
-            name,
-            $fault: 'client',
-            $metadata: { httpStatusCode: 429 },
-            $retryable: { throttling: true },
-          });
-        }
-        return next(args);
-      },
-      { step: 'deserialize', priority: 'high', name: 'benchServiceThrottle', override: true },
-    );
-    return client;
-  }
-
-  private admit(key: string, limit: ServiceLimit): boolean {
-    const now = Date.now();
-    const bucket = this.buckets.get(key) ?? { tokens: limit.burst, at: now };
-    bucket.tokens = Math.min(
-      limit.burst,
-      bucket.tokens + ((now - bucket.at) / 1000) * limit.perSecond,
-    );
-    bucket.at = now;
-    this.buckets.set(key, bucket);
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
-  }
-
-  total(): number {
-    return [...this.throttled.values()].reduce((a, b) => a + b, 0);
-  }
-}
-
-/** The emulated limits: API Gateway's documented 5/s, and the same for CloudFront's update. */
-export const EMULATED_LIMITS: Readonly<Record<string, ServiceLimit>> = {
-  CreateApiKeyCommand: { perSecond: 5, burst: 5 },
-  DeleteApiKeyCommand: { perSecond: 5, burst: 5 },
-  UpdateDistributionCommand: { perSecond: 5, burst: 5 },
-};

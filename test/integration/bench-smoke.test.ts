@@ -18,9 +18,24 @@ describe('npm run bench -- --smoke', () => {
       expect(results.bundleBytes[service]!.ratio).toBeLessThanOrEqual(0.6);
       expect((results.coldInitMs as Record<string, unknown>)[service]).toBeDefined();
     }
-    expect(results.scale.map((s) => [s.targets, s.failures])).toEqual(
-      SMOKE.scale.map((run) => [run.targets, 0]),
+    expect(results.quotas).toMatchObject({
+      apiGatewayTotalPerSecond: 10,
+      apiGatewayTotalBurst: 40,
+      createApiKeyPerSecond: 5,
+      deleteApiKeyPerSecond: 5,
+    });
+    expect(results.quotas.keyrotShare).toBeLessThanOrEqual(0.5);
+    expect(results.apiGatewayCallsPerRotation).toBe(
+      Object.values(results.callsPerRotation.APIGateway!).reduce((a, b) => a + b, 0),
     );
+    // Paced, no call is refused, keyrot's or the owner's, and every rotation completes.
+    expect(
+      results.scale.map((s) => [s.targets, s.failures, s.throttledCalls, s.ownerThrottledCalls]),
+    ).toEqual(SMOKE.scale.map((run) => [run.targets, 0, 0, 0]));
+    const withOwner = results.scale.find((s) => 'ownerCalls' in s);
+    expect(withOwner).toMatchObject({ ownerFailedCalls: 0 });
+    // The floor is what the quotas and keyrot's share allow: no run beats it.
+    for (const s of results.scale) expect(s.wallSeconds).toBeGreaterThanOrEqual(s.idealSeconds);
     const { keyrot, seedBaseline } = results.traffic;
     expect(keyrot.failedRequests).toBe(0);
     expect(keyrot.requests).toBeGreaterThan(0);
