@@ -47,8 +47,13 @@ export interface FaultRule {
   readonly attempts?: readonly number[];
   /** Let this many matching calls through first (default 0). */
   readonly skip?: number;
-  /** Matching calls (SDK attempts) to fail; default 1. `Infinity`: every one. */
+  /** Matching calls (SDK attempts) to fail; default 1 (with `forMs`: every one). `Infinity`: every one. */
   readonly times?: number;
+  /**
+   * Fail matching calls for this long from the first one (on the injector's clock): AWS
+   * throttling for minutes, longer than any one invocation's retries.
+   */
+  readonly forMs?: number;
   /** For `action-after`. */
   readonly action?: () => Promise<void>;
 }
@@ -174,7 +179,7 @@ export function operationOf(commandName: string | undefined): string {
 }
 
 type AnyStack = MiddlewareStack<object, MetadataBearer>;
-type Rule = FaultRule & { seen: number; failed: number };
+type Rule = FaultRule & { seen: number; failed: number; startedAt?: number };
 
 /**
  * Faults to inject into one local world. Pass {@link decorateClient} as the
@@ -194,7 +199,11 @@ export class FaultInjector {
   /** Invocations that died (their outcome discarded, the event redelivered). */
   readonly crashes: { service: ServiceName; where: string }[] = [];
 
-  constructor(rules: readonly FaultRule[] = []) {
+  constructor(
+    rules: readonly FaultRule[] = [],
+    /** The clock of `forMs` (the functions' clock; default real time). */
+    private readonly now: () => number = Date.now,
+  ) {
     this.rules = rules.map((rule) => ({ ...rule, seen: 0, failed: 0 }));
   }
 
@@ -297,7 +306,12 @@ export class FaultInjector {
       if (rule.inputContains !== undefined && !JSON.stringify(input).includes(rule.inputContains))
         continue;
       rule.seen++;
-      if (rule.seen <= (rule.skip ?? 0) || rule.failed >= (rule.times ?? 1)) continue;
+      if (rule.forMs !== undefined) {
+        rule.startedAt ??= this.now();
+        if (this.now() - rule.startedAt > rule.forMs) continue;
+      }
+      const times = rule.times ?? (rule.forMs === undefined ? 1 : Infinity);
+      if (rule.seen <= (rule.skip ?? 0) || rule.failed >= times) continue;
       return rule;
     }
     return undefined;

@@ -26,6 +26,7 @@ describe('subscriptions read from serverless.yml', () => {
     ).toEqual([
       ['key-issuer', 'issueKey', 'handler', ['KeyRotationRequested']],
       ['edge-updater', 'updateEdge', 'updateEdge', ['KeyCreated']],
+      ['edge-updater', 'updateEdge', 'updateEdge', ['EdgeUpdateRetry']],
       ['edge-updater', 'awaitDeployment', 'checkDeployment', ['EdgeDeploymentCheck']],
       ['key-reaper', 'retireKeys', 'handler', ['EdgeUpdated', 'RotationFailed']],
     ]);

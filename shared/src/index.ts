@@ -52,6 +52,7 @@ export {
   type DetailType,
   type EdgeDeploymentCheck,
   type EdgeUpdated,
+  type EdgeUpdateRetry,
   EVENT_SOURCE,
   type FanOutRequest,
   isFanOut,

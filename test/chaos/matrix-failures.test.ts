@@ -21,9 +21,16 @@ import {
   newKeyGone,
   newKeyKept,
   oneNewKey,
+  oneUpdate,
   ROTATED,
   type Case,
 } from './cases';
+
+/** The edge-updater tried again later: at least `n` scheduled events of `detailType` ran. */
+function triedAgain(world: ChaosWorld, detailType: string, n: number): Check {
+  const ran = world.env.runner.schedulesRun.filter((s) => s.detailType === detailType).length;
+  return { name: `tried again later (${detailType})`, ok: ran >= n, detail: `${ran} scheduled` };
+}
 
 const cases: Case[] = [
   // Faults that outlast the SDK's retries reach the functions.
@@ -66,24 +73,43 @@ const cases: Case[] = [
   {
     id: 'update-distribution-throttled',
     group: 'persistent fault',
-    fault: 'CloudFront UpdateDistribution throttled on every attempt',
+    fault: 'CloudFront UpdateDistribution throttled on every attempt, past the deadline (30 min)',
     options: {
       faults: [{ fault: 'throttle', operations: ['UpdateDistribution'], times: Infinity }],
+      keyrot: { deployDeadlineMs: 30 * MINUTE },
     },
-    // A redelivered KeyCreated could still write the key: it is kept, not rolled back.
+    // Tried again with doubling delays until the deadline; a redelivery could still write
+    // the key, so it is kept, not rolled back.
     expect: { outcome: 'FAILED', withoutSteps: ['ROLLED_BACK', 'KEYS_RETIRED'], edgeSends: 'old' },
     checks: async (world) => [
       await failedWith(world, 'AwsCallError', 'edge'),
       await newKeyKept(world),
       await initialKeyStillExists(world),
+      triedAgain(world, 'EdgeUpdateRetry', 3),
+    ],
+  },
+  {
+    id: 'update-distribution-throttled-minutes',
+    group: 'long throttling',
+    fault: "CloudFront UpdateDistribution throttled for 10 minutes (longer than one run's retries)",
+    options: {
+      faults: [{ fault: 'throttle', operations: ['UpdateDistribution'], forMs: 10 * MINUTE }],
+    },
+    expect: ROTATED,
+    checks: async (world) => [
+      await oneNewKey(world),
+      oneUpdate(world),
+      triedAgain(world, 'EdgeUpdateRetry', 1),
     ],
   },
   {
     id: 'get-distribution-5xx',
     group: 'persistent fault',
-    fault: 'CloudFront GetDistribution 5xx on every attempt while waiting for Deployed',
+    fault:
+      'CloudFront GetDistribution 5xx on every attempt while waiting for Deployed, past the deadline (30 min)',
     options: {
       faults: [{ fault: 'server-error', operations: ['GetDistribution'], times: Infinity }],
+      keyrot: { deployDeadlineMs: 30 * MINUTE },
     },
     // The header was written: edge locations adopt it; both keys stay live.
     expect: { outcome: 'FAILED', withoutSteps: ['ROLLED_BACK', 'KEYS_RETIRED'], edgeSends: 'new' },
@@ -91,6 +117,21 @@ const cases: Case[] = [
       await failedWith(world, 'AwsCallError', 'edge'),
       await newKeyKept(world),
       await initialKeyStillExists(world),
+      triedAgain(world, 'EdgeDeploymentCheck', 3),
+    ],
+  },
+  {
+    id: 'get-distribution-5xx-minutes',
+    group: 'long throttling',
+    fault: 'CloudFront GetDistribution 5xx for 5 minutes while waiting for Deployed',
+    options: {
+      faults: [{ fault: 'server-error', operations: ['GetDistribution'], forMs: 5 * MINUTE }],
+    },
+    expect: ROTATED,
+    checks: async (world) => [
+      await oneNewKey(world),
+      oneUpdate(world),
+      triedAgain(world, 'EdgeDeploymentCheck', 1),
     ],
   },
   {

@@ -101,7 +101,7 @@ export class ChaosWorld {
       activationDelayMs: options.activationDelayMs ?? 10 * SECOND,
       deactivationDelayMs: options.deactivationDelayMs ?? 5 * SECOND,
     });
-    const faults = new FaultInjector(options.faults ?? []);
+    const faults = new FaultInjector(options.faults ?? [], () => clock.now().getTime());
     const keyValues = new Set<string>();
     const env = await startLocalEnvironment({
       moto,

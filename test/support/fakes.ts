@@ -529,6 +529,12 @@ export class FakeEdgeConfig implements EdgeConfigStore {
     this.concurrentChanges = n;
   }
 
+  /** Writes are throttled (CloudFront's `Rate exceeded`) until `until` (clock ms). */
+  throttleWritesUntil(until: number): void {
+    this.throttledUntil = until;
+  }
+  private throttledUntil = 0;
+
   async readHeader(target: EdgeTarget): Promise<OriginHeader> {
     const distribution = this.distribution(target);
     return { etag: `E${distribution.etag}`, fingerprint: this.fingerprint(distribution, target) };
@@ -537,6 +543,13 @@ export class FakeEdgeConfig implements EdgeConfigStore {
   async writeHeader(target: EdgeTarget, etag: string, value: SecretValue): Promise<void> {
     const distribution = this.distribution(target);
     this.writeAttempts.push({ distributionId: target.distributionId, etag });
+    if (this.clock.now().getTime() < this.throttledUntil) {
+      const throttled = Object.assign(new Error('Rate exceeded'), {
+        name: 'Throttling',
+        $metadata: { httpStatusCode: 400 },
+      });
+      throw new AwsCallError('UpdateDistribution', target.distributionId, throttled);
+    }
     if (this.concurrentChanges > 0) {
       this.concurrentChanges -= 1;
       distribution.etag += 1;

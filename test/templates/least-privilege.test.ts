@@ -131,15 +131,16 @@ describe('each function reacts only to its event from its partner account', () =
     });
   });
 
-  it("besides, the edge-updater hears only its own account's deployment re-check", () => {
+  it("besides, the edge-updater hears only its own account's retries and deployment re-checks", () => {
     expect(functionRulePatterns(templates['edge-updater'])).toEqual([
       { source: ['keyrot'], 'detail-type': ['KeyCreated'], account: [API] },
+      { source: ['keyrot'], 'detail-type': ['EdgeUpdateRetry'], account: [EDGE] },
       { source: ['keyrot'], 'detail-type': ['EdgeDeploymentCheck'], account: [EDGE] },
     ]);
   });
 
   it.each(['edge-updater', 'edge-updater.single-account'] as const)(
-    '%s: each rule invokes the function whose export takes that detail-type alone',
+    '%s: each rule invokes the function whose export takes that detail-type (and its own retry)',
     (name) => {
       const template = templates[name];
       const handlerOf = (logicalId: string) =>
@@ -155,6 +156,7 @@ describe('each function reacts only to its event from its partner account', () =
       });
       expect(routes).toEqual([
         [['KeyCreated'], 'src/handler.updateEdge'],
+        [['EdgeUpdateRetry'], 'src/handler.updateEdge'],
         [['EdgeDeploymentCheck'], 'src/handler.checkDeployment'],
       ]);
     },

@@ -16,6 +16,7 @@ import type { Context } from 'aws-lambda';
 import { buildEdgeDeps, configSchema, type EdgeEnvironment } from './deps';
 import {
   checkDeployment as checkDeploymentOf,
+  retryEdgeUpdate,
   updateEdge as updateEdgeFor,
   type EdgeDeps,
 } from './update-edge';
@@ -25,13 +26,20 @@ export type { EdgeEnvironment } from './deps';
 /** Time kept in reserve at the end of an invocation to report the outcome. */
 const RESERVE_MS = 20_000;
 
-/** The edge-updater's two functions: each takes one detail type, and only from its sender. */
-type EdgeDetailType = 'KeyCreated' | 'EdgeDeploymentCheck';
+/**
+ * The edge-updater's two functions: each takes its detail type only from its sender
+ * (`updateEdge` also its own retries, from the edge account).
+ */
+type EdgeDetailType = 'KeyCreated' | 'EdgeDeploymentCheck' | 'EdgeUpdateRetry';
 
 export type EdgeHandler = (raw: unknown, context?: Context) => Promise<HandlerResult>;
 
 export interface EdgeHandlers {
-  /** Function `updateEdge`: `KeyCreated`, from the API account only. */
+  /**
+   * Function `updateEdge`: `KeyCreated`, from the API account only, and `EdgeUpdateRetry`
+   * (its own later try, which EventBridge Scheduler puts on the edge bus), from the edge
+   * account only.
+   */
   readonly updateEdge: EdgeHandler;
   /**
    * Function `awaitDeployment`: `EdgeDeploymentCheck`, from the edge account only (EventBridge
@@ -69,10 +77,25 @@ function createFunction<T extends EdgeDetailType>(
   };
 }
 
+/**
+ * `updateEdge`'s two detail types, each with its own trust: an event claiming to be a retry
+ * goes to the retry handler, which accepts it only from the edge account; anything else to
+ * the `KeyCreated` handler, which accepts only `KeyCreated` from the API account.
+ */
+function byDetailType(keyCreated: EdgeHandler, retry: EdgeHandler): EdgeHandler {
+  return (raw, context) => {
+    const detailType = (raw as { 'detail-type'?: unknown } | null)?.['detail-type'];
+    return (detailType === 'EdgeUpdateRetry' ? retry : keyCreated)(raw, context);
+  };
+}
+
 /** The edge-updater's handlers over injected dependencies, one per function. */
 export function createHandlers(env: EdgeEnvironment): EdgeHandlers {
   return {
-    updateEdge: createFunction(env, 'KeyCreated', updateEdgeFor),
+    updateEdge: byDetailType(
+      createFunction(env, 'KeyCreated', (event, deps) => updateEdgeFor(event, deps)),
+      createFunction(env, 'EdgeUpdateRetry', retryEdgeUpdate),
+    ),
     checkDeployment: createFunction(env, 'EdgeDeploymentCheck', checkDeploymentOf),
   };
 }

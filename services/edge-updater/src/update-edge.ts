@@ -11,6 +11,7 @@ import {
   type Clock,
   type EdgeDeploymentCheck,
   type EdgeResult,
+  type EdgeUpdateRetry,
   type EventPublisher,
   type KeyCreated,
   type KeySealer,
@@ -46,6 +47,9 @@ export interface EdgeDeps {
 /** Default of {@link EdgeDeps.deployDeadlineMs}: CloudFront usually deploys within minutes. */
 export const DEFAULT_DEPLOY_DEADLINE_MS = 2 * 3600_000;
 
+/** The longest pause between two tries of the header write (the delays double up to it). */
+export const MAX_RETRY_DELAY_MS = 15 * 60_000;
+
 const deadlineMs = (deps: EdgeDeps) => deps.deployDeadlineMs ?? DEFAULT_DEPLOY_DEADLINE_MS;
 
 /** What the edge knows once the header is set; a scheduled check carries it on. */
@@ -59,8 +63,17 @@ export type { EdgeResult } from '@keyrot/shared';
  * wait until every edge location has it, and announce `EdgeUpdated`. A wait longer than this
  * invocation continues in a scheduled {@link checkDeployment}, until the deadline. Idempotent:
  * a redelivered `KeyCreated` finds the header already set and only waits and announces again.
+ *
+ * A transient failure before the header is written (throttling or a 5xx that outlasted the
+ * SDK's retries, e.g. CloudFront's `Rate exceeded` on UpdateDistribution) does not fail the
+ * rotation: the write is tried again in a scheduled {@link retryEdgeUpdate}, after delays that
+ * double (from `recheckDelayMs`, at most {@link MAX_RETRY_DELAY_MS}), until the deadline.
  */
-export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<EdgeResult> {
+export async function updateEdge(
+  event: KeyCreated,
+  deps: EdgeDeps,
+  attempt = 0,
+): Promise<EdgeResult> {
   const { rotationId, target, newKey } = event;
   const { edge, log } = deps;
   // What this run knows of the header: decides whether the new key may be at the edge.
@@ -126,6 +139,10 @@ export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<Edg
     };
     return await awaitDeployment(progress, 1, alreadySet ? 'already-updated' : 'updated', deps);
   } catch (error) {
+    if (header !== 'new-key') {
+      const later = await retryLater(event, attempt + 1, error, deps);
+      if (later) return later;
+    }
     // `newKeyMayBeAtEdge: false` lets the API side delete the new key. Only say so when no
     // delivery of this KeyCreated can write it: a failure that may pass on a redelivery
     // (throttling, a 5xx, a changed ETag) leaves the key live, or a duplicate could install a
@@ -135,6 +152,51 @@ export async function updateEdge(event: KeyCreated, deps: EdgeDeps): Promise<Edg
       summarizeError(error).retryable ||
       (header === 'unknown' && (await headerMayHoldNewKey(event, deps)));
     return fail(event, error, newKeyMayBeAtEdge, deps);
+  }
+}
+
+/** A scheduled retry of the header write ({@link updateEdge}): the same steps, once more. */
+export async function retryEdgeUpdate(retry: EdgeUpdateRetry, deps: EdgeDeps): Promise<EdgeResult> {
+  deps.log.appendKeys({ step: 'EDGE_UPDATE_RETRY', attempt: retry.attempt });
+  return updateEdge(retry.keyCreated, deps, retry.attempt);
+}
+
+/**
+ * Schedules try `attempt` of the header write after a transient failure, if the rotation's
+ * deadline leaves time for it; undefined (the caller reports the failure) otherwise.
+ */
+async function retryLater(
+  event: KeyCreated,
+  attempt: number,
+  error: unknown,
+  deps: EdgeDeps,
+): Promise<EdgeResult | undefined> {
+  const failure = summarizeError(error);
+  if (!failure.retryable || !deps.deployChecks) return undefined;
+  const delay = Math.min((deps.recheckDelayMs ?? 60_000) * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
+  const at = new Date(deps.clock.now().getTime() + delay);
+  const deadline = Date.parse(event.issuedAt) + deadlineMs(deps);
+  if (at.getTime() > deadline) return undefined;
+  const { rotationId, target } = event;
+  try {
+    const scheduled = await deps.deployChecks.retry(
+      { version: 1, rotationId, target, keyCreated: event, attempt },
+      at,
+    );
+    deps.log.warn('updating the edge failed on a transient cause; it is tried again later', {
+      rotationId,
+      error: failure,
+      attempt,
+      at: at.toISOString(),
+      scheduled,
+    });
+    return { status: 'retrying', rotationId, attempt, error: failure.name };
+  } catch (scheduleError) {
+    deps.log.error('could not schedule the retry of the header write', {
+      rotationId,
+      error: summarizeError(scheduleError),
+    });
+    return undefined;
   }
 }
 
@@ -165,7 +227,7 @@ async function awaitDeployment(
   deps: EdgeDeps,
 ): Promise<EdgeResult> {
   const { rotationId, target, newKey, previousFingerprint, updatedAt } = progress;
-  const wait = await waitForDeployed(progress, deps);
+  const wait = await waitOrRecheck(progress, deps);
   if (!wait.deployed) {
     if (!deps.deployChecks) {
       throw new DeploymentTimeoutError(target.distributionId, wait.waitedMs / 1000);
@@ -242,6 +304,32 @@ async function headerMayHoldNewKey(event: KeyCreated, deps: EdgeDeps): Promise<b
     return current.fingerprint === event.newKey.fingerprint;
   } catch (error) {
     return !(error instanceof ResourceNotFoundError);
+  }
+}
+
+/**
+ * {@link waitForDeployed}, but a transient failure to read the distribution (throttling, a
+ * 5xx) hands the wait on to the next scheduled check instead of failing the rotation, until
+ * the deadline.
+ */
+async function waitOrRecheck(
+  progress: Progress,
+  deps: EdgeDeps,
+): Promise<{ deployed: boolean; waitedMs: number }> {
+  try {
+    return await waitForDeployed(progress, deps);
+  } catch (error) {
+    const failure = summarizeError(error);
+    const past = deps.clock.now().getTime() >= Date.parse(progress.deadline);
+    if (!failure.retryable || !deps.deployChecks || past) throw error;
+    deps.log.warn(
+      'reading the deployment failed on a transient cause; the next check reads again',
+      {
+        rotationId: progress.rotationId,
+        error: failure,
+      },
+    );
+    return { deployed: false, waitedMs: 0 };
   }
 }
 

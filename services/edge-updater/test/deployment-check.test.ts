@@ -1,7 +1,13 @@
-import { SecretValue, type EdgeDeploymentCheck } from '@keyrot/shared';
+import { SecretValue, type EdgeDeploymentCheck, type EdgeUpdateRetry } from '@keyrot/shared';
 import type { DeploymentChecks } from '../src/deployment-checks';
 import { createHandlers, environmentFromProcess } from '../src/handler';
-import { checkDeployment, updateEdge, type EdgeDeps } from '../src/update-edge';
+import {
+  checkDeployment,
+  MAX_RETRY_DELAY_MS,
+  retryEdgeUpdate,
+  updateEdge,
+  type EdgeDeps,
+} from '../src/update-edge';
 import { useFakeWorld } from '../../../test/support/fakes';
 import {
   actor,
@@ -41,6 +47,17 @@ class FakeDeploymentChecks implements DeploymentChecks {
 
   last(): { check: EdgeDeploymentCheck; at: Date } {
     return this.scheduled[this.scheduled.length - 1]!;
+  }
+
+  readonly retries: { retry: EdgeUpdateRetry; at: Date }[] = [];
+
+  async retry(retry: EdgeUpdateRetry, at: Date) {
+    const exists = this.retries.some(
+      (r) => r.retry.rotationId === retry.rotationId && r.retry.attempt === retry.attempt,
+    );
+    if (exists) return 'already-scheduled' as const;
+    this.retries.push({ retry: JSON.parse(JSON.stringify(retry)) as EdgeUpdateRetry, at });
+    return 'scheduled' as const;
   }
 }
 
@@ -236,6 +253,35 @@ describe('the edge-updater handler and its re-checks', () => {
     return checks.last().check;
   }
 
+  it('updateEdge takes its retry from its own account only, and KeyCreated from the API account only', async () => {
+    world().edge.throttleWritesUntil(world().clock.now().getTime() + RECHECK_MS / 2);
+    const first = await handlers().updateEdge(
+      envelope('KeyCreated', await keyCreatedEvent()),
+      lambdaContext(),
+    );
+    expect(first).toMatchObject({ status: 'retrying', attempt: 1 });
+    const { retry, at } = checks.retries[0]!;
+    world().clock.advance(at.getTime() - world().clock.now().getTime());
+
+    const forged = await handlers().updateEdge(
+      envelope('EdgeUpdateRetry', retry, { account: API_ACCOUNT }),
+      lambdaContext(),
+    );
+    const ownKeyCreated = await handlers().updateEdge(
+      envelope('KeyCreated', retry.keyCreated, { account: EDGE_ACCOUNT }),
+      lambdaContext(),
+    );
+    expect([forged.status, ownKeyCreated.status]).toEqual(['rejected', 'rejected']);
+    expect(world().edge.writes).toEqual([]);
+
+    const own = await handlers().updateEdge(
+      envelope('EdgeUpdateRetry', retry, { account: EDGE_ACCOUNT }),
+      lambdaContext(),
+    );
+    expect(own).toMatchObject({ status: 'updated' });
+    expect(world().edge.writes).toHaveLength(1);
+  });
+
   it("accepts a check from its own account, which Scheduler puts on the edge's bus", async () => {
     const check = await pendingCheck();
     world().clock.advance(RECHECK_MS);
@@ -282,5 +328,90 @@ describe('the edge-updater handler and its re-checks', () => {
     });
     expect(complete.deployChecks).toBeDefined();
     expect(complete).toMatchObject({ recheckDelayMs: 60_000, deployDeadlineMs: 7_200_000 });
+  });
+});
+
+describe('a header write throttled longer than the SDK retries', () => {
+  /** Runs the newest scheduled retry when it is due, as Scheduler and the runner would. */
+  async function runDueRetry() {
+    const { retry, at } = checks.retries[checks.retries.length - 1]!;
+    const { clock } = world();
+    clock.advance(Math.max(0, at.getTime() - clock.now().getTime()));
+    return retryEdgeUpdate(retry, deps());
+  }
+
+  it('is tried again later, with doubling delays, and the rotation completes once it passes', async () => {
+    const event = await keyCreatedEvent();
+    const start = world().clock.now().getTime();
+    // Throttled for 6 minutes: longer than any one invocation's retries.
+    world().edge.throttleWritesUntil(start + 6 * MINUTE);
+
+    const first = await updateEdge(event, deps());
+
+    expect(first).toEqual({
+      status: 'retrying',
+      rotationId: event.rotationId,
+      attempt: 1,
+      error: 'AwsCallError',
+    });
+    expect(world().events.published).toEqual([]);
+    expect(await runDueRetry()).toMatchObject({ status: 'retrying', attempt: 2 });
+    expect(await runDueRetry()).toMatchObject({ status: 'retrying', attempt: 3 });
+    const done = await runDueRetry();
+
+    expect(done).toMatchObject({ status: 'updated' });
+    expect(checks.retries.map((r) => (r.at.getTime() - start) / MINUTE)).toEqual([1, 3, 7]);
+    expect(checks.retries[0]!.retry).toEqual({
+      version: 1,
+      rotationId: event.rotationId,
+      target: TARGET,
+      keyCreated: event,
+      attempt: 1,
+    });
+    expect(world().edge.writes).toHaveLength(1);
+    expect(onlyOne(world().events.ofType('EdgeUpdated')).newKey).toEqual(event.newKey);
+    expect(world().events.ofType('RotationFailed')).toEqual([]);
+  });
+
+  it('caps the delay, and fails the rotation (key kept) once the deadline leaves no time', async () => {
+    const event = await keyCreatedEvent();
+    world().edge.throttleWritesUntil(Number.MAX_SAFE_INTEGER);
+
+    let result = await updateEdge(event, deps());
+    while (result.status === 'retrying') result = await runDueRetry();
+
+    expect(result).toMatchObject({ status: 'failed', error: 'AwsCallError' });
+    const delays = checks.retries.map((r, i) =>
+      i === 0 ? RECHECK_MS : r.at.getTime() - checks.retries[i - 1]!.at.getTime(),
+    );
+    expect(Math.max(...delays)).toBe(MAX_RETRY_DELAY_MS);
+    // Within the 2 h deadline from issuedAt.
+    const last = checks.retries[checks.retries.length - 1]!.at.getTime();
+    expect(last).toBeLessThanOrEqual(Date.parse(event.issuedAt) + 2 * 60 * MINUTE);
+    expect(onlyOne(world().events.ofType('RotationFailed'))).toMatchObject({
+      stage: 'edge',
+      newKeyMayBeAtEdge: true,
+    });
+  });
+
+  it('fails at once without a scheduler to retry with (the negative control)', async () => {
+    const event = await keyCreatedEvent();
+    world().edge.throttleWritesUntil(Number.MAX_SAFE_INTEGER);
+
+    expect(await updateEdge(event, deps({ deployChecks: undefined }))).toMatchObject({
+      status: 'failed',
+    });
+    expect(checks.retries).toEqual([]);
+  });
+
+  it('does not retry a permanent failure (drift)', async () => {
+    const event = await keyCreatedEvent();
+    world().edge.setHeaderOutOfBand(TARGET, OTHER_VALUE);
+
+    expect(await updateEdge(event, deps())).toMatchObject({
+      status: 'failed',
+      error: 'EdgeDriftError',
+    });
+    expect(checks.retries).toEqual([]);
   });
 });

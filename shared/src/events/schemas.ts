@@ -13,6 +13,7 @@ export const DETAIL_TYPES = [
   'KeyRetired',
   'RotationFailed',
   'EdgeDeploymentCheck',
+  'EdgeUpdateRetry',
 ] as const;
 export type DetailType = (typeof DETAIL_TYPES)[number];
 
@@ -209,6 +210,28 @@ export const edgeDeploymentCheckSchema = z.strictObject({
 });
 export type EdgeDeploymentCheck = z.output<typeof edgeDeploymentCheckSchema>;
 
+/**
+ * The edge-updater's reminder to itself, in the edge account, to try writing the header again
+ * after a transient failure (throttling, a 5xx) outlasted the SDK's retries: EventBridge
+ * Scheduler puts it on the edge bus after a growing delay, until the rotation's deadline. It
+ * carries the `KeyCreated` it retries (the value sealed as before: KMS ciphertext bound to
+ * the rotation).
+ */
+export const edgeUpdateRetrySchema = z
+  .strictObject({
+    ...rotationBase,
+    keyCreated: keyCreatedSchema,
+    /** 1 for the first retry. Names its schedule, so a duplicate schedules nothing twice. */
+    attempt: z.int().check(z.gte(1), z.lte(1000)),
+  })
+  .check(
+    z.refine((r) => r.keyCreated.rotationId === r.rotationId, {
+      error: 'must be the rotation of keyCreated',
+      path: ['rotationId'],
+    }),
+  );
+export type EdgeUpdateRetry = z.output<typeof edgeUpdateRetrySchema>;
+
 export const DETAIL_SCHEMAS = {
   KeyRotationRequested: keyRotationRequestedSchema,
   KeyCreated: keyCreatedSchema,
@@ -216,6 +239,7 @@ export const DETAIL_SCHEMAS = {
   KeyRetired: keyRetiredSchema,
   RotationFailed: rotationFailedSchema,
   EdgeDeploymentCheck: edgeDeploymentCheckSchema,
+  EdgeUpdateRetry: edgeUpdateRetrySchema,
 } as const satisfies Record<DetailType, z.ZodMiniType>;
 
 export interface DetailOf {
@@ -225,4 +249,5 @@ export interface DetailOf {
   KeyRetired: KeyRetired;
   RotationFailed: RotationFailed;
   EdgeDeploymentCheck: EdgeDeploymentCheck;
+  EdgeUpdateRetry: EdgeUpdateRetry;
 }

@@ -22,6 +22,8 @@ export type EdgeResult =
       durationsMs: { EdgeDeploy: number };
     }
   | { status: 'deploying'; rotationId: string; check: number }
+  /** A transient failure (throttling, a 5xx): the header write is tried again later. */
+  | { status: 'retrying'; rotationId: string; attempt: number; error: string }
   | { status: 'failed'; rotationId: string; error: string };
 
 /** What the reaper did with `EdgeUpdated` or `RotationFailed`. */
@@ -52,6 +54,7 @@ export type OutcomeMetric =
   | 'RotationsRefused'
   | 'RotationsFannedOut'
   | 'EdgeUpdates'
+  | 'EdgeRetries'
   | 'RotationsCompleted'
   | 'RotationsFailed'
   | 'DuplicateEvents'
@@ -68,6 +71,7 @@ export const OUTCOME_METRICS: { readonly [S in ResultStatus]: OutcomeMetric | nu
   updated: 'EdgeUpdates',
   'already-updated': 'EdgeUpdates',
   deploying: null,
+  retrying: 'EdgeRetries',
   completed: 'RotationsCompleted',
   failed: 'RotationsFailed',
   'rolled-back': 'RotationsFailed',

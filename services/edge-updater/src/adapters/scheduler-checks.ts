@@ -9,7 +9,9 @@ import {
   DETAIL_SCHEMAS,
   EVENT_SOURCE,
   InvalidInputError,
+  type DetailType,
   type EdgeDeploymentCheck,
+  type EdgeUpdateRetry,
 } from '@keyrot/shared';
 import type { DeploymentChecks } from '../deployment-checks';
 
@@ -29,9 +31,16 @@ export interface SchedulerChecksOptions {
 
 /** Schedule name of a rotation's n-th check: stable, so a duplicate request conflicts. */
 export function checkScheduleName(rotationId: string, check: number): string {
-  const digest = createHash('sha256').update(rotationId, 'utf8').digest('hex').slice(0, 24);
-  return `keyrot-check-${digest}-${check}`;
+  return `keyrot-check-${digestOf(rotationId)}-${check}`;
 }
+
+/** Schedule name of a rotation's n-th retry of the header write. */
+export function retryScheduleName(rotationId: string, attempt: number): string {
+  return `keyrot-retry-${digestOf(rotationId)}-${attempt}`;
+}
+
+const digestOf = (rotationId: string) =>
+  createHash('sha256').update(rotationId, 'utf8').digest('hex').slice(0, 24);
 
 /** `at(...)` of EventBridge Scheduler, in UTC, rounded up to the second. */
 export function atExpression(at: Date): string {
@@ -41,7 +50,7 @@ export function atExpression(at: Date): string {
 
 /**
  * {@link DeploymentChecks} on EventBridge Scheduler: a one-time schedule that puts the check
- * on the edge bus and deletes itself after it ran.
+ * (or the retry) on the edge bus and deletes itself after it ran.
  *
  * @example
  * const checks = new SchedulerDeploymentChecks(new SchedulerClient({}), {
@@ -57,15 +66,41 @@ export class SchedulerDeploymentChecks implements DeploymentChecks {
   ) {}
 
   async schedule(check: EdgeDeploymentCheck, at: Date) {
-    const valid = DETAIL_SCHEMAS.EdgeDeploymentCheck.safeParse(check);
-    if (!valid.success) throw new InvalidInputError('EdgeDeploymentCheck', valid.error.message);
-    const name = checkScheduleName(check.rotationId, check.check);
+    return this.create(
+      'EdgeDeploymentCheck',
+      check,
+      checkScheduleName(check.rotationId, check.check),
+      `keyrot: check ${check.check} of the deployment of ${check.rotationId}`,
+      at,
+    );
+  }
+
+  async retry(retry: EdgeUpdateRetry, at: Date) {
+    return this.create(
+      'EdgeUpdateRetry',
+      retry,
+      retryScheduleName(retry.rotationId, retry.attempt),
+      `keyrot: retry ${retry.attempt} of the header write of ${retry.rotationId}`,
+      at,
+    );
+  }
+
+  /** A one-time schedule that puts `detail` on the edge bus at `at`, then deletes itself. */
+  private async create<T extends 'EdgeDeploymentCheck' | 'EdgeUpdateRetry'>(
+    detailType: T & DetailType,
+    detail: unknown,
+    name: string,
+    description: string,
+    at: Date,
+  ) {
+    const valid = DETAIL_SCHEMAS[detailType].safeParse(detail);
+    if (!valid.success) throw new InvalidInputError(detailType, valid.error.message);
     try {
       await this.client.send(
         new CreateScheduleCommand({
           Name: name,
           GroupName: this.options.groupName,
-          Description: `keyrot: check ${check.check} of the deployment of ${check.rotationId}`,
+          Description: description,
           ScheduleExpression: atExpression(at),
           ScheduleExpressionTimezone: 'UTC',
           FlexibleTimeWindow: { Mode: 'OFF' },
@@ -73,8 +108,8 @@ export class SchedulerDeploymentChecks implements DeploymentChecks {
           Target: {
             Arn: this.options.busArn,
             RoleArn: this.options.roleArn,
-            Input: JSON.stringify(check),
-            EventBridgeParameters: { DetailType: 'EdgeDeploymentCheck', Source: EVENT_SOURCE },
+            Input: JSON.stringify(detail),
+            EventBridgeParameters: { DetailType: detailType, Source: EVENT_SOURCE },
             RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 20 },
             ...(this.options.deadLetterArn && {
               DeadLetterConfig: { Arn: this.options.deadLetterArn },
