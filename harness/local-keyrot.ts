@@ -142,6 +142,10 @@ export function buildFunctions(
         EDGE_KMS_KEY_ARN: world.edge.kmsKeyArn,
         LOCK_SECONDS: options.lockSeconds ?? LOCAL_SPEED.LOCK_SECONDS,
         HEALTH_CHECK_URL: options.healthCheckUrl,
+        // As deployed: a transient failure's retry is a one-time schedule the runner delivers.
+        RETRY_SCHEDULE_GROUP: world.api.scheduleGroupName,
+        RETRY_ROLE_ARN: `arn:aws:iam::${world.api.session.accountId}:role/keyrot-scheduler`,
+        RETRY_BUS_ARN: world.api.busArn,
       }),
     ),
     // Set past the schema on purpose: on compressed time (test/support/chaos.ts) the probe's
@@ -159,6 +163,7 @@ export function buildFunctions(
       kms: decorate(new KMSClient(edge), 'api'),
       dynamodb,
       eventBridge: eventBridge('api'),
+      scheduler: () => decorate(new SchedulerClient(api), 'api'),
     },
     { clock, metrics: createMetrics('key-issuer') },
   );

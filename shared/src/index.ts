@@ -16,6 +16,14 @@ export {
   type NamedKey,
   type PlanKey,
 } from './aws/key-store';
+// one-time EventBridge Scheduler schedules: a function's later tries
+export {
+  atExpression,
+  OneTimeSchedules,
+  type OneTimeSchedulesOptions,
+  scheduleDigest,
+  schedulesOptionsFrom,
+} from './aws/schedules';
 // pacing of rate-limited AWS calls
 export {
   AWS_CALL_QUOTAS,
