@@ -1,4 +1,4 @@
-import { OneTimeSchedules, scheduleDigest } from '@keyrot/shared';
+import { type OneTimeSchedules, scheduleDigest } from '@keyrot/shared';
 import type { IssueRequest, RequestRetries } from '../issue-key';
 
 /**
