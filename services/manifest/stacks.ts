@@ -249,6 +249,21 @@ export function functionStatements(
           Condition: { StringEquals: { 'aws:ResourceTag/keyrot:managed': 'true' } },
         },
         {
+          Sid: 'ScheduleRetries',
+          Effect: 'Allow',
+          Action: ['scheduler:CreateSchedule'],
+          Resource: [
+            `arn:aws:scheduler:${p.region}:${p.apiAccountId}:schedule/keyrot-retries-${p.stage}/*`,
+          ],
+        },
+        {
+          Sid: 'HandTheSchedulerRoleToScheduler',
+          Effect: 'Allow',
+          Action: ['iam:PassRole'],
+          Resource: [`arn:aws:iam::${p.apiAccountId}:role/keyrot-${p.stage}-api-scheduler`],
+          Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+        },
+        {
           Sid: 'WriteTheLedger',
           Effect: 'Allow',
           Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],

@@ -61,6 +61,7 @@ export {
   type EdgeDeploymentCheck,
   type EdgeUpdated,
   type EdgeUpdateRetry,
+  type RetireRetry,
   EVENT_SOURCE,
   type FanOutRequest,
   isFanOut,
@@ -121,6 +122,7 @@ export { type AnyClient, createMetrics, type KeyrotMetrics, MetricUnit } from '.
 // handler plumbing: event acceptance, configuration, clock
 export {
   acceptEvent,
+  byDetailType,
   accountIdSchema,
   actorOf,
   type Clock,

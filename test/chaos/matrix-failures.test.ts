@@ -75,11 +75,12 @@ const cases: Case[] = [
   },
   ...(
     [
-      ['CreateApiKey', 'throttle'],
-      ['GetUsagePlanKeys', 'throttle'],
-      ['CreateUsagePlanKey', 'server-error'],
+      ['CreateApiKey', 'throttle', 'KeyRotationRequested'],
+      ['GetUsagePlanKeys', 'throttle', 'KeyRotationRequested'],
+      ['CreateUsagePlanKey', 'server-error', 'KeyRotationRequested'],
+      ['DeleteApiKey', 'throttle', 'RetireRetry'],
     ] as const
-  ).map(([operation, fault]): Case => ({
+  ).map(([operation, fault, retry]): Case => ({
     id: `${operation.replace(/[A-Z]/g, (c, i: number) => `${i ? '-' : ''}${c.toLowerCase()}`)}-${fault}-minutes`,
     group: 'long throttling',
     fault: `API Gateway ${operation} ${fault === 'throttle' ? 'throttled' : '5xx'} for 10 minutes (longer than one run's retries)`,
@@ -88,7 +89,7 @@ const cases: Case[] = [
     checks: async (world) => [
       await oneNewKey(world),
       oneUpdate(world),
-      triedAgain(world, 'KeyRotationRequested', 1),
+      triedAgain(world, retry, 1),
     ],
   })),
   {

@@ -265,7 +265,22 @@ describe('each role holds only its own side of the rotation', () => {
   });
 
   it("the reaper's delete permission covers API keys only, never usage plans or APIs", () => {
-    expect(prefixes(reaper)).toEqual(['apigateway', 'dynamodb', 'events', 'logs', 'sqs']);
+    // iam and scheduler: its own retries (CreateSchedule in the retry group, PassRole of the
+    // API account's Scheduler role only).
+    expect(prefixes(reaper)).toEqual([
+      'apigateway',
+      'dynamodb',
+      'events',
+      'iam',
+      'logs',
+      'scheduler',
+      'sqs',
+    ]);
+    expect(
+      actionsOf(reaper)
+        .filter((a) => /^(iam|scheduler):/.test(a))
+        .sort(),
+    ).toEqual(['iam:PassRole', 'scheduler:CreateSchedule']);
     const deletes = reaper.filter((s) => asList(s.Action).includes('apigateway:DELETE'));
     expect(deletes.flatMap((s) => asList(s.Resource))).toEqual([
       'arn:aws:apigateway:us-east-1::/apikeys/*',

@@ -39,6 +39,8 @@ export type ReaperResult =
     }
   | { status: 'rolled-back' | 'closed'; rotationId: string }
   | { status: 'duplicate' | 'unknown-rotation' | 'late'; rotationId: string }
+  /** A transient failure: the deletes are tried again later. */
+  | { status: 'retrying'; rotationId: string; error: string }
   | { status: 'failed'; rotationId: string; error: string };
 
 /** An event the handler would not act on (untrusted sender, invalid detail). */
