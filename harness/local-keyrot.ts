@@ -132,6 +132,14 @@ export function buildFunctions(
   const eventBridge = (side: 'api' | 'edge') =>
     decorate(new EventBridgeClient(side === 'api' ? api : edge), side);
 
+  // As deployed: a transient failure's retry is a one-time schedule the runner delivers.
+  const apiRetries = {
+    RETRY_SCHEDULE_GROUP: world.api.scheduleGroupName,
+    RETRY_ROLE_ARN: `arn:aws:iam::${world.api.session.accountId}:role/keyrot-scheduler`,
+    RETRY_BUS_ARN: world.api.busArn,
+  };
+  const apiScheduler = () => decorate(new SchedulerClient(api), 'api');
+
   const issuerConfig: IssuerConfig = {
     ...readConfig(
       issuerConfigSchema,
@@ -142,6 +150,7 @@ export function buildFunctions(
         EDGE_KMS_KEY_ARN: world.edge.kmsKeyArn,
         LOCK_SECONDS: options.lockSeconds ?? LOCAL_SPEED.LOCK_SECONDS,
         HEALTH_CHECK_URL: options.healthCheckUrl,
+        ...apiRetries,
       }),
     ),
     // Set past the schema on purpose: on compressed time (test/support/chaos.ts) the probe's
@@ -159,6 +168,7 @@ export function buildFunctions(
       kms: decorate(new KMSClient(edge), 'api'),
       dynamodb,
       eventBridge: eventBridge('api'),
+      scheduler: apiScheduler,
     },
     { clock, metrics: createMetrics('key-issuer') },
   );
@@ -201,9 +211,10 @@ export function buildFunctions(
         EVENT_BUS_NAME: world.api.busName,
         LEDGER_TABLE_NAME: world.api.ledgerTableName,
         GRACE_SECONDS: options.graceSeconds ?? LOCAL_SPEED.GRACE_SECONDS,
+        ...apiRetries,
       }),
     ),
-    { apiGateway, dynamodb, eventBridge: eventBridge('api') },
+    { apiGateway, dynamodb, eventBridge: eventBridge('api'), scheduler: apiScheduler },
     { clock, metrics: createMetrics('key-reaper') },
   );
 

@@ -29,6 +29,7 @@ describe('subscriptions read from serverless.yml', () => {
       ['edge-updater', 'updateEdge', 'updateEdge', ['EdgeUpdateRetry']],
       ['edge-updater', 'awaitDeployment', 'checkDeployment', ['EdgeDeploymentCheck']],
       ['key-reaper', 'retireKeys', 'handler', ['EdgeUpdated', 'RotationFailed']],
+      ['key-reaper', 'retireKeys', 'handler', ['RetireRetry']],
     ]);
   });
 

@@ -216,6 +216,21 @@ export function functionStatements(
           Action: ['events:PutEvents'],
           Resource: [{ 'Fn::GetAtt': ['KeyrotBus', 'Arn'] }],
         },
+        {
+          Sid: 'ScheduleRetries',
+          Effect: 'Allow',
+          Action: ['scheduler:CreateSchedule'],
+          Resource: [
+            `arn:aws:scheduler:${p.region}:${p.apiAccountId}:schedule/keyrot-retries-${p.stage}/*`,
+          ],
+        },
+        {
+          Sid: 'HandTheSchedulerRoleToScheduler',
+          Effect: 'Allow',
+          Action: ['iam:PassRole'],
+          Resource: [{ 'Fn::GetAtt': ['SchedulerRole', 'Arn'] }],
+          Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+        },
       ];
     case 'key-reaper.retireKeys':
       return [
@@ -232,6 +247,21 @@ export function functionStatements(
           Action: ['apigateway:DELETE'],
           Resource: [apigw(p, '/apikeys/*')],
           Condition: { StringEquals: { 'aws:ResourceTag/keyrot:managed': 'true' } },
+        },
+        {
+          Sid: 'ScheduleRetries',
+          Effect: 'Allow',
+          Action: ['scheduler:CreateSchedule'],
+          Resource: [
+            `arn:aws:scheduler:${p.region}:${p.apiAccountId}:schedule/keyrot-retries-${p.stage}/*`,
+          ],
+        },
+        {
+          Sid: 'HandTheSchedulerRoleToScheduler',
+          Effect: 'Allow',
+          Action: ['iam:PassRole'],
+          Resource: [`arn:aws:iam::${p.apiAccountId}:role/keyrot-${p.stage}-api-scheduler`],
+          Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
         },
         {
           Sid: 'WriteTheLedger',

@@ -16,6 +16,14 @@ export {
   type NamedKey,
   type PlanKey,
 } from './aws/key-store';
+// one-time EventBridge Scheduler schedules: a function's later tries
+export {
+  atExpression,
+  OneTimeSchedules,
+  type OneTimeSchedulesOptions,
+  scheduleDigest,
+  schedulesOptionsFrom,
+} from './aws/schedules';
 // pacing of rate-limited AWS calls
 export {
   AWS_CALL_QUOTAS,
@@ -53,6 +61,7 @@ export {
   type EdgeDeploymentCheck,
   type EdgeUpdated,
   type EdgeUpdateRetry,
+  type RetireRetry,
   EVENT_SOURCE,
   type FanOutRequest,
   isFanOut,
@@ -113,6 +122,7 @@ export { type AnyClient, createMetrics, type KeyrotMetrics, MetricUnit } from '.
 // handler plumbing: event acceptance, configuration, clock
 export {
   acceptEvent,
+  byDetailType,
   accountIdSchema,
   actorOf,
   type Clock,

@@ -207,3 +207,20 @@ export function publishFailure(
 ): Promise<void> {
   return publishOrLog(deps, 'RotationFailed', detail);
 }
+
+/**
+ * One Lambda function that takes more than one detail type, each with its own trust: the
+ * envelope's `detail-type` picks the handler (`routes`), and anything else goes to
+ * `otherwise`. Each handler still checks sender and schema itself (acceptEvent), so a claim
+ * in the envelope only decides which check applies.
+ */
+export function byDetailType<A extends unknown[], R>(
+  routes: Readonly<Partial<Record<DetailType, (raw: unknown, ...rest: A) => R>>>,
+  otherwise: (raw: unknown, ...rest: A) => R,
+): (raw: unknown, ...rest: A) => R {
+  return (raw, ...rest) => {
+    const detailType = (raw as { 'detail-type'?: unknown } | null)?.['detail-type'];
+    const route = typeof detailType === 'string' ? routes[detailType as DetailType] : undefined;
+    return (route ?? otherwise)(raw, ...rest);
+  };
+}

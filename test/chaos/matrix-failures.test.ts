@@ -60,16 +60,38 @@ const cases: Case[] = [
   {
     id: 'usage-plan-key-5xx',
     group: 'persistent fault',
-    fault: 'API Gateway CreateUsagePlanKey 5xx on every attempt',
+    fault: 'API Gateway CreateUsagePlanKey 5xx on every attempt, past half the lock (30 min)',
     options: {
       faults: [{ fault: 'server-error', operations: ['CreateUsagePlanKey'], times: Infinity }],
+      keyrot: { lockSeconds: 3600 },
     },
+    // Tried again later until half the lock is gone; then the unannounced key is rolled back.
     expect: { ...FAILED_ROLLED_BACK, withoutSteps: ['KEY_ASSOCIATED', 'KEY_SENT'] },
     checks: async (world) => [
       await failedWith(world, 'AwsCallError', 'issue'),
       await newKeyGone(world),
+      triedAgain(world, 'KeyRotationRequested', 3),
     ],
   },
+  ...(
+    [
+      ['CreateApiKey', 'throttle', 'KeyRotationRequested'],
+      ['GetUsagePlanKeys', 'throttle', 'KeyRotationRequested'],
+      ['CreateUsagePlanKey', 'server-error', 'KeyRotationRequested'],
+      ['DeleteApiKey', 'throttle', 'RetireRetry'],
+    ] as const
+  ).map(([operation, fault, retry]): Case => ({
+    id: `${operation.replace(/[A-Z]/g, (c, i: number) => `${i ? '-' : ''}${c.toLowerCase()}`)}-${fault}-minutes`,
+    group: 'long throttling',
+    fault: `API Gateway ${operation} ${fault === 'throttle' ? 'throttled' : '5xx'} for 10 minutes (longer than one run's retries)`,
+    options: { faults: [{ fault, operations: [operation], forMs: 10 * MINUTE }] },
+    expect: ROTATED,
+    checks: async (world) => [
+      await oneNewKey(world),
+      oneUpdate(world),
+      triedAgain(world, retry, 1),
+    ],
+  })),
   {
     id: 'update-distribution-throttled',
     group: 'persistent fault',

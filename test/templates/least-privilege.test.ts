@@ -171,7 +171,23 @@ describe('each role holds only its own side of the rotation', () => {
     [...new Set(actionsOf(statements).map((a) => a.split(':')[0]))].sort();
 
   it('the issuer never touches CloudFront', () => {
-    expect(prefixes(issuer)).toEqual(['apigateway', 'dynamodb', 'events', 'kms', 'logs', 'sqs']);
+    // iam and scheduler: it schedules its own retries (CreateSchedule in its group, PassRole of
+    // the Scheduler role only).
+    expect(prefixes(issuer)).toEqual([
+      'apigateway',
+      'dynamodb',
+      'events',
+      'iam',
+      'kms',
+      'logs',
+      'scheduler',
+      'sqs',
+    ]);
+    expect(
+      actionsOf(issuer)
+        .filter((a) => /^(iam|scheduler):/.test(a))
+        .sort(),
+    ).toEqual(['iam:PassRole', 'scheduler:CreateSchedule']);
     expect(actionsOf(issuer).filter((a) => a.startsWith('kms:'))).toEqual(['kms:Encrypt']);
   });
 
@@ -249,7 +265,22 @@ describe('each role holds only its own side of the rotation', () => {
   });
 
   it("the reaper's delete permission covers API keys only, never usage plans or APIs", () => {
-    expect(prefixes(reaper)).toEqual(['apigateway', 'dynamodb', 'events', 'logs', 'sqs']);
+    // iam and scheduler: its own retries (CreateSchedule in the retry group, PassRole of the
+    // API account's Scheduler role only).
+    expect(prefixes(reaper)).toEqual([
+      'apigateway',
+      'dynamodb',
+      'events',
+      'iam',
+      'logs',
+      'scheduler',
+      'sqs',
+    ]);
+    expect(
+      actionsOf(reaper)
+        .filter((a) => /^(iam|scheduler):/.test(a))
+        .sort(),
+    ).toEqual(['iam:PassRole', 'scheduler:CreateSchedule']);
     const deletes = reaper.filter((s) => asList(s.Action).includes('apigateway:DELETE'));
     expect(deletes.flatMap((s) => asList(s.Resource))).toEqual([
       'arn:aws:apigateway:us-east-1::/apikeys/*',

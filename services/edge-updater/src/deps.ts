@@ -8,7 +8,7 @@ import {
   envVar,
   functionConfigFields,
   EventBridgePublisher,
-  InvalidInputError,
+  schedulesOptionsFrom,
   KmsKeySealer,
   type Clock,
   type KeyrotMetrics,
@@ -90,27 +90,11 @@ export function buildEdgeDeps(
   };
 }
 
-/** The scheduled re-checks, when the configuration names their group, role and bus. */
+/** The scheduled re-checks and retries, when the configuration names their group, role and bus. */
 function deployChecksFrom(
   config: EdgeConfig,
   client: () => SchedulerClient,
 ): { deployChecks?: SchedulerDeploymentChecks } {
-  const {
-    DEPLOY_CHECK_SCHEDULE_GROUP: groupName,
-    DEPLOY_CHECK_ROLE_ARN: roleArn,
-    DEPLOY_CHECK_BUS_ARN: busArn,
-    DEPLOY_CHECK_DLQ_ARN: deadLetterArn,
-  } = config;
-  if (!groupName && !roleArn && !busArn) return {};
-  if (!groupName) throw new InvalidInputError('DEPLOY_CHECK_SCHEDULE_GROUP', 'must be set');
-  if (!roleArn) throw new InvalidInputError('DEPLOY_CHECK_ROLE_ARN', 'must be set');
-  if (!busArn) throw new InvalidInputError('DEPLOY_CHECK_BUS_ARN', 'must be set');
-  return {
-    deployChecks: new SchedulerDeploymentChecks(client(), {
-      groupName,
-      roleArn,
-      busArn,
-      ...(deadLetterArn && { deadLetterArn }),
-    }),
-  };
+  const options = schedulesOptionsFrom('DEPLOY_CHECK', config);
+  return options ? { deployChecks: new SchedulerDeploymentChecks(client(), options) } : {};
 }

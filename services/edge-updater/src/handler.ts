@@ -4,6 +4,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import {
   acceptEvent,
+  byDetailType,
   actorOf,
   lambdaClients,
   readConfig,
@@ -77,24 +78,14 @@ function createFunction<T extends EdgeDetailType>(
   };
 }
 
-/**
- * `updateEdge`'s two detail types, each with its own trust: an event claiming to be a retry
- * goes to the retry handler, which accepts it only from the edge account; anything else to
- * the `KeyCreated` handler, which accepts only `KeyCreated` from the API account.
- */
-function byDetailType(keyCreated: EdgeHandler, retry: EdgeHandler): EdgeHandler {
-  return (raw, context) => {
-    const detailType = (raw as { 'detail-type'?: unknown } | null)?.['detail-type'];
-    return (detailType === 'EdgeUpdateRetry' ? retry : keyCreated)(raw, context);
-  };
-}
-
 /** The edge-updater's handlers over injected dependencies, one per function. */
 export function createHandlers(env: EdgeEnvironment): EdgeHandlers {
   return {
+    // A claimed retry goes to the handler that accepts it from the edge account only;
+    // anything else to the one that accepts only KeyCreated from the API account.
     updateEdge: byDetailType(
+      { EdgeUpdateRetry: createFunction(env, 'EdgeUpdateRetry', retryEdgeUpdate) },
       createFunction(env, 'KeyCreated', (event, deps) => updateEdgeFor(event, deps)),
-      createFunction(env, 'EdgeUpdateRetry', retryEdgeUpdate),
     ),
     checkDeployment: createFunction(env, 'EdgeDeploymentCheck', checkDeploymentOf),
   };

@@ -4,6 +4,7 @@ import {
   IntegrityError,
   ResourceNotFoundError,
   publishFailure,
+  retryDelayMs,
   ROTATION_FAILED_VERSION,
   rotationContext,
   summarizeError,
@@ -47,9 +48,6 @@ export interface EdgeDeps {
 /** Default of {@link EdgeDeps.deployDeadlineMs}: CloudFront usually deploys within minutes. */
 export const DEFAULT_DEPLOY_DEADLINE_MS = 2 * 3600_000;
 
-/** The longest pause between two tries of the header write (the delays double up to it). */
-export const MAX_RETRY_DELAY_MS = 15 * 60_000;
-
 const deadlineMs = (deps: EdgeDeps) => deps.deployDeadlineMs ?? DEFAULT_DEPLOY_DEADLINE_MS;
 
 /** What the edge knows once the header is set; a scheduled check carries it on. */
@@ -67,7 +65,8 @@ export type { EdgeResult } from '@keyrot/shared';
  * A transient failure before the header is written (throttling or a 5xx that outlasted the
  * SDK's retries, e.g. CloudFront's `Rate exceeded` on UpdateDistribution) does not fail the
  * rotation: the write is tried again in a scheduled {@link retryEdgeUpdate}, after delays that
- * double (from `recheckDelayMs`, at most {@link MAX_RETRY_DELAY_MS}), until the deadline.
+ * double (from `recheckDelayMs`, at most 15 minutes: shared/src/rotation/retry.ts), until
+ * the deadline.
  */
 export async function updateEdge(
   event: KeyCreated,
@@ -173,7 +172,7 @@ async function retryLater(
 ): Promise<EdgeResult | undefined> {
   const failure = summarizeError(error);
   if (!failure.retryable || !deps.deployChecks) return undefined;
-  const delay = Math.min((deps.recheckDelayMs ?? 60_000) * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
+  const delay = retryDelayMs(attempt, deps.recheckDelayMs);
   const at = new Date(deps.clock.now().getTime() + delay);
   const deadline = Date.parse(event.issuedAt) + deadlineMs(deps);
   if (at.getTime() > deadline) return undefined;

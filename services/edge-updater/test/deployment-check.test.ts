@@ -1,13 +1,12 @@
-import { SecretValue, type EdgeDeploymentCheck, type EdgeUpdateRetry } from '@keyrot/shared';
+import {
+  MAX_RETRY_DELAY_MS,
+  SecretValue,
+  type EdgeDeploymentCheck,
+  type EdgeUpdateRetry,
+} from '@keyrot/shared';
 import type { DeploymentChecks } from '../src/deployment-checks';
 import { createHandlers, environmentFromProcess } from '../src/handler';
-import {
-  checkDeployment,
-  MAX_RETRY_DELAY_MS,
-  retryEdgeUpdate,
-  updateEdge,
-  type EdgeDeps,
-} from '../src/update-edge';
+import { checkDeployment, retryEdgeUpdate, updateEdge, type EdgeDeps } from '../src/update-edge';
 import { useFakeWorld } from '../../../test/support/fakes';
 import {
   actor,

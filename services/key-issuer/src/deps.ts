@@ -2,6 +2,7 @@ import type { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { KMSClient } from '@aws-sdk/client-kms';
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import {
   ApiGatewayKeyStore,
   createLogger,
@@ -12,12 +13,15 @@ import {
   EventBridgePublisher,
   kmsKeyArnSchema,
   KmsKeySealer,
+  OneTimeSchedules,
+  schedulesOptionsFrom,
   type Clock,
   type KeyrotMetrics,
   type RequestFanOut,
 } from '@keyrot/shared';
 import * as z from 'zod/mini';
 import { ReadinessByTarget } from './adapters/http-readiness';
+import { SchedulerRequestRetries } from './adapters/scheduler-retries';
 import type { IssuerDeps } from './issue-key';
 
 /**
@@ -48,6 +52,12 @@ export const configSchema = z.object({
     {},
   ),
   READINESS_TIMEOUT_SECONDS: envVar.number(60, 1, 600),
+  /** Scheduler group, role and bus of the requests' later tries (all three, or none). */
+  RETRY_SCHEDULE_GROUP: z.optional(z.string()),
+  RETRY_ROLE_ARN: z.optional(z.string()),
+  RETRY_BUS_ARN: z.optional(z.string()),
+  /** Dead-letter queue of a retry Scheduler could not deliver (optional). */
+  RETRY_DLQ_ARN: z.optional(z.string()),
 });
 
 export type IssuerConfig = z.output<typeof configSchema>;
@@ -82,6 +92,8 @@ export interface IssuerClients {
   readonly kms: KMSClient;
   readonly dynamodb: DynamoDBClient;
   readonly eventBridge: EventBridgeClient;
+  /** Made only when the configuration names the retries' schedule group. */
+  readonly scheduler: () => SchedulerClient;
 }
 
 export interface IssuerRuntime {
@@ -116,5 +128,16 @@ export function buildIssuerDeps(
     edgeKmsKeyArn: config.EDGE_KMS_KEY_ARN,
     lockSeconds: config.LOCK_SECONDS,
     ...(readiness.probesAny && { readiness }),
+    ...retriesFrom(config, clients.scheduler),
   };
+}
+
+/** The requests' later tries, when the configuration names their group, role and bus. */
+function retriesFrom(
+  config: IssuerConfig,
+  client: () => SchedulerClient,
+): { retries?: SchedulerRequestRetries } {
+  const options = schedulesOptionsFrom('RETRY', config);
+  if (!options) return {};
+  return { retries: new SchedulerRequestRetries(new OneTimeSchedules(client(), options)) };
 }

@@ -2,6 +2,7 @@ import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import {
   acceptEvent,
   actorOf,
@@ -70,6 +71,7 @@ export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): Is
       kms: counted(new KMSClient(aws)),
       dynamodb: counted(new DynamoDBClient(aws)),
       eventBridge: counted(new EventBridgeClient(aws)),
+      scheduler: () => counted(new SchedulerClient(aws)),
     },
     { clock: systemClock, metrics },
   );

@@ -9,6 +9,7 @@ import {
   supersededKeys,
   withLease,
   PublishError,
+  retryDelayAfterMs,
   rotationContext,
   summarizeError,
   type Actor,
@@ -51,6 +52,16 @@ export interface IssuerDeps {
   readonly readiness?: KeyReadiness;
   /** This invocation, for the rotation's lease (the handler makes it from Lambda's context). */
   readonly invocation: Invocation;
+  /**
+   * Delivers a request again later, after a transient failure. Without it, such a failure
+   * ends the rotation FAILED at once.
+   */
+  readonly retries?: RequestRetries;
+}
+
+/** Port: a later delivery of the same request (same rotation id), which resumes it. */
+export interface RequestRetries {
+  retry(request: IssueRequest, at: Date): Promise<'scheduled' | 'already-scheduled'>;
 }
 
 export interface IssueRequest {
@@ -180,6 +191,12 @@ async function issue(
     log.info('new key announced to the edge', { rotationId, newKey, superseded });
     return { status: 'sent', rotationId, newKey, supersededKeys: superseded };
   } catch (error) {
+    // Before the announcement, a transient failure is tried again later: the retry resumes
+    // from the ledger (the key already made is reused), so nothing is undone meanwhile.
+    if (!announced && !state.has('KEY_SENT')) {
+      const later = await retryLater(request, state, error, deps);
+      if (later) return later;
+    }
     // Once KeyCreated may have reached the edge (now, or in an earlier delivery of this
     // request), the new key may be in use: keep it.
     const refused = error instanceof PublishError && error.notPublished;
@@ -213,6 +230,41 @@ async function issue(
       actor: deps.actor,
     });
     return { status: 'failed', rotationId, error: failure.name };
+  }
+}
+
+/**
+ * Schedules the request's next delivery after a transient failure, while the rotation has
+ * time left (half its lock, so the edge and the reaper keep the other half); undefined (the
+ * caller fails the rotation) for a permanent cause, without a scheduler, or past that.
+ */
+async function retryLater(
+  request: IssueRequest,
+  state: RotationState,
+  error: unknown,
+  deps: IssuerDeps,
+): Promise<IssueResult | undefined> {
+  const failure = summarizeError(error);
+  if (!failure.retryable || !deps.retries) return undefined;
+  const now = deps.clock.now().getTime();
+  const requestedAt = state.requested ? Date.parse(state.requested.at) : now;
+  const at = new Date(now + retryDelayAfterMs(now - requestedAt));
+  if (at.getTime() > requestedAt + (deps.lockSeconds * 1000) / 2) return undefined;
+  try {
+    const scheduled = await deps.retries.retry(request, at);
+    deps.log.warn('issuing failed on a transient cause; the request is delivered again later', {
+      rotationId: request.rotationId,
+      error: failure,
+      at: at.toISOString(),
+      scheduled,
+    });
+    return { status: 'retrying', rotationId: request.rotationId, error: failure.name };
+  } catch (scheduleError) {
+    deps.log.error('could not schedule the retry of the request', {
+      rotationId: request.rotationId,
+      error: summarizeError(scheduleError),
+    });
+    return undefined;
   }
 }
 

@@ -454,3 +454,97 @@ describe('issueKey', () => {
     expect(onlyRotationFailed()).toMatchObject({ newKeyMayBeAtEdge: false, rolledBack: true });
   });
 });
+
+describe('issueKey after a transient failure (throttling that outlasted the SDK retries)', () => {
+  const throttled = () =>
+    new AwsCallError(
+      'CreateApiKey',
+      'apikeys',
+      Object.assign(new Error('Too Many Requests'), {
+        name: 'TooManyRequestsException',
+        $metadata: { httpStatusCode: 429 },
+      }),
+    );
+
+  /** Retries as Scheduler keeps them: the request and when it comes back. */
+  function retries() {
+    const scheduled: { request: IssueRequest; at: Date }[] = [];
+    return {
+      scheduled,
+      retry: async (req: IssueRequest, at: Date) => {
+        scheduled.push({ request: req, at });
+        return 'scheduled' as const;
+      },
+    };
+  }
+
+  it('delivers the request again later, undoes nothing, and the retry completes the issuing', async () => {
+    const later = retries();
+    world().keys.failNext('createKey', throttled());
+
+    const first = await issueKey(request(), deps({ retries: later }));
+
+    expect(first).toEqual({
+      status: 'retrying',
+      rotationId: ROTATION_ID,
+      error: 'AwsCallError',
+    });
+    expect(world().events.published).toEqual([]);
+    const [retry] = later.scheduled;
+    expect(retry?.request).toEqual(request());
+    expect(retry!.at.getTime() - world().clock.now().getTime()).toBe(60_000);
+    // The lock stays with the rotation; nothing failed, nothing rolled back.
+    const steps = (await world().ledger.timeline(ROTATION_ID)).map((s) => s.step);
+    expect(steps).not.toContain('FAILED');
+    expect(await world().ledger.lockOf(TARGET.name)).toMatchObject({ rotationId: ROTATION_ID });
+
+    world().clock.advance(60_000);
+    const second = await issueKey(retry!.request, deps({ retries: later }));
+
+    expect(second).toMatchObject({ status: 'sent' });
+    expect(onlyKeyCreated().rotationId).toBe(ROTATION_ID);
+  });
+
+  it('doubles the delay, and fails the rotation once half its lock is gone', async () => {
+    const later = retries();
+    const start = world().clock.now().getTime();
+    let result = await (async () => {
+      world().keys.failNext('createKey', throttled());
+      return issueKey(request(), deps({ retries: later }));
+    })();
+    while (result.status === 'retrying') {
+      const { at } = later.scheduled[later.scheduled.length - 1]!;
+      world().clock.advance(at.getTime() - world().clock.now().getTime());
+      world().keys.failNext('createKey', throttled());
+      result = await issueKey(request(), deps({ retries: later }));
+    }
+
+    expect(result).toMatchObject({ status: 'failed', error: 'AwsCallError' });
+    const offsets = later.scheduled.map((s) => (s.at.getTime() - start) / 60_000);
+    expect(offsets.slice(0, 4)).toEqual([1, 2, 4, 8]);
+    expect(Math.max(...offsets)).toBeLessThanOrEqual(LOCK_SECONDS / 2 / 60);
+    expect(onlyRotationFailed()).toMatchObject({ stage: 'issue', error: { retryable: true } });
+  });
+
+  it('fails at once without a scheduler (the negative control), and on a permanent cause', async () => {
+    world().keys.failNext('createKey', throttled());
+    expect(await issueKey(request(), deps())).toMatchObject({ status: 'failed' });
+
+    const later = retries();
+    world().keys.failNext(
+      'createKey',
+      new AwsCallError(
+        'CreateApiKey',
+        'apikeys',
+        Object.assign(new Error('denied'), {
+          name: 'AccessDeniedException',
+          $metadata: { httpStatusCode: 403 },
+        }),
+      ),
+    );
+    expect(
+      await issueKey(request('rot_20261125T100000Z_other0001'), deps({ retries: later })),
+    ).toMatchObject({ status: 'failed' });
+    expect(later.scheduled).toEqual([]);
+  });
+});

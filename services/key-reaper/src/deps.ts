@@ -1,6 +1,7 @@
 import type { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import {
   accountIdSchema,
   ApiGatewayKeyStore,
@@ -9,10 +10,13 @@ import {
   envVar,
   functionConfigFields,
   EventBridgePublisher,
+  OneTimeSchedules,
+  schedulesOptionsFrom,
   type Clock,
   type KeyrotMetrics,
 } from '@keyrot/shared';
 import * as z from 'zod/mini';
+import { SchedulerRetireRetries } from './adapters/scheduler-retries';
 import type { ReaperDeps } from './retire-keys';
 
 /**
@@ -25,6 +29,11 @@ export const configSchema = z.object({
   LEDGER_TABLE_NAME: envVar.name(),
   /** Kept short of the Lambda timeout: the reaper waits it out in one invocation. */
   GRACE_SECONDS: envVar.number(60, 0, 600),
+  /** Scheduler group, role and bus of the deletes' later tries (all three, or none). */
+  RETRY_SCHEDULE_GROUP: z.optional(z.string()),
+  RETRY_ROLE_ARN: z.optional(z.string()),
+  RETRY_BUS_ARN: z.optional(z.string()),
+  RETRY_DLQ_ARN: z.optional(z.string()),
 });
 
 export type ReaperConfig = z.output<typeof configSchema>;
@@ -43,6 +52,8 @@ export interface ReaperClients {
   readonly apiGateway: APIGatewayClient;
   readonly dynamodb: DynamoDBClient;
   readonly eventBridge: EventBridgeClient;
+  /** Made only when the configuration names the retries' schedule group. */
+  readonly scheduler: () => SchedulerClient;
 }
 
 export interface ReaperRuntime {
@@ -67,7 +78,18 @@ export function buildReaperDeps(
     ...(metrics && { metrics }),
     log: createLogger('key-reaper'),
     graceMs: config.GRACE_SECONDS * 1000,
+    ...retriesFrom(config, clients.scheduler),
   };
+}
+
+/** The deletes' later tries, when the configuration names their group, role and bus. */
+function retriesFrom(
+  config: ReaperConfig,
+  client: () => SchedulerClient,
+): { retries?: SchedulerRetireRetries } {
+  const options = schedulesOptionsFrom('RETRY', config);
+  if (!options) return {};
+  return { retries: new SchedulerRetireRetries(new OneTimeSchedules(client(), options)) };
 }
 
 /** The scheduled check's configuration (its own function, environment and role). */

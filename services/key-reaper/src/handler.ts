@@ -1,8 +1,10 @@
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import {
   acceptEvent,
+  byDetailType,
   actorOf,
   lambdaClients,
   invocationOf,
@@ -23,31 +25,44 @@ import {
   type CheckEnvironment,
   type ReaperEnvironment,
 } from './deps';
-import { closeFailedRotation, retireKeys, type ReaperDeps } from './retire-keys';
+import { closeFailedRotation, retireKeys, retryRetire, type ReaperDeps } from './retire-keys';
 
 export type { CheckEnvironment, ReaperEnvironment } from './deps';
 
-/** The reaper's Lambda handler over injected dependencies. */
+/**
+ * The reaper's Lambda handler over injected dependencies: `EdgeUpdated` and `RotationFailed`
+ * from the edge account only, and its own `RetireRetry` from the API account only.
+ */
 export function createHandler(env: ReaperEnvironment) {
-  return async (raw: unknown, context?: Context): Promise<HandlerResult> => {
-    const deps: ReaperDeps & { context?: Context } = {
-      ...env,
-      ledger: withStepLogging(env.ledger, env.log),
-      actor: actorOf(env.apiAccountId, context),
-      invocation: invocationOf(env.clock, context),
-      ...(context && { context }),
-    };
+  const depsOf = (context?: Context): ReaperDeps & { context?: Context } => ({
+    ...env,
+    ledger: withStepLogging(env.ledger, env.log),
+    actor: actorOf(env.apiAccountId, context),
+    invocation: invocationOf(env.clock, context),
+    ...(context && { context }),
+  });
+  const fromEdge = async (raw: unknown, context?: Context): Promise<HandlerResult> => {
+    const deps = depsOf(context);
     return acceptEvent(
       raw,
       { accounts: [env.edgeAccountId], detailTypes: ['EdgeUpdated', 'RotationFailed'] },
       deps,
-      (event) => {
-        return event.detailType === 'RotationFailed'
+      (event) =>
+        event.detailType === 'RotationFailed'
           ? closeFailedRotation(event.detail, deps)
-          : retireKeys(event.detail, deps);
-      },
+          : retireKeys(event.detail, deps),
     );
   };
+  const retry = async (raw: unknown, context?: Context): Promise<HandlerResult> => {
+    const deps = depsOf(context);
+    return acceptEvent(
+      raw,
+      { accounts: [env.apiAccountId], detailTypes: ['RetireRetry'] },
+      deps,
+      (event) => retryRetire(event.detail, deps),
+    );
+  };
+  return byDetailType({ RetireRetry: retry }, fromEdge);
 }
 
 /** The reaper's dependencies from its Lambda environment, with counted and paced clients. */
@@ -61,6 +76,7 @@ export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): Re
       apiGateway: paced(counted(new APIGatewayClient(aws))),
       dynamodb: counted(new DynamoDBClient(aws)),
       eventBridge: counted(new EventBridgeClient(aws)),
+      scheduler: () => counted(new SchedulerClient(aws)),
     },
     { clock: systemClock, metrics },
   );

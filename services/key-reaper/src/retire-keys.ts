@@ -6,6 +6,7 @@ import {
   publishFailure,
   publishOrLog,
   retireAction,
+  retryDelayMs,
   ROTATION_FAILED_VERSION,
   rotationState,
   stepsOf,
@@ -21,6 +22,7 @@ import {
   type KeyrotLogger,
   type Ledger,
   type ReaperResult,
+  type RetireRetry,
   type RotationFailed,
   type RotationState,
   type StepOf,
@@ -39,6 +41,16 @@ export interface ReaperDeps {
   readonly emergencyGraceMs?: number;
   /** This invocation, for the rotation's lease (the handler makes it from Lambda's context). */
   readonly invocation: Invocation;
+  /**
+   * Tries the deletes again later, after a transient failure. Without it, such a failure
+   * ends the rotation FAILED at once (every key kept live).
+   */
+  readonly retries?: RetireRetries;
+}
+
+/** Port: a later `RetireRetry` of a rotation, which resumes its retirement from the ledger. */
+export interface RetireRetries {
+  retry(retry: RetireRetry, at: Date): Promise<'scheduled' | 'already-scheduled'>;
 }
 
 /** An emergency rotation's grace (at most `graceMs`): the edge already sends the new key. */
@@ -56,7 +68,11 @@ export type { ReaperResult } from '@keyrot/shared';
  * issuer for this rotation, are candidates, and a key tagged for another keyrot target is
  * kept.
  */
-export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<ReaperResult> {
+export async function retireKeys(
+  event: EdgeUpdated,
+  deps: ReaperDeps,
+  attempt = 0,
+): Promise<ReaperResult> {
   const { rotationId, target } = event;
   return withLease({ rotationId, target: target.name }, deps, async (takenOver) => {
     const state = rotationState(await deps.ledger.timeline(rotationId));
@@ -88,7 +104,7 @@ export async function retireKeys(event: EdgeUpdated, deps: ReaperDeps): Promise<
         return { status: 'duplicate', rotationId };
       }
       case 'retire':
-        return retire(event, edgeStep, state, deps);
+        return retire(event, edgeStep, state, deps, attempt);
     }
   });
 }
@@ -98,6 +114,7 @@ async function retire(
   edgeStep: StepOf<'EDGE_UPDATED'>,
   state: RotationState,
   deps: ReaperDeps,
+  attempt: number,
 ): Promise<ReaperResult> {
   const { rotationId, target, newKey } = event;
   const { ledger, log } = deps;
@@ -154,6 +171,8 @@ async function retire(
       }),
     );
   } catch (error) {
+    const later = await retryLater(event, attempt + 1, error, deps);
+    if (later) return later;
     // The edge sends the new key: keep every key live, close the rotation as failed.
     const failure = summarizeError(error);
     log.error('retiring the superseded keys failed', { rotationId, error: failure });
@@ -254,4 +273,66 @@ export async function closeFailedRotation(
     deps.log.warn('rotation closed as failed', { rotationId, stage: event.stage, rolledBack });
     return { status: rolledBack ? 'rolled-back' : 'closed', rotationId };
   });
+}
+
+/**
+ * A scheduled retry of the deletes ({@link retireKeys}): what the edge reported is read back
+ * from the ledger's EDGE_UPDATED (recorded from the real `EdgeUpdated` before any delete).
+ */
+export async function retryRetire(retry: RetireRetry, deps: ReaperDeps): Promise<ReaperResult> {
+  const { rotationId } = retry;
+  const state = rotationState(await deps.ledger.timeline(rotationId));
+  const edge = state.step('EDGE_UPDATED');
+  const target = state.requested?.targetSpec;
+  if (!edge || !target) {
+    deps.log.error('RetireRetry for a rotation whose edge update is not recorded', { rotationId });
+    return { status: 'unknown-rotation', rotationId };
+  }
+  deps.log.appendKeys({ step: 'RETIRE_RETRY', attempt: retry.attempt });
+  const event: EdgeUpdated = {
+    version: 1,
+    rotationId,
+    target,
+    newKey: edge.newKey,
+    previousFingerprint: edge.previousFingerprint,
+    updatedAt: edge.updatedAt,
+    deployedAt: edge.at,
+    actor: edge.actor,
+  };
+  return retireKeys(event, deps, retry.attempt);
+}
+
+/**
+ * Schedules try `attempt` of the deletes after a transient failure, while the rotation's
+ * lock lasts; undefined (the caller fails the rotation, every key kept) otherwise.
+ */
+async function retryLater(
+  event: EdgeUpdated,
+  attempt: number,
+  error: unknown,
+  deps: ReaperDeps,
+): Promise<ReaperResult | undefined> {
+  const failure = summarizeError(error);
+  if (!failure.retryable || !deps.retries) return undefined;
+  const { rotationId, target } = event;
+  const lock = await deps.ledger.lockOf(target.name).catch(() => undefined);
+  const at = new Date(deps.clock.now().getTime() + retryDelayMs(attempt));
+  if (lock?.rotationId !== rotationId || at.toISOString() > lock.expiresAt) return undefined;
+  try {
+    const scheduled = await deps.retries.retry({ version: 1, rotationId, target, attempt }, at);
+    deps.log.warn('retiring failed on a transient cause; it is tried again later', {
+      rotationId,
+      error: failure,
+      attempt,
+      at: at.toISOString(),
+      scheduled,
+    });
+    return { status: 'retrying', rotationId, error: failure.name };
+  } catch (scheduleError) {
+    deps.log.error('could not schedule the retry of the deletes', {
+      rotationId,
+      error: summarizeError(scheduleError),
+    });
+    return undefined;
+  }
 }

@@ -115,6 +115,15 @@ describe('key-reaper handler', () => {
     expect(rejection().error).toMatchObject({ name: 'UntrustedEventError', field: 'account' });
   });
 
+  it('rejects a RetireRetry from the edge account: only the reaper retries its own deletes', async () => {
+    const retry = { version: 1, rotationId: ROTATION_ID, target: TARGET, attempt: 1 };
+    const raw = envelope('RetireRetry', retry, { account: EDGE_ACCOUNT });
+
+    await expect(handler()(raw)).resolves.toEqual({ status: 'rejected' });
+    expectNothingChanged();
+    expect(rejection().error).toMatchObject({ name: 'UntrustedEventError', field: 'account' });
+  });
+
   it('rejects an event from another source', async () => {
     const raw = envelope('EdgeUpdated', edgeUpdatedDetail(), {
       account: EDGE_ACCOUNT,

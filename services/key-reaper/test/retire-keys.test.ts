@@ -1,5 +1,12 @@
-import { KEY_TAGS, PublishError, type KeyRef, invocationOf } from '@keyrot/shared';
-import { closeFailedRotation, retireKeys, type ReaperDeps } from '../src/retire-keys';
+import {
+  AwsCallError,
+  KEY_TAGS,
+  PublishError,
+  type KeyRef,
+  type RetireRetry,
+  invocationOf,
+} from '@keyrot/shared';
+import { closeFailedRotation, retireKeys, retryRetire, type ReaperDeps } from '../src/retire-keys';
 import { issuerSent, useFakeWorld, type SeededKey } from '../../../test/support/fakes';
 import {
   actor,
@@ -331,5 +338,73 @@ describe('closeFailedRotation', () => {
     expect(result.status).toBe('unknown-rotation');
     expect(world().keys.deleteCalls).toEqual([]);
     expect(world().ledger.records()).toEqual([]);
+  });
+});
+
+describe('retireKeys after a transient failure (DeleteApiKey throttled past the SDK retries)', () => {
+  const throttled = () =>
+    new AwsCallError(
+      'DeleteApiKey',
+      'apikeys',
+      Object.assign(new Error('Too Many Requests'), {
+        name: 'TooManyRequestsException',
+        $metadata: { httpStatusCode: 429 },
+      }),
+    );
+
+  function retries() {
+    const scheduled: { retry: RetireRetry; at: Date }[] = [];
+    return {
+      scheduled,
+      retry: async (retry: RetireRetry, at: Date) => {
+        scheduled.push({ retry, at });
+        return 'scheduled' as const;
+      },
+    };
+  }
+
+  it('tries the deletes again later from the ledger, and completes the rotation', async () => {
+    const { old, fresh } = await sentRotation();
+    const later = retries();
+    world().keys.failNext('deleteKey', throttled());
+
+    const first = await retireKeys(
+      deployedNow(keyRef(fresh), old.fingerprint),
+      deps({ retries: later }),
+    );
+
+    expect(first).toEqual({ status: 'retrying', rotationId: ROTATION_ID, error: 'AwsCallError' });
+    const steps = (await world().ledger.timeline(ROTATION_ID)).map((s) => s.step);
+    expect(steps).toContain('EDGE_UPDATED');
+    expect(steps).not.toContain('FAILED');
+    expect(world().keys.has(old.id)).toBe(true);
+    const [{ retry, at }] = later.scheduled as [{ retry: RetireRetry; at: Date }];
+    expect(retry).toEqual({ version: 1, rotationId: ROTATION_ID, target: TARGET, attempt: 1 });
+    world().clock.advance(at.getTime() - world().clock.now().getTime());
+
+    const second = await retryRetire(retry, deps({ retries: later }));
+
+    expect(second).toMatchObject({ status: 'completed', retiredKeys: [keyRef(old)] });
+    expect(world().keys.has(old.id)).toBe(false);
+    expect(world().keys.has(fresh.id)).toBe(true);
+  });
+
+  it('fails the rotation at once without a scheduler (the negative control), every key kept', async () => {
+    const { old, fresh } = await sentRotation();
+    world().keys.failNext('deleteKey', throttled());
+
+    const result = await retireKeys(deployedNow(keyRef(fresh), old.fingerprint), deps());
+
+    expect(result).toMatchObject({ status: 'failed' });
+    expect(world().keys.has(old.id)).toBe(true);
+  });
+
+  it('a retry names a rotation only: one whose edge update is not recorded is unknown', async () => {
+    await sentRotation();
+    const result = await retryRetire(
+      { version: 1, rotationId: ROTATION_ID, target: TARGET, attempt: 1 },
+      deps(),
+    );
+    expect(result).toEqual({ status: 'unknown-rotation', rotationId: ROTATION_ID });
   });
 });

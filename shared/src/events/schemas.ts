@@ -14,6 +14,7 @@ export const DETAIL_TYPES = [
   'RotationFailed',
   'EdgeDeploymentCheck',
   'EdgeUpdateRetry',
+  'RetireRetry',
 ] as const;
 export type DetailType = (typeof DETAIL_TYPES)[number];
 
@@ -232,6 +233,19 @@ export const edgeUpdateRetrySchema = z
   );
 export type EdgeUpdateRetry = z.output<typeof edgeUpdateRetrySchema>;
 
+/**
+ * The reaper's reminder to itself, in the API account, to delete the superseded keys again
+ * after a transient failure outlasted the SDK's retries. It names the rotation only: what
+ * the edge reported is read back from the ledger (EDGE_UPDATED, recorded from the real
+ * `EdgeUpdated`), so it can claim nothing the edge did not say.
+ */
+export const retireRetrySchema = z.strictObject({
+  ...rotationBase,
+  /** 1 for the first retry. Names its schedule, so a duplicate schedules nothing twice. */
+  attempt: z.int().check(z.gte(1), z.lte(1000)),
+});
+export type RetireRetry = z.output<typeof retireRetrySchema>;
+
 export const DETAIL_SCHEMAS = {
   KeyRotationRequested: keyRotationRequestedSchema,
   KeyCreated: keyCreatedSchema,
@@ -240,6 +254,7 @@ export const DETAIL_SCHEMAS = {
   RotationFailed: rotationFailedSchema,
   EdgeDeploymentCheck: edgeDeploymentCheckSchema,
   EdgeUpdateRetry: edgeUpdateRetrySchema,
+  RetireRetry: retireRetrySchema,
 } as const satisfies Record<DetailType, z.ZodMiniType>;
 
 export interface DetailOf {
@@ -250,4 +265,5 @@ export interface DetailOf {
   RotationFailed: RotationFailed;
   EdgeDeploymentCheck: EdgeDeploymentCheck;
   EdgeUpdateRetry: EdgeUpdateRetry;
+  RetireRetry: RetireRetry;
 }

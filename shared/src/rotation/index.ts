@@ -60,4 +60,5 @@ export {
   type LeaseStore,
 } from './lease';
 export { stepsOf } from './record';
+export { MAX_RETRY_DELAY_MS, MIN_RETRY_DELAY_MS, retryDelayAfterMs, retryDelayMs } from './retry';
 export { adoptionCandidates, isManagedFor, supersededKeys, type KeyTags } from './supersede';

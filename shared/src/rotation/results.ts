@@ -5,6 +5,8 @@ export type IssueResult =
   | { status: 'sent'; rotationId: string; newKey: KeyRef; supersededKeys: KeyRef[] }
   | { status: 'duplicate'; rotationId: string }
   | { status: 'refused'; rotationId: string; lockedBy: string }
+  /** A transient failure: the request is delivered again later and resumes. */
+  | { status: 'retrying'; rotationId: string; error: string }
   | { status: 'failed'; rotationId: string; error: string };
 
 /** A request naming many targets, put back as one request per target. */
@@ -37,6 +39,8 @@ export type ReaperResult =
     }
   | { status: 'rolled-back' | 'closed'; rotationId: string }
   | { status: 'duplicate' | 'unknown-rotation' | 'late'; rotationId: string }
+  /** A transient failure: the deletes are tried again later. */
+  | { status: 'retrying'; rotationId: string; error: string }
   | { status: 'failed'; rotationId: string; error: string };
 
 /** An event the handler would not act on (untrusted sender, invalid detail). */
@@ -54,7 +58,7 @@ export type OutcomeMetric =
   | 'RotationsRefused'
   | 'RotationsFannedOut'
   | 'EdgeUpdates'
-  | 'EdgeRetries'
+  | 'RotationRetries'
   | 'RotationsCompleted'
   | 'RotationsFailed'
   | 'DuplicateEvents'
@@ -71,7 +75,7 @@ export const OUTCOME_METRICS: { readonly [S in ResultStatus]: OutcomeMetric | nu
   updated: 'EdgeUpdates',
   'already-updated': 'EdgeUpdates',
   deploying: null,
-  retrying: 'EdgeRetries',
+  retrying: 'RotationRetries',
   completed: 'RotationsCompleted',
   failed: 'RotationsFailed',
   'rolled-back': 'RotationsFailed',
