@@ -297,7 +297,10 @@ async function adoptFirstKey(
       else resolve(`${stdout}${stderr}`);
     }),
   );
-  log(`keyrot adopt --target ${target.name}: ${out.trim().split('\n').at(-1) ?? ''}`);
+  // Its table's ledger row says what was recorded (its last line is the table's border).
+  const lines = out.trim().split('\n');
+  const said = lines.find((l) => l.includes('ADOPTED')) ?? lines.at(-1) ?? '';
+  log(`keyrot adopt --target ${target.name}: ${said.replace(/[│\s]+/g, ' ').trim()}`);
 }
 
 /** The `LocalWorld` of the deployed stacks: names and ARNs from their outputs, plus the target. */
