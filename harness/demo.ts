@@ -4,12 +4,19 @@
  * its timeline and ledger entries read back from DynamoDB, checks the outcome against the
  * emulated AWS, and stops everything it started.
  *
- *   npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose] [--serve] [--deployed]
+ *   npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose] [--serve] [--deployed [--fleet N]]
  *
  * `--deployed` runs the same rotation through the stacks as users deploy them: `serverless
  * deploy` of every service onto moto, the packaged functions run from their zips with their
  * deployed environment and roles, every AWS call checked by the IAM simulation
  * (harness/deployed/); the JSON line gains `"deployed": true` and `"deniedCalls"`.
+ *
+ * `--deployed --fleet N` (N from 1 to 3) deploys for a fleet instead (harness/deployed/fleet.ts:
+ * two targets on one distribution, one on another plan and distribution), all in one
+ * keyrot.targets.yml, each first key adopted, then fires the one deployed schedule, whose
+ * `targets` input the issuer fans out. The JSON line is then
+ * `{"deployed":true,"targets":[{"name","status","edgeHeaderMatchesNewKey"},...],"deniedCalls","mustDenyAllowed"}`,
+ * every value read back from the emulator and the IAM simulation.
  *
  * `--serve` keeps the local world up afterwards for the keyrot CLI: it writes credentials,
  * a targets file and an env.sh under .tmp/demo, and delivers events until Ctrl-C.
@@ -27,6 +34,8 @@ import {
   type RotationReport,
 } from './inspect';
 import { deployLocal } from './deployed/deploy';
+import { MAX_FLEET_SIZE, type FleetTarget } from './deployed/fleet';
+import { mustDenyCalls } from './deployed/must-deny';
 import { DeployedRunner } from './deployed/runner';
 import { startLocalEnvironment, type LocalEnvironment } from './local-env';
 import { startMoto } from './moto';
@@ -34,7 +43,7 @@ import { SCHEDULE_EXPRESSION, type LocalWorld } from './provision';
 import { CloudFrontSimulator } from './cloudfront-sim';
 
 const USAGE =
-  'usage: npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose] [--serve | --deployed]';
+  'usage: npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose] [--serve | --deployed [--fleet N]]';
 
 function parseOptions(argv: string[]) {
   const { values } = parseArgs({
@@ -46,6 +55,7 @@ function parseOptions(argv: string[]) {
       verbose: { type: 'boolean', default: false },
       serve: { type: 'boolean', default: false },
       deployed: { type: 'boolean', default: false },
+      fleet: { type: 'string' },
       'propagation-seconds': { type: 'string', default: '2' },
       help: { type: 'boolean', default: false },
     },
@@ -59,13 +69,23 @@ function parseOptions(argv: string[]) {
       '--serve keeps the in-process world up for the CLI; it cannot be combined with --deployed',
     );
   }
+  const fleet = values.fleet === undefined ? undefined : Number(values.fleet);
+  if (fleet !== undefined) {
+    if (!Number.isInteger(fleet) || fleet < 1 || fleet > MAX_FLEET_SIZE) {
+      throw new Error(
+        `--fleet must be an integer from 1 to ${MAX_FLEET_SIZE}, got "${values.fleet}"`,
+      );
+    }
+    if (!values.deployed) throw new Error('--fleet deploys a fleet: it needs --deployed');
+    if (rotations !== 1) throw new Error('--fleet runs one rotation of each target');
+  }
   const propagationSeconds = Number(values['propagation-seconds']);
   if (!Number.isFinite(propagationSeconds) || propagationSeconds < 0 || propagationSeconds > 120) {
     throw new Error(
       `--propagation-seconds must be a number from 0 to 120, got "${values['propagation-seconds']}"`,
     );
   }
-  return { ...values, rotations, propagationSeconds };
+  return { ...values, rotations, fleet, propagationSeconds };
 }
 
 async function main(): Promise<number> {
@@ -89,6 +109,7 @@ async function main(): Promise<number> {
     ? await startDeployedRun(options, say)
     : await startInProcessRun(options, say);
   try {
+    if (run.fleet) return await rotateFleet(run, run.fleet, options.json, say);
     await describeWorld(run, say);
     const reports: RotationReport[] = [];
     for (let n = 1; n <= options.rotations; n++) {
@@ -154,6 +175,11 @@ interface DemoRun {
   events(): { detailType: string; account: string }[];
   /** Deployed only: the calls the IAM simulation denied, one line each. */
   readonly deniedCalls?: () => string[];
+  /** Deployed with `--fleet` only: the targets and the must-deny calls the roles allow. */
+  readonly fleet?: {
+    readonly targets: readonly FleetTarget[];
+    mustDenyAllowed(): Promise<string[]>;
+  };
   /** In process only: the environment `--serve` keeps up. */
   readonly env?: LocalEnvironment;
   stop(): Promise<void>;
@@ -194,7 +220,7 @@ async function startDeployedRun(
   say: Say,
 ): Promise<DemoRun> {
   say(
-    'starting local AWS (moto), creating the target, and running `serverless deploy` per service...',
+    `starting local AWS (moto), creating the ${options.fleet === undefined ? 'target' : `fleet of ${options.fleet}`}, and running \`serverless deploy\` per service...`,
   );
   const moto = await startMoto();
   try {
@@ -202,6 +228,7 @@ async function startDeployedRun(
     const deployed = await deployLocal(moto.endpoint, {
       singleAccount: options['single-account'],
       log: (line) => say(`  ${line}`),
+      ...(options.fleet !== undefined && { fleet: options.fleet }),
     });
     const runner = await DeployedRunner.start(deployed, {
       propagationMs: options.propagationSeconds * 1000,
@@ -227,6 +254,13 @@ async function startDeployedRun(
         runner.deniedCalls.map(
           (d) => `${d.functionName}: ${d.operation} (${d.action} on ${d.resource}): ${d.reason}`,
         ),
+      ...(options.fleet !== undefined && {
+        fleet: {
+          targets: deployed.targets,
+          mustDenyAllowed: async () =>
+            (await mustDenyCalls(runner, deployed)).filter((r) => r.allowed).map((r) => r.name),
+        },
+      }),
       stop: async () => {
         await runner.stop();
         await moto.stop();
@@ -255,6 +289,93 @@ async function describeWorld(run: DemoRun, say: Say) {
   say(
     `  edge account ${world.edge.session.accountId}: distribution ${world.edge.distributionId}, origin ${world.edge.originId} sends x-api-key with fingerprint ${edge.apiKeyFingerprint}`,
   );
+}
+
+/**
+ * `--fleet`: one firing of the deployed schedule rotates every target (the issuer fans its
+ * `targets` input out); each target's rotation is read back from its own usage plan,
+ * distribution and origin, then the IAM simulation's denied calls and must-deny list. Ends
+ * with the one JSON line when `json`.
+ */
+async function rotateFleet(
+  run: DemoRun,
+  fleet: NonNullable<DemoRun['fleet']>,
+  json: boolean,
+  say: Say,
+): Promise<number> {
+  const { world } = run;
+  const { targets } = fleet;
+  say(`local AWS: moto on ${run.endpoint}${world.singleAccount ? ' (single-account mode)' : ''}`);
+  for (const t of targets) {
+    const [keyFp, otherFp, edge] = await Promise.all([
+      keyFingerprint(world, t.initialKeyId),
+      keyFingerprint(world, t.otherClientKeyId),
+      readEdge(world, t),
+    ]);
+    say(
+      `  target ${t.name}: usage plan ${t.usagePlanId}, key ${t.apiKeyName} ${t.initialKeyId} (fingerprint ${keyFp}, adopted), other client's key ${t.otherClientKeyId} (fingerprint ${otherFp})`,
+    );
+    say(
+      `    distribution ${t.distributionId} (account ${world.edge.session.accountId}), origin ${t.originId} sends ${t.headerName} with fingerprint ${edge.apiKeyFingerprint}`,
+    );
+  }
+  say();
+  say(
+    `Rotation of ${targets.length} targets: firing schedule ${world.api.scheduleName} (${SCHEDULE_EXPRESSION}) once`,
+  );
+  const before = await Promise.all(targets.map((t) => rotationIds(world, t.name)));
+  const eventsBefore = run.events().length;
+  await run.fireSchedule();
+  await run.drain();
+  const counts = new Map<string, number>();
+  for (const event of run.events().slice(eventsBefore)) {
+    const key = `${event.detailType} on the bus of account ${event.account}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  for (const [key, n] of counts) say(`  event ${key} ×${n}`);
+  const results: { name: string; report: RotationReport | undefined }[] = [];
+  for (const [i, t] of targets.entries()) {
+    const id = (await rotationIds(world, t.name)).find((r) => !before[i]!.includes(r));
+    const report = id ? await reportRotation(world, id, t) : undefined;
+    results.push({ name: t.name, report });
+    say();
+    say(`Target ${t.name} (distribution ${t.distributionId} origin ${t.originId}):`);
+    if (report) {
+      printTimeline(report, say);
+      printChecks(report, say);
+    } else {
+      say('  ✘ no rotation was requested for this target');
+    }
+  }
+  say();
+  const denied = run.deniedCalls?.() ?? [];
+  say(
+    `${denied.length === 0 ? '✔' : '✘'} ${denied.length} AWS calls denied by the IAM simulation of the deployed roles`,
+  );
+  for (const d of denied) say(`    ${d}`);
+  const allowed = await fleet.mustDenyAllowed();
+  say(
+    `${allowed.length === 0 ? '✔' : '✘'} ${allowed.length} calls of the must-deny list allowed by the deployed roles`,
+  );
+  for (const name of allowed) say(`    ${name}`);
+  if (json) {
+    const line = {
+      deployed: true,
+      targets: results.map(({ name, report }) => ({
+        name,
+        status: report?.status ?? 'NOT_REQUESTED',
+        edgeHeaderMatchesNewKey: report?.edgeHeaderMatchesNewKey ?? false,
+      })),
+      deniedCalls: denied.length,
+      mustDenyAllowed: allowed.length,
+    };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+  }
+  const ok =
+    results.every((r) => r.report !== undefined && passed(r.report)) &&
+    denied.length === 0 &&
+    allowed.length === 0;
+  return ok ? 0 : 1;
 }
 
 function printTimeline(report: RotationReport, say: (line?: string) => void) {

@@ -25,6 +25,32 @@ import { API_KEY_HEADER_NAME, ORIGIN_ID, type LocalWorld } from './provision';
 /** The target the seed's schedule names in the local world. */
 export const TARGET_NAME = 'kloudpepper-api-key';
 
+/**
+ * Where a target lives, for the reads below: its usage plan (with another client's key on
+ * it), distribution and origin. Default: the world's own target ({@link worldTarget}); a
+ * deployed fleet (harness/deployed/fleet.ts) passes each of its targets.
+ */
+export interface InspectedTarget {
+  readonly name: string;
+  readonly usagePlanId: string;
+  readonly distributionId: string;
+  readonly originId: string;
+  readonly headerName: string;
+  readonly otherClientKeyId: string;
+}
+
+/** The world's own target: the seed's, on the world's usage plan and distribution. */
+export function worldTarget(world: LocalWorld): InspectedTarget {
+  return {
+    name: TARGET_NAME,
+    usagePlanId: world.api.usagePlanId,
+    distributionId: world.edge.distributionId,
+    originId: ORIGIN_ID,
+    headerName: API_KEY_HEADER_NAME,
+    otherClientKeyId: world.api.otherClientKeyId,
+  };
+}
+
 export function ledgerOf(world: LocalWorld): DynamoDbLedger {
   return new DynamoDbLedger(
     new DynamoDBClient(clientConfig(world.api.session)),
@@ -45,34 +71,39 @@ export async function keyFingerprint(world: LocalWorld, keyId: string): Promise<
 }
 
 /** Ids of the keys on the usage plan, as AWS would list them (see apigateway-sim.ts). */
-export async function liveKeysOnPlan(world: LocalWorld): Promise<string[]> {
+export async function liveKeysOnPlan(
+  world: LocalWorld,
+  usagePlanId: string = world.api.usagePlanId,
+): Promise<string[]> {
   const client = correctUsagePlanKeys(new APIGatewayClient(clientConfig(world.api.session)));
-  const out = await client.send(
-    new GetUsagePlanKeysCommand({ usagePlanId: world.api.usagePlanId }),
-  );
+  const out = await client.send(new GetUsagePlanKeysCommand({ usagePlanId }));
   return (out.items ?? []).map((k) => k.id!);
 }
 
 export interface EdgeState {
-  /** Fingerprint of the key origin api-gateway-origin sends (null if no header). */
+  /** Fingerprint of the key the target's origin sends (null if no header). */
   readonly apiKeyFingerprint: string | null;
   /** Every other header of every origin, name → fingerprint of its value. */
   readonly otherHeaders: Record<string, string>;
   readonly originIds: string[];
 }
 
-export async function readEdge(world: LocalWorld): Promise<EdgeState> {
+export async function readEdge(
+  world: LocalWorld,
+  target: Pick<InspectedTarget, 'distributionId' | 'originId' | 'headerName'> = worldTarget(world),
+): Promise<EdgeState> {
   const client = new CloudFrontClient(clientConfig(world.edge.session));
-  const out = await client.send(
-    new GetDistributionConfigCommand({ Id: world.edge.distributionId }),
-  );
+  const out = await client.send(new GetDistributionConfigCommand({ Id: target.distributionId }));
   const origins = out.DistributionConfig?.Origins?.Items ?? [];
   let apiKeyFingerprint: string | null = null;
   const otherHeaders: Record<string, string> = {};
   for (const origin of origins) {
     for (const header of origin.CustomHeaders?.Items ?? []) {
       const fp = fingerprintOf(header.HeaderValue ?? '');
-      if (origin.Id === ORIGIN_ID && header.HeaderName?.toLowerCase() === API_KEY_HEADER_NAME) {
+      if (
+        origin.Id === target.originId &&
+        header.HeaderName?.toLowerCase() === target.headerName.toLowerCase()
+      ) {
         apiKeyFingerprint = fp;
       } else {
         otherHeaders[`${origin.Id}/${header.HeaderName}`] = fp;
@@ -102,10 +133,14 @@ export interface RotationReport {
   readonly lock: Lock | undefined;
 }
 
-/** Everything the demo and tests check about one rotation, read back from AWS. */
+/**
+ * Everything the demo and tests check about one rotation of `target` (default the world's),
+ * read back from AWS.
+ */
 export async function reportRotation(
   world: LocalWorld,
   rotationId: string,
+  target: InspectedTarget = worldTarget(world),
 ): Promise<RotationReport> {
   const ledger = ledgerOf(world);
   const steps = await ledger.timeline(rotationId);
@@ -114,20 +149,20 @@ export async function reportRotation(
   const newKeyId = state.step('KEY_CREATED')?.newKey.id ?? null;
   const oldKeyIds = (state.step('KEYS_RETIRED')?.keys ?? []).map((k) => k.id);
   const [edge, newKeyFp, otherFp, oldFps, lock] = await Promise.all([
-    readEdge(world),
+    readEdge(world, target),
     newKeyId ? keyFingerprint(world, newKeyId) : null,
-    keyFingerprint(world, world.api.otherClientKeyId),
+    keyFingerprint(world, target.otherClientKeyId),
     Promise.all(oldKeyIds.map((id) => keyFingerprint(world, id))),
-    ledger.lockOf(TARGET_NAME),
+    ledger.lockOf(target.name),
   ]);
-  const onPlan = await liveKeysOnPlan(world);
+  const onPlan = await liveKeysOnPlan(world, target.usagePlanId);
   return {
     rotationId,
     status: outcome ?? 'IN_PROGRESS',
     oldKeyIds,
     newKeyId,
     edgeHeaderMatchesNewKey: newKeyFp !== null && edge.apiKeyFingerprint === newKeyFp,
-    otherClientKeySurvived: otherFp !== null && onPlan.includes(world.api.otherClientKeyId),
+    otherClientKeySurvived: otherFp !== null && onPlan.includes(target.otherClientKeyId),
     oldKeysDeleted: oldFps.every((fp) => fp === null),
     lockReleased: lock?.rotationId !== rotationId,
     steps,

@@ -353,12 +353,64 @@ export async function provisionTargetEdge(
   session: AccountSession,
   options: Pick<ProvisionEdgeAccountOptions, 'initialKeyValue' | 'apiDomainName'>,
 ): Promise<TargetEdgeResources> {
-  const distributionId = await createDistribution(
-    session,
-    options.apiDomainName,
-    options.initialKeyValue,
-  );
+  const distributionId = await provisionDistribution(session, [
+    {
+      originId: ORIGIN_ID,
+      apiDomainName: options.apiDomainName,
+      keyValue: options.initialKeyValue,
+    },
+  ]);
   return { distributionId, originId: ORIGIN_ID, otherHeaderName: OTHER_HEADER_NAME };
+}
+
+/** One API origin of a distribution: it sends `keyValue` in `x-api-key` to the API's stage. */
+export interface ApiOriginSpec {
+  readonly originId: string;
+  /** `<restApiId>.execute-api.<region>.amazonaws.com` (see `executeApiDomainName`). */
+  readonly apiDomainName: string;
+  readonly keyValue: string;
+}
+
+/**
+ * Creates a distribution with one or more API origins (each sending its own key in
+ * `x-api-key`, plus `x-origin-verify`) and the static origin on /assets/*: the first API
+ * origin serves the default behaviour, each further one `/<originId>/*` (e.g. a second API on
+ * the same distribution, as a fleet's targets may share one). Returns the distribution id.
+ */
+export async function provisionDistribution(
+  session: AccountSession,
+  apiOrigins: readonly ApiOriginSpec[],
+): Promise<string> {
+  const [first, ...more] = apiOrigins;
+  if (!first) throw new Error('provisionDistribution: at least one API origin');
+  const origins = apiOrigins.map((o) =>
+    customOrigin(o.originId, o.apiDomainName, `/${STAGE_NAME}`, [
+      [API_KEY_HEADER_NAME, o.keyValue],
+      [OTHER_HEADER_NAME, OTHER_HEADER_VALUE],
+    ]),
+  );
+  const staticOrigin = customOrigin(STATIC_ORIGIN_ID, STATIC_ORIGIN_DOMAIN, '', [
+    [STATIC_ORIGIN_HEADER_NAME, STATIC_ORIGIN_HEADER_VALUE],
+  ]);
+  const behaviors = [
+    { PathPattern: STATIC_PATH_PATTERN, ...cacheBehavior(STATIC_ORIGIN_ID) },
+    ...more.map((o) => ({ PathPattern: `/${o.originId}/*`, ...cacheBehavior(o.originId) })),
+  ];
+  const created = await withClient(new CloudFrontClient(clientConfig(session)), (cloudfront) =>
+    cloudfront.send(
+      new CreateDistributionCommand({
+        DistributionConfig: {
+          CallerReference: `keyrot-local-${Date.now()}-${first.originId}`,
+          Comment: 'keyrot local demo distribution',
+          Enabled: true,
+          Origins: { Quantity: origins.length + 1, Items: [...origins, staticOrigin] },
+          DefaultCacheBehavior: cacheBehavior(first.originId),
+          CacheBehaviors: { Quantity: behaviors.length, Items: behaviors },
+        },
+      }),
+    ),
+  );
+  return required(created.Distribution?.Id, 'CreateDistribution Id');
 }
 
 /**
@@ -429,6 +481,8 @@ export interface TargetApiOptions {
    * tag is set at creation. Default: untagged, as a user's first key is.
    */
   readonly initialKeyTags?: Readonly<Record<string, string>>;
+  /** Name of the first key (default `kloudpepper-api-key`, the seed's). */
+  readonly initialKeyName?: string;
 }
 
 /** REST API with GET /hello (API key required, MOCK), stage, usage plan and both keys. */
@@ -449,7 +503,7 @@ async function provisionGateway(
     const [initial, other] = await Promise.all([
       apigw.send(
         new CreateApiKeyCommand({
-          name: INITIAL_KEY_NAME,
+          name: options.initialKeyName ?? INITIAL_KEY_NAME,
           enabled: true,
           ...(options.initialKeyTags && { tags: { ...options.initialKeyTags } }),
         }),
@@ -590,39 +644,6 @@ async function createEdgeKmsKey(session: AccountSession): Promise<string> {
     await kms.send(new CreateAliasCommand({ AliasName: EDGE_KMS_ALIAS, TargetKeyId: keyId }));
     return required(KeyMetadata?.Arn, 'CreateKey Arn');
   });
-}
-
-/** Creates the distribution: API origin (default behaviour) plus a static origin on /assets/*. */
-async function createDistribution(
-  session: AccountSession,
-  apiDomainName: string,
-  keyValue: string,
-): Promise<string> {
-  const apiOrigin = customOrigin(ORIGIN_ID, apiDomainName, `/${STAGE_NAME}`, [
-    [API_KEY_HEADER_NAME, keyValue],
-    [OTHER_HEADER_NAME, OTHER_HEADER_VALUE],
-  ]);
-  const staticOrigin = customOrigin(STATIC_ORIGIN_ID, STATIC_ORIGIN_DOMAIN, '', [
-    [STATIC_ORIGIN_HEADER_NAME, STATIC_ORIGIN_HEADER_VALUE],
-  ]);
-  const created = await withClient(new CloudFrontClient(clientConfig(session)), (cloudfront) =>
-    cloudfront.send(
-      new CreateDistributionCommand({
-        DistributionConfig: {
-          CallerReference: `keyrot-local-${Date.now()}`,
-          Comment: 'keyrot local demo distribution',
-          Enabled: true,
-          Origins: { Quantity: 2, Items: [apiOrigin, staticOrigin] },
-          DefaultCacheBehavior: cacheBehavior(ORIGIN_ID),
-          CacheBehaviors: {
-            Quantity: 1,
-            Items: [{ PathPattern: STATIC_PATH_PATTERN, ...cacheBehavior(STATIC_ORIGIN_ID) }],
-          },
-        },
-      }),
-    ),
-  );
-  return required(created.Distribution?.Id, 'CreateDistribution Id');
 }
 
 /** A custom (HTTPS-only) origin with the given custom headers. */

@@ -8,7 +8,8 @@
  * - takes `PutEvents` for the EventBridge data plane (moto cannot invoke Lambda targets, and
  *   rewrites `account` across accounts): see eventbridge.ts;
  * - supplies what moto's CloudFront lacks (a new ETag per update, `PreconditionFailed` on a
- *   stale `IfMatch`, `InProgress` until the change has propagated) and what its KMS lacks (a
+ *   stale `IfMatch` or one racing another update, as CloudFront's check-and-write is atomic,
+ *   `InProgress` until the change has propagated) and what its KMS lacks (a
  *   key ARN of another account is served by that account);
  *
  * and forwards everything else to moto unchanged. Test infrastructure only.
@@ -77,6 +78,8 @@ export interface AwsFrontOptions {
 interface DistributionState {
   etag: string;
   deployedAt: number;
+  /** An update is being applied by moto (CloudFront checks `IfMatch` and writes atomically). */
+  writing: boolean;
 }
 
 export class AwsFront {
@@ -177,27 +180,42 @@ export class AwsFront {
     const match = /^\/\d{4}-\d{2}-\d{2}\/distribution\/([^/?]+)(\/config)?(?:\?|$)/.exec(call.path);
     if (!match) return this.forward(call);
     const id = match[1]!;
-    const state = this.distributions.get(id) ?? { etag: newEtag(), deployedAt: 0 };
+    const state = this.distributions.get(id) ?? {
+      etag: newEtag(),
+      deployedAt: 0,
+      writing: false,
+    };
     this.distributions.set(id, state);
-    if (call.method === 'PUT') {
-      if (call.headers['if-match'] !== state.etag) {
-        return xmlError(
-          412,
-          'PreconditionFailed',
-          'The precondition given in one or more of the request-header fields evaluated to false.',
-        );
-      }
+    const isUpdate = call.method === 'PUT';
+    // CloudFront checks IfMatch and applies the update as one step: a second writer holding
+    // the same ETag is refused while moto applies the first (else it would overwrite it with
+    // the config it read, undoing the first: two targets on one distribution do this).
+    if (isUpdate && (call.headers['if-match'] !== state.etag || state.writing)) {
+      return xmlError(
+        412,
+        'PreconditionFailed',
+        'The precondition given in one or more of the request-header fields evaluated to false.',
+      );
     }
-    const reply = await this.forward(call);
+    // A read answers with the ETag of the config it started on: a config moto read before a
+    // concurrent update was applied must never carry that update's ETag.
+    const etagAtStart = state.etag;
+    if (isUpdate) state.writing = true;
+    let reply: Reply;
+    try {
+      reply = await this.forward(call);
+    } finally {
+      if (isUpdate) state.writing = false;
+    }
     if (reply.status !== 200) return reply;
-    if (call.method === 'PUT') {
+    if (isUpdate) {
       state.etag = newEtag();
       state.deployedAt = Date.now() + this.propagationMs;
     }
     const status = Date.now() < state.deployedAt ? 'InProgress' : 'Deployed';
     return {
       ...reply,
-      headers: { ...reply.headers, etag: state.etag },
+      headers: { ...reply.headers, etag: isUpdate ? state.etag : etagAtStart },
       body: Buffer.from(
         reply.body
           .toString('utf8')

@@ -29,8 +29,10 @@ import {
 import { SecretValue } from '@keyrot/shared';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { clientConfig, openAccountSession, type AccountSession } from '../accounts';
+import { fleetManifestEntries, provisionFleet, type FleetTarget } from './fleet';
 import {
   API_ACCOUNT_ID,
+  API_KEY_HEADER_NAME,
   EDGE_ACCOUNT_ID,
   INITIAL_KEY_NAME,
   REGION,
@@ -54,7 +56,10 @@ export interface DeployedStack {
 }
 
 export interface DeployedWorld {
+  /** The world of the first (or only) target: the seed's `kloudpepper-api-key`. */
   world: LocalWorld;
+  /** Every target of the deployed keyrot.targets.yml, in manifest order (the first is `world`'s). */
+  targets: readonly FleetTarget[];
   stacks: readonly DeployedStack[];
   stage: string;
 }
@@ -71,6 +76,12 @@ export interface DeployLocalOptions {
   params?: Partial<Record<string, string>>;
   /** One line per step (packaging, deploying, each stack's summary). */
   log?: (line: string) => void;
+  /**
+   * Deploy for a fleet of this many targets (1 to 3, harness/deployed/fleet.ts) instead of the
+   * seed's one target: each provisioned, all in one keyrot.targets.yml, each first key adopted.
+   * The deploy uses its own workspace (`.serverless-deploy-<mode>-fleet`).
+   */
+  fleet?: number;
 }
 
 /** The stage `deployLocal` deploys unless told otherwise. */
@@ -128,17 +139,35 @@ export async function deployLocal(
     ? apiSession
     : await openAccountSession(endpoint, EDGE_ACCOUNT_ID, REGION);
 
-  // The target as a user has it: its first key made by hand, untagged (adopted below).
-  const target = await provisionTarget(apiSession, edgeSession);
-  const targetsFile = writeTargetsManifest(mode, {
-    API_KEY_NAME: INITIAL_KEY_NAME,
-    USAGE_PLAN_ID: target.api.usagePlanId,
-    DISTRIBUTION_ID: target.edge.distributionId,
-    ORIGIN_ID: target.edge.originId,
-  });
-  log(
-    `target: usage plan ${target.api.usagePlanId} (${API_ACCOUNT_ID}), distribution ${target.edge.distributionId} (${edgeSession.accountId})`,
+  // The target(s) as a user has them: first keys made by hand, untagged (adopted below).
+  const { target, targets, workspace } =
+    options.fleet === undefined
+      ? await singleTarget(apiSession, edgeSession, mode)
+      : {
+          ...(await provisionFleet(apiSession, edgeSession, options.fleet).then((f) => ({
+            target: f.first,
+            targets: f.targets,
+          }))),
+          workspace: `${mode}-fleet`,
+        };
+  const targetsFile = writeTargetsManifest(
+    workspace,
+    ...(options.fleet === undefined
+      ? [
+          {
+            API_KEY_NAME: INITIAL_KEY_NAME,
+            USAGE_PLAN_ID: target.api.usagePlanId,
+            DISTRIBUTION_ID: target.edge.distributionId,
+            ORIGIN_ID: target.edge.originId,
+          },
+        ]
+      : fleetManifestEntries(targets)),
   );
+  for (const t of targets) {
+    log(
+      `target ${t.name}: usage plan ${t.usagePlanId} (${API_ACCOUNT_ID}), distribution ${t.distributionId} origin ${t.originId} (${edgeSession.accountId})`,
+    );
+  }
   const overrides = checkedOverrides(options.params ?? {});
   const base: Record<string, string> = {
     region: apiSession.region,
@@ -147,7 +176,15 @@ export async function deployLocal(
     accountMode: mode,
     ...LOCAL_SPEED_PARAMS,
   };
-  const deployer = new ServiceDeployer(endpoint, stage, mode, base, overrides, log, targetsFile);
+  const deployer = new ServiceDeployer(
+    endpoint,
+    stage,
+    workspace,
+    base,
+    overrides,
+    log,
+    targetsFile,
+  );
 
   let stacks: DeployedStack[];
   if (singleAccount) {
@@ -174,8 +211,29 @@ export async function deployLocal(
     stacks = [edge, issuer, reaper];
   }
   const world = worldOf(singleAccount, target, stacks);
-  await adoptFirstKey(endpoint, world, targetsFile, log);
-  return { world, stacks, stage };
+  for (const t of targets) await adoptFirstKey(endpoint, world, targetsFile, t, log);
+  return { world, targets, stacks, stage };
+}
+
+/** The seed's one target, as the single-target deploy has always provisioned it. */
+async function singleTarget(
+  apiSession: AccountSession,
+  edgeSession: AccountSession,
+  mode: string,
+): Promise<{ target: ProvisionedTarget; targets: FleetTarget[]; workspace: string }> {
+  const target = await provisionTarget(apiSession, edgeSession);
+  const only: FleetTarget = {
+    name: INITIAL_KEY_NAME,
+    apiKeyName: INITIAL_KEY_NAME,
+    usagePlanId: target.api.usagePlanId,
+    distributionId: target.edge.distributionId,
+    originId: target.edge.originId,
+    headerName: API_KEY_HEADER_NAME,
+    restApiId: target.api.restApiId,
+    initialKeyId: target.api.initialKeyId,
+    otherClientKeyId: target.api.otherClientKeyId,
+  };
+  return { target, targets: [only], workspace: mode };
 }
 
 /**
@@ -188,6 +246,7 @@ async function adoptFirstKey(
   endpoint: string,
   world: LocalWorld,
   targetsFile: string,
+  target: Pick<FleetTarget, 'name' | 'initialKeyId'>,
   log: (line: string) => void,
 ): Promise<void> {
   const dir = path.dirname(targetsFile);
@@ -220,9 +279,9 @@ async function adoptFirstKey(
     targetsFile,
     'adopt',
     '--target',
-    INITIAL_KEY_NAME,
+    target.name,
     '--key-id',
-    world.api.initialKeyId,
+    target.initialKeyId,
     '--yes',
   ];
   const env: NodeJS.ProcessEnv = {
@@ -238,7 +297,10 @@ async function adoptFirstKey(
       else resolve(`${stdout}${stderr}`);
     }),
   );
-  log(`keyrot adopt: ${out.trim().split('\n').at(-1) ?? ''}`);
+  // Its table's ledger row says what was recorded (its last line is the table's border).
+  const lines = out.trim().split('\n');
+  const said = lines.find((l) => l.includes('ADOPTED')) ?? lines.at(-1) ?? '';
+  log(`keyrot adopt --target ${target.name}: ${said.replace(/[│\s]+/g, ' ').trim()}`);
 }
 
 /** The `LocalWorld` of the deployed stacks: names and ARNs from their outputs, plus the target. */
@@ -292,7 +354,8 @@ class ServiceDeployer {
   constructor(
     private readonly endpoint: string,
     private readonly stage: string,
-    private readonly mode: string,
+    /** The workspace's name: the account mode, `-fleet` appended for a fleet deploy. */
+    private readonly workspace: string,
     private readonly base: Readonly<Record<string, string>>,
     private readonly overrides: Readonly<Record<string, string>>,
     private readonly log: (line: string) => void,
@@ -308,7 +371,7 @@ class ServiceDeployer {
   ): Promise<DeployedStack> {
     const stackName = `keyrot-${service}-${this.stage}`;
     const params = this.paramsFor(service, extra);
-    const cwd = workspaceOf(this.mode, service);
+    const cwd = workspaceOf(this.workspace, service);
     const args = [
       'deploy',
       '--stage',
@@ -400,17 +463,19 @@ function checkedOverrides(params: Partial<Record<string, string>>): Record<strin
 }
 
 /**
- * The folder `serverless deploy` of a service runs in: `.serverless-deploy-<mode>/services/<service>`,
- * a mirror of the service: its serverless.yml copied (osls looks for a config file, not a
- * link), its resources and src linked, as are services/esbuild.yml and services/resources. osls uses the service folder's `.serverless`
+ * The folder `serverless deploy` of a service runs in:
+ * `.serverless-deploy-<workspace>/services/<service>` (the workspace is the account mode,
+ * `-fleet` appended for a fleet deploy), a mirror of the service: its serverless.yml copied
+ * (osls looks for a config file, not a link), its resources and src linked, as are
+ * services/esbuild.yml and services/resources. osls uses the service folder's `.serverless`
  * as its scratch space and deletes it whenever `--package` names another folder, and
  * serverless-esbuild builds in its `.esbuild`: deploying from the service folder itself would
- * delete what `npm run package` left in `.serverless` and let two modes overwrite each other's
- * build. In the mirror, `.serverless` is this mode's, and holds the deployed template after
- * the deploy.
+ * delete what `npm run package` left in `.serverless` and let two workspaces overwrite each
+ * other's build. In the mirror, `.serverless` is this workspace's, and holds the deployed
+ * template after the deploy.
  */
-function workspaceOf(mode: string, service: DeployedService): string {
-  const services = path.join(ROOT, `.serverless-deploy-${mode}`, 'services');
+function workspaceOf(name: string, service: DeployedService): string {
+  const services = path.join(ROOT, `.serverless-deploy-${name}`, 'services');
   const workspace = path.join(services, service);
   mkdirSync(workspace, { recursive: true });
   const links: [string, string][] = [
@@ -437,10 +502,10 @@ function workspaceOf(mode: string, service: DeployedService): string {
 
 /**
  * Writes the targets manifest of the provisioned target(s), as a user keeps keyrot.targets.yml,
- * to `.serverless-deploy-<mode>/keyrot.targets.yml`; returns its path.
+ * to `.serverless-deploy-<workspace>/keyrot.targets.yml`; returns its path.
  */
-function writeTargetsManifest(mode: string, ...targets: Record<string, string>[]): string {
-  const dir = path.join(ROOT, `.serverless-deploy-${mode}`);
+function writeTargetsManifest(workspace: string, ...targets: Record<string, string>[]): string {
+  const dir = path.join(ROOT, `.serverless-deploy-${workspace}`);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'keyrot.targets.yml');
   writeFileSync(file, stringifyYaml({ targets }));

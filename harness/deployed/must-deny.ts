@@ -180,6 +180,22 @@ export function mustDenyList(deployed: DeployedWorld): MustDeny[] {
       action: 'scheduler:CreateSchedule',
       resource: `arn:aws:scheduler:${region}:${api.session.accountId}:schedule/default/x`,
     },
+    // A fleet's other targets: each plan's other client is as off-limits as the first's.
+    ...otherTargets(deployed).flatMap((t): MustDeny[] => [
+      {
+        name: `reaper deletes another client key on the plan of ${t.name} (untagged)`,
+        fn: 'retireKeys',
+        action: 'apigateway:DELETE',
+        resource: apigw(`/apikeys/${t.otherClientKeyId}`),
+      },
+      {
+        name: `issuer tags another client key on the plan of ${t.name}`,
+        fn: 'issueKey',
+        action: 'apigateway:PUT',
+        resource: tagsOf(`arn:aws:apigateway:${region}::/apikeys/${t.otherClientKeyId}`),
+        context: { ...keyrotTags, 'aws:RequestTag/keyrot:target': t.name },
+      },
+    ]),
     ...(deployed.world.singleAccount
       ? []
       : [
@@ -246,7 +262,48 @@ export function mustAllowList(deployed: DeployedWorld): MustDeny[] {
       action: 'dynamodb:Query',
       resource: `arn:aws:dynamodb:${region}:${api.session.accountId}:table/${api.ledgerTableName}`,
     },
+    // A fleet's other targets: their plans, distributions and adopted keys.
+    ...otherTargets(deployed).flatMap((t): MustDeny[] => [
+      {
+        name: `issuer creates a key tagged for ${t.name}`,
+        fn: 'issueKey',
+        action: 'apigateway:POST',
+        resource: `arn:aws:apigateway:${region}::/apikeys`,
+        context: {
+          'aws:RequestTag/keyrot:managed': 'true',
+          'aws:RequestTag/keyrot:target': t.name,
+          'aws:TagKeys': ['keyrot:managed', 'keyrot:target', 'keyrot:rotation'],
+        },
+      },
+      {
+        name: `issuer adds a key to the plan of ${t.name}`,
+        fn: 'issueKey',
+        action: 'apigateway:POST',
+        resource: `arn:aws:apigateway:${region}::/usageplans/${t.usagePlanId}/keys`,
+      },
+      {
+        name: `edge updates the distribution of ${t.name}`,
+        fn: 'updateEdge',
+        action: 'cloudfront:UpdateDistribution',
+        resource: `arn:aws:cloudfront::${edge.session.accountId}:distribution/${t.distributionId}`,
+      },
+      {
+        name: `reaper deletes the adopted key of ${t.name}`,
+        fn: 'retireKeys',
+        action: 'apigateway:DELETE',
+        resource: `arn:aws:apigateway:${region}::/apikeys/${t.initialKeyId}`,
+        context: {
+          'aws:ResourceTag/keyrot:managed': 'true',
+          'aws:ResourceTag/keyrot:target': t.name,
+        },
+      },
+    ]),
   ];
+}
+
+/** The deployed fleet's targets other than the world's own (none for a single target). */
+function otherTargets(deployed: DeployedWorld) {
+  return deployed.targets.filter((t) => t.usagePlanId !== deployed.world.api.usagePlanId);
 }
 
 /** Simulates each call (default {@link mustDenyList}) as its function's deployed role. */

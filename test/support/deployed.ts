@@ -1,6 +1,6 @@
 /**
  * Helpers for the deployed-stack tests: one moto server and one `serverless deploy` of every
- * service per test file (per mode), and the deployed runner over it.
+ * service per test file (per mode, or per fleet), and the deployed runner over it.
  */
 import { APIGatewayClient, GetApiKeysCommand } from '@aws-sdk/client-api-gateway';
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
@@ -23,7 +23,7 @@ export interface DeployedFixture {
 
 /** Deploys the stacks once for the file (`beforeAll`) and runs them; stops everything after. */
 export function useDeployedStacks(
-  options: { singleAccount?: boolean } = {},
+  options: { singleAccount?: boolean; fleet?: number } = {},
 ): () => DeployedFixture {
   let fixture: DeployedFixture | undefined;
   let moto: MotoServer | undefined;
@@ -31,6 +31,7 @@ export function useDeployedStacks(
     moto = await startMoto();
     const deployed = await deployLocal(moto.endpoint, {
       singleAccount: options.singleAccount ?? false,
+      ...(options.fleet !== undefined && { fleet: options.fleet }),
     });
     const runner = await DeployedRunner.start(deployed);
     fixture = { moto, deployed, runner };
