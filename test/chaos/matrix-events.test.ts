@@ -174,6 +174,9 @@ const cases: Case[] = [
       'KeyCreated fails (KMS throttled), and its duplicate succeeds after the failure was handled',
     options: {
       faults: [{ fault: 'throttle', operations: ['Decrypt'], service: 'edge-updater', times: 3 }],
+      // No time for a later try of the edge's own (its first would come after the deadline):
+      // the throttled KeyCreated ends the rotation FAILED, as a persistent cause would.
+      keyrot: { recheckDelayMs: 15 * 60_000, deployDeadlineMs: 10 * 60_000 },
     },
     act: async (world) => {
       await world.rotate();
