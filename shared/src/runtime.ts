@@ -5,6 +5,7 @@ import { InvalidInputError, UntrustedEventError, summarizeError } from './errors
 import type { EventPublisher } from './aws/publisher';
 import {
   parseEvent,
+  targetNameSchema,
   type Actor,
   type DetailOf,
   type DetailType,
@@ -151,6 +152,7 @@ export async function acceptEvent<T extends DetailType>(
       if (!(error instanceof UntrustedEventError || error instanceof InvalidInputError))
         throw error;
       const eventId = eventIdOf(raw);
+      const claimedTarget = claimedTargetOf(raw);
       log.error('event rejected', { error: summarizeError(error) });
       metrics?.addMetric('EventsRejected', MetricUnit.Count, 1);
       await deps.ledger?.record({
@@ -161,6 +163,7 @@ export async function acceptEvent<T extends DetailType>(
         actor: deps.actor,
         error: summarizeError(error),
         eventId,
+        ...(claimedTarget !== undefined && { claimedTarget }),
       });
       return { status: 'rejected' };
     }
@@ -174,6 +177,24 @@ export async function acceptEvent<T extends DetailType>(
   } finally {
     metrics?.publishStoredMetrics();
   }
+}
+
+/**
+ * The target name a raw event claims (`target.name`, or the seed's `TARGET_NAME` or
+ * `API_KEY_NAME`), when it is a well-formed name: recorded with a rejection so the operator
+ * sees it on that target. Not trusted: only a name is kept, never other input.
+ */
+function claimedTargetOf(raw: unknown): string | undefined {
+  const detail = (raw as { detail?: unknown } | null)?.detail;
+  if (typeof detail !== 'object' || detail === null) return undefined;
+  const d = detail as {
+    target?: { name?: unknown };
+    TARGET_NAME?: unknown;
+    API_KEY_NAME?: unknown;
+  };
+  const claimed = d.target?.name ?? d.TARGET_NAME ?? d.API_KEY_NAME;
+  const name = targetNameSchema.safeParse(claimed);
+  return name.success ? name.data : undefined;
 }
 
 function eventIdOf(raw: unknown): string {

@@ -149,6 +149,32 @@ describe('rejected requests', () => {
     ]);
   });
 
+  it('status shows a rejection on the target it named, not on another target', async () => {
+    const env = await fixture.world();
+    await scheduledRotation(env);
+    // A bad request for another target (its name is well formed, its plan id is not).
+    await env.runner.putOnApiBus('KeyRotationRequested', {
+      ...env.world.scheduleInput,
+      API_KEY_NAME: 'shop-api',
+      USAGE_PLAN_ID: '',
+    });
+    await env.runner.drain();
+    const [other] = await ledgerOf(env.world).history('-');
+    expect(other).toMatchObject({ step: 'REJECTED', claimedTarget: 'shop-api' });
+
+    const json = await cli(env)('-o', 'json', 'status');
+
+    expect(JSON.parse(json.stdout)).toEqual([
+      expect.objectContaining({ target: TARGET, lastRejected: null }),
+    ]);
+
+    // The control: the same bad request for this target shows on it.
+    await rejectedRequest(env);
+    const again = await cli(env)('-o', 'json', 'status');
+    const [row] = JSON.parse(again.stdout) as { lastRejected: { field: string } | null }[];
+    expect(row?.lastRejected?.field).toBeTruthy();
+  });
+
   it('ledger list shows them by default, and --hide-rejected hides them', async () => {
     const env = await fixture.world();
     const rotationId = await scheduledRotation(env);

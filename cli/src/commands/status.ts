@@ -110,17 +110,29 @@ export async function status(ctx: CliContext, options: StatusOptions): Promise<E
       k,
     ]),
   );
-  const rejected = await lastRejected(ctx);
+  const rejections = await recentRejections(ctx);
   const rows: TargetStatus[] = [];
   for (const [name, known] of targets) {
     const state = await ctx.ledger.targetState(name);
     // With --older-than, a target whose key keyrot never issued (age unknown) is listed too.
     if (cutoff && !keys.has(name) && state.currentKey) continue;
     const row = await targetStatus(ctx, state, known.source, policyDays, now);
+    // A rejection that named this target, or named none it could be told by.
+    const rejected = rejections.find(
+      (r) => r.claimedTarget === undefined || r.claimedTarget === name,
+    );
     const started = rejected && (await lastStart(ctx, name));
     rows.push({
       ...row,
-      lastRejected: rejected && (!started || rejected.at > started) ? rejected : null,
+      lastRejected:
+        rejected && (!started || rejected.at > started)
+          ? {
+              rotationId: rejected.rotationId,
+              at: rejected.at,
+              field: rejected.field,
+              message: rejected.message,
+            }
+          : null,
     });
   }
   ctx.print(render(ctx.output, COLUMNS, rows, rows));
@@ -170,18 +182,27 @@ export function rejectionText(r: NonNullable<TargetStatus['lastRejected']>): str
   return `${r.at} ${field}${r.message} (${r.rotationId})`;
 }
 
-/** The newest REJECTED entry (target `-`, newest first on GSI1: one Query page). */
-async function lastRejected(ctx: CliContext): Promise<TargetStatus['lastRejected']> {
+/** How many of the newest rejections `status` looks through (one Query page). */
+const REJECTIONS_READ = 50;
+
+/**
+ * The newest REJECTED entries (target `-`, newest first on GSI1), each with the target its
+ * request claimed, if it named one.
+ */
+async function recentRejections(ctx: CliContext) {
+  const found: (NonNullable<TargetStatus['lastRejected']> & { claimedTarget?: string })[] = [];
   for await (const step of ctx.ledger.targetHistory(REJECTED_TARGET)) {
     if (step.step !== 'REJECTED') continue;
-    return {
+    found.push({
       rotationId: step.rotationId,
       at: step.at,
       field: step.error?.field ?? null,
       message: step.error?.message ?? 'no error recorded',
-    };
+      ...(step.claimedTarget !== undefined && { claimedTarget: step.claimedTarget }),
+    });
+    if (found.length >= REJECTIONS_READ) break;
   }
-  return null;
+  return found;
 }
 
 /** When the target's newest rotation started (its opening step), if it ever had one. */

@@ -10,7 +10,8 @@ const awsId = (what: string) =>
       z.regex(/^[A-Za-z0-9_.:-]+$/, { error: `has characters a ${what} cannot have` }),
     );
 
-const targetName = z
+/** A target's name (lock, ledger history, metrics dimension). */
+export const targetNameSchema = z
   .string()
   .check(
     z.minLength(1),
@@ -35,7 +36,7 @@ const headerName = z
  */
 export const targetSchema = z.strictObject({
   /** Stable name of the target: lock, ledger history and key tags use it. */
-  name: targetName,
+  name: targetNameSchema,
   apiKeyName,
   usagePlanId: awsId('usage plan id'),
   distributionId: awsId('distribution id'),
@@ -55,7 +56,7 @@ export const seedInputSchema = z.pipe(
     DISTRIBUTION_ID: awsId('distribution id'),
     ORIGIN_ID: originId,
     USAGE_PLAN_ID: awsId('usage plan id'),
-    TARGET_NAME: z.optional(targetName),
+    TARGET_NAME: z.optional(targetNameSchema),
     HEADER_NAME: z.optional(headerName),
   }),
   z.transform((seed): Target => ({

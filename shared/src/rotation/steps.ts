@@ -124,7 +124,18 @@ export type StepRecord =
       'REFUSED',
       Partial<RequestFields> & { readonly lockedBy: string; readonly lockExpiresAt: string }
     >
-  | Entry<'REJECTED', { readonly error: ErrorSummary; readonly eventId?: string }>
+  | Entry<
+      'REJECTED',
+      {
+        readonly error: ErrorSummary;
+        readonly eventId?: string;
+        /**
+         * The target the rejected request named, as it claimed it (a well-formed name, not
+         * trusted: the request was not), so `status` can show the rejection on that target.
+         */
+        readonly claimedTarget?: string;
+      }
+    >
   /**
    * The operator handed an existing key keyrot did not create to the target (`keyrot adopt`):
    * it is tagged as the target's, so the target's next rotation supersedes and retires it.
