@@ -151,6 +151,28 @@ export function functionStatements(
       Resource: [edgeBus],
     },
   ];
+  /**
+   * A transient failure's later try in the API account: schedules in the retry group only,
+   * delivered by the API account's Scheduler role (`schedulerRole`: in the issuer's stack by
+   * reference, elsewhere by its fixed name).
+   */
+  const apiRetries = (schedulerRole: Cfn): Statement[] => [
+    {
+      Sid: 'ScheduleRetries',
+      Effect: 'Allow',
+      Action: ['scheduler:CreateSchedule'],
+      Resource: [
+        `arn:aws:scheduler:${p.region}:${p.apiAccountId}:schedule/keyrot-retries-${p.stage}/*`,
+      ],
+    },
+    {
+      Sid: 'HandTheSchedulerRoleToScheduler',
+      Effect: 'Allow',
+      Action: ['iam:PassRole'],
+      Resource: [schedulerRole],
+      Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+    },
+  ];
   const key = `${service}.${fn}`;
   switch (key) {
     case 'key-issuer.issueKey':
@@ -216,21 +238,7 @@ export function functionStatements(
           Action: ['events:PutEvents'],
           Resource: [{ 'Fn::GetAtt': ['KeyrotBus', 'Arn'] }],
         },
-        {
-          Sid: 'ScheduleRetries',
-          Effect: 'Allow',
-          Action: ['scheduler:CreateSchedule'],
-          Resource: [
-            `arn:aws:scheduler:${p.region}:${p.apiAccountId}:schedule/keyrot-retries-${p.stage}/*`,
-          ],
-        },
-        {
-          Sid: 'HandTheSchedulerRoleToScheduler',
-          Effect: 'Allow',
-          Action: ['iam:PassRole'],
-          Resource: [{ 'Fn::GetAtt': ['SchedulerRole', 'Arn'] }],
-          Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
-        },
+        ...apiRetries({ 'Fn::GetAtt': ['SchedulerRole', 'Arn'] }),
       ];
     case 'key-reaper.retireKeys':
       return [
@@ -248,21 +256,7 @@ export function functionStatements(
           Resource: [apigw(p, '/apikeys/*')],
           Condition: { StringEquals: { 'aws:ResourceTag/keyrot:managed': 'true' } },
         },
-        {
-          Sid: 'ScheduleRetries',
-          Effect: 'Allow',
-          Action: ['scheduler:CreateSchedule'],
-          Resource: [
-            `arn:aws:scheduler:${p.region}:${p.apiAccountId}:schedule/keyrot-retries-${p.stage}/*`,
-          ],
-        },
-        {
-          Sid: 'HandTheSchedulerRoleToScheduler',
-          Effect: 'Allow',
-          Action: ['iam:PassRole'],
-          Resource: [`arn:aws:iam::${p.apiAccountId}:role/keyrot-${p.stage}-api-scheduler`],
-          Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
-        },
+        ...apiRetries(`arn:aws:iam::${p.apiAccountId}:role/keyrot-${p.stage}-api-scheduler`),
         {
           Sid: 'WriteTheLedger',
           Effect: 'Allow',
