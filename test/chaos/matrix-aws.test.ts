@@ -13,14 +13,7 @@ import type { AwsService } from '../../harness/faults';
 import { readEdge } from '../../harness/inspect';
 import { OTHER_HEADER_NAME } from '../../harness/provision';
 import type { ChaosWorld, Check } from '../support/chaos';
-import {
-  defineCases,
-  LONG_DEPLOY,
-  oneNewKey,
-  oneUpdate,
-  ROTATED,
-  type Case,
-} from './cases';
+import { defineCases, LONG_DEPLOY, oneNewKey, oneUpdate, ROTATED, type Case } from './cases';
 
 /** Every call to the service: the first attempt throttled, the second a 5xx, the third passes. */
 function throttleThen5xx(awsService: AwsService): Case {
