@@ -57,8 +57,9 @@ export interface CloudFrontSimulatorOptions {
   readonly random?: () => number;
   /**
    * Whether an update's IfMatch check and its write are one atomic step, as on CloudFront
-   * (default true). False: two writers holding the same ETag may both pass the check while
-   * moto applies the first, for a negative control that shows a duplicate write is seen.
+   * (default true). False, for a negative control that shows a duplicate write is seen: two
+   * writers holding the same ETag may both pass the check, and `beforeNextUpdate`'s edit
+   * runs between the check and the write (so a test can hold the first writer there).
    */
   readonly atomicUpdates?: boolean;
 }
@@ -157,7 +158,7 @@ export class CloudFrontSimulator {
         if (command === 'UpdateDistributionCommand') {
           const edit = this.beforeUpdate;
           this.beforeUpdate = undefined;
-          await edit?.();
+          if (this.atomicUpdates) await edit?.();
           const state = this.state.get(id);
           // CloudFront applies an update atomically with its IfMatch check: a concurrent
           // writer holding the same ETag is refused while moto applies the first.
@@ -168,6 +169,8 @@ export class CloudFrontSimulator {
             });
           }
           if (state && this.atomicUpdates) state.writing = true;
+          // Not atomic (a negative control): the edit runs between the check and the write.
+          if (!this.atomicUpdates) await edit?.();
         }
         // A read sees the ETag of the config it started on: one that moto answers after a
         // concurrent update was applied is refused on write, never taken for the new one.

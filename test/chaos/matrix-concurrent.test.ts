@@ -213,6 +213,10 @@ const control: Case = {
     atomicEdgeUpdates: false,
     concurrentDuplicates: { detailType: 'KeyCreated', copies: 2 },
   },
+  // The first writer is held between its IfMatch check and its write (real time, far longer
+  // than the other copy's read and write), so both pass the check with the same ETag.
+  setup: (world) =>
+    world.cloudFront.beforeNextUpdate(() => new Promise((resolve) => setTimeout(resolve, 500))),
   expect: ROTATED,
   checks: (world) => [
     { ...oneUpdate(world), name: 'control: the duplicate wrote too', ok: !oneUpdate(world).ok },
