@@ -5,6 +5,7 @@ import {
   ResourceNotFoundError,
   publishFailure,
   retryDelayMs,
+  tryLater,
   ROTATION_FAILED_VERSION,
   rotationContext,
   summarizeError,
@@ -172,31 +173,21 @@ async function retryLater(
 ): Promise<EdgeResult | undefined> {
   const failure = summarizeError(error);
   if (!failure.retryable || !deps.deployChecks) return undefined;
-  const delay = retryDelayMs(attempt, deps.recheckDelayMs);
-  const at = new Date(deps.clock.now().getTime() + delay);
-  const deadline = Date.parse(event.issuedAt) + deadlineMs(deps);
-  if (at.getTime() > deadline) return undefined;
   const { rotationId, target } = event;
-  try {
-    const scheduled = await deps.deployChecks.retry(
-      { version: 1, rotationId, target, keyCreated: event, attempt },
-      at,
-    );
-    deps.log.warn('updating the edge failed on a transient cause; it is tried again later', {
-      rotationId,
-      error: failure,
-      attempt,
-      at: at.toISOString(),
-      scheduled,
-    });
-    return { status: 'retrying', rotationId, attempt, error: failure.name };
-  } catch (scheduleError) {
-    deps.log.error('could not schedule the retry of the header write', {
-      rotationId,
-      error: summarizeError(scheduleError),
-    });
-    return undefined;
-  }
+  const { deployChecks } = deps;
+  const at = new Date(deps.clock.now().getTime() + retryDelayMs(attempt, deps.recheckDelayMs));
+  const scheduled = await tryLater({
+    rotationId,
+    error: failure,
+    what: 'updating the edge',
+    at,
+    deadline: Date.parse(event.issuedAt) + deadlineMs(deps),
+    attempt,
+    log: deps.log,
+    schedule: () =>
+      deployChecks.retry({ version: 1, rotationId, target, keyCreated: event, attempt }, at),
+  });
+  return scheduled ? { status: 'retrying', rotationId, attempt, error: failure.name } : undefined;
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   withLease,
   PublishError,
   retryDelayAfterMs,
+  tryLater,
   rotationContext,
   summarizeError,
   type Actor,
@@ -246,26 +247,22 @@ async function retryLater(
 ): Promise<IssueResult | undefined> {
   const failure = summarizeError(error);
   if (!failure.retryable || !deps.retries) return undefined;
+  const { retries } = deps;
   const now = deps.clock.now().getTime();
   const requestedAt = state.requested ? Date.parse(state.requested.at) : now;
   const at = new Date(now + retryDelayAfterMs(now - requestedAt));
-  if (at.getTime() > requestedAt + (deps.lockSeconds * 1000) / 2) return undefined;
-  try {
-    const scheduled = await deps.retries.retry(request, at);
-    deps.log.warn('issuing failed on a transient cause; the request is delivered again later', {
-      rotationId: request.rotationId,
-      error: failure,
-      at: at.toISOString(),
-      scheduled,
-    });
-    return { status: 'retrying', rotationId: request.rotationId, error: failure.name };
-  } catch (scheduleError) {
-    deps.log.error('could not schedule the retry of the request', {
-      rotationId: request.rotationId,
-      error: summarizeError(scheduleError),
-    });
-    return undefined;
-  }
+  const scheduled = await tryLater({
+    rotationId: request.rotationId,
+    error: failure,
+    what: 'issuing',
+    at,
+    deadline: requestedAt + (deps.lockSeconds * 1000) / 2,
+    log: deps.log,
+    schedule: () => retries.retry(request, at),
+  });
+  return scheduled
+    ? { status: 'retrying', rotationId: request.rotationId, error: failure.name }
+    : undefined;
 }
 
 /** Who asked for the rotation and with which event, when known. */

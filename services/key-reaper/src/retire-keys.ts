@@ -7,6 +7,7 @@ import {
   publishOrLog,
   retireAction,
   retryDelayMs,
+  tryLater,
   ROTATION_FAILED_VERSION,
   rotationState,
   stepsOf,
@@ -315,24 +316,19 @@ async function retryLater(
   const failure = summarizeError(error);
   if (!failure.retryable || !deps.retries) return undefined;
   const { rotationId, target } = event;
+  const { retries } = deps;
   const lock = await deps.ledger.lockOf(target.name).catch(() => undefined);
+  if (lock?.rotationId !== rotationId) return undefined;
   const at = new Date(deps.clock.now().getTime() + retryDelayMs(attempt));
-  if (lock?.rotationId !== rotationId || at.toISOString() > lock.expiresAt) return undefined;
-  try {
-    const scheduled = await deps.retries.retry({ version: 1, rotationId, target, attempt }, at);
-    deps.log.warn('retiring failed on a transient cause; it is tried again later', {
-      rotationId,
-      error: failure,
-      attempt,
-      at: at.toISOString(),
-      scheduled,
-    });
-    return { status: 'retrying', rotationId, error: failure.name };
-  } catch (scheduleError) {
-    deps.log.error('could not schedule the retry of the deletes', {
-      rotationId,
-      error: summarizeError(scheduleError),
-    });
-    return undefined;
-  }
+  const scheduled = await tryLater({
+    rotationId,
+    error: failure,
+    what: 'retiring',
+    at,
+    deadline: Date.parse(lock.expiresAt),
+    attempt,
+    log: deps.log,
+    schedule: () => retries.retry({ version: 1, rotationId, target, attempt }, at),
+  });
+  return scheduled ? { status: 'retrying', rotationId, error: failure.name } : undefined;
 }

@@ -16,6 +16,9 @@ import type { AdoptResult, BeginResult, Ledger, Lock } from './types';
 const pk = { rotation: I.rotationPartition, target: I.targetPartition };
 const LOCK_SK = I.lockSortKey;
 const LOCK_TTL_GRACE_SECONDS = 24 * 3600;
+/** The TTL (epoch seconds) of a lock or lease item: removed a day after it expired. */
+const ttlAfter = (expiresAt: string) =>
+  Math.floor(Date.parse(expiresAt) / 1000) + LOCK_TTL_GRACE_SECONDS;
 /** Sort key of a step item: `STEP#<nn>#<step>`, ordering a rotation's steps. */
 export const stepSortKey = (step: StepRecord['step']) =>
   `STEP#${String(STEP_ORDER[step]).padStart(2, '0')}#${step}`;
@@ -180,7 +183,7 @@ export class DynamoDbLedger implements Ledger {
                   [K.sortKey]: LOCK_SK,
                   ...lock,
                   // DynamoDB TTL removes a lock a day after it expired (a crashed rotation's).
-                  ttl: Math.floor(Date.parse(expiresAt) / 1000) + LOCK_TTL_GRACE_SECONDS,
+                  ttl: ttlAfter(expiresAt),
                 },
                 // Free, expired (a crashed rotation), or already ours (a redelivery).
                 ConditionExpression: `${notYetRecorded} OR expiresAt < :now OR rotationId = :rid`,
@@ -373,7 +376,7 @@ export class DynamoDbLedger implements Ledger {
             ...key,
             ...lease,
             // TTL removes a lease a day after it expired (one left by a crashed invocation).
-            ttl: Math.floor(Date.parse(lease.expiresAt) / 1000) + LOCK_TTL_GRACE_SECONDS,
+            ttl: ttlAfter(lease.expiresAt),
           },
           // Free, already ours, expired (its holder is gone) or handed over (it failed).
           ConditionExpression: `${notYetRecorded} OR #owner = :owner OR expiresAt < :now OR interrupted = :yes`,
@@ -423,7 +426,7 @@ export class DynamoDbLedger implements Ledger {
             ...this.leaseKey(lease),
             ...lease,
             interrupted: true,
-            ttl: Math.floor(Date.parse(lease.expiresAt) / 1000) + LOCK_TTL_GRACE_SECONDS,
+            ttl: ttlAfter(lease.expiresAt),
           },
           ConditionExpression: '#owner = :owner',
           ExpressionAttributeNames: { '#owner': 'owner' },

@@ -60,5 +60,12 @@ export {
   type LeaseStore,
 } from './lease';
 export { stepsOf } from './record';
-export { MAX_RETRY_DELAY_MS, MIN_RETRY_DELAY_MS, retryDelayAfterMs, retryDelayMs } from './retry';
+export {
+  MAX_RETRY_DELAY_MS,
+  MIN_RETRY_DELAY_MS,
+  retryDelayAfterMs,
+  retryDelayMs,
+  tryLater,
+  type LaterTry,
+} from './retry';
 export { adoptionCandidates, isManagedFor, supersededKeys, type KeyTags } from './supersede';
