@@ -17,14 +17,7 @@ import {
 } from '@aws-sdk/client-api-gateway';
 import { clientConfig } from '../../harness/accounts';
 import { ledgerOf, liveKeysOnPlan, TARGET_NAME } from '../../harness/inspect';
-import {
-  operatorEnv,
-  runCli,
-  scratchDir,
-  worldTarget,
-  writeCredentialsFile,
-  writeTargetsFile,
-} from '../support/cli';
+import { runCli, scratchDir, worldTarget, writeTargetsFile, profilesEnv } from '../support/cli';
 import type { ChaosWorld, Check } from '../support/chaos';
 import { defineCases, oneNewKey, ROTATED, type Case } from './cases';
 
@@ -75,13 +68,7 @@ async function edgeSendsHandMadeKey(world: ChaosWorld): Promise<void> {
 async function adopt(world: ChaosWorld, keyId: string) {
   const local = world.env.world;
   const dir = scratchDir();
-  const env: NodeJS.ProcessEnv = {
-    ...operatorEnv(local),
-    AWS_SHARED_CREDENTIALS_FILE: writeCredentialsFile(dir, local),
-  };
-  delete env.AWS_ACCESS_KEY_ID;
-  delete env.AWS_SECRET_ACCESS_KEY;
-  delete env.AWS_SESSION_TOKEN;
+  const env = profilesEnv(local);
   return runCli(
     [
       '--endpoint',

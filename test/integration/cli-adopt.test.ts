@@ -19,13 +19,12 @@ import { clientConfig } from '../../harness/accounts';
 import { ledgerOf, liveKeysOnPlan, readEdge, rotationIds } from '../../harness/inspect';
 import type { LocalEnvironment } from '../../harness/local-env';
 import {
-  operatorEnv,
   runCli,
   runCliWhileDraining,
   scratchDir,
   worldTarget,
-  writeCredentialsFile,
   writeTargetsFile,
+  profilesEnv,
 } from '../support/cli';
 import { currentKeyValues, useMoto } from '../support/local';
 
@@ -37,15 +36,8 @@ const HAND_NAME = 'ops-hand-made-key';
 
 /** The CLI as an operator with both accounts as profiles and the world's targets file. */
 function operator(env: LocalEnvironment) {
-  const dir = scratchDir();
-  const targets = writeTargetsFile(dir, 'targets.json', [worldTarget(env.world)]);
-  const processEnv: NodeJS.ProcessEnv = {
-    ...operatorEnv(env.world),
-    AWS_SHARED_CREDENTIALS_FILE: writeCredentialsFile(dir, env.world),
-  };
-  delete processEnv.AWS_ACCESS_KEY_ID;
-  delete processEnv.AWS_SECRET_ACCESS_KEY;
-  delete processEnv.AWS_SESSION_TOKEN;
+  const targets = writeTargetsFile(scratchDir(), 'targets.json', [worldTarget(env.world)]);
+  const processEnv = profilesEnv(env.world);
   const args = (rest: string[]) => [
     '--endpoint',
     env.moto.endpoint,

@@ -21,13 +21,7 @@ import { FaultInjector } from '../../harness/faults';
 import { ledgerOf, readEdge, rotationIds } from '../../harness/inspect';
 import type { LocalEnvironment } from '../../harness/local-env';
 import type { Envelope } from '../../harness/runner';
-import {
-  operatorEnv,
-  runCli,
-  runCliWhileDraining,
-  scratchDir,
-  writeCredentialsFile,
-} from '../support/cli';
+import { operatorEnv, runCli, runCliWhileDraining, profilesEnv } from '../support/cli';
 import { useMoto } from '../support/local';
 
 jest.setTimeout(90_000);
@@ -48,22 +42,9 @@ function cli(env: LocalEnvironment) {
   return (...args: string[]) => runCli(['--endpoint', env.moto.endpoint, ...args], processEnv);
 }
 
-/** The environment with both accounts as profiles (`keyrot-api`, `keyrot-edge`) of a file. */
-function profilesEnv(env: LocalEnvironment): NodeJS.ProcessEnv {
-  const credentials = writeCredentialsFile(scratchDir(), env.world);
-  const processEnv: NodeJS.ProcessEnv = {
-    ...operatorEnv(env.world),
-    AWS_SHARED_CREDENTIALS_FILE: credentials,
-  };
-  delete processEnv.AWS_ACCESS_KEY_ID;
-  delete processEnv.AWS_SECRET_ACCESS_KEY;
-  delete processEnv.AWS_SESSION_TOKEN;
-  return processEnv;
-}
-
 /** The CLI with both accounts as profiles, the API account's by default. */
 function cliWithProfiles(env: LocalEnvironment) {
-  const processEnv = profilesEnv(env);
+  const processEnv = profilesEnv(env.world);
   return (...args: string[]) =>
     runCli(['--endpoint', env.moto.endpoint, '--profile', 'keyrot-api', ...args], processEnv);
 }
@@ -283,7 +264,7 @@ describe('keyrot redrive', () => {
         },
       }),
     );
-    const processEnv = profilesEnv(env);
+    const processEnv = profilesEnv(env.world);
     const base = [
       '--endpoint',
       env.moto.endpoint,

@@ -125,6 +125,22 @@ export function writeTargetsFile(dir: string, name: string, targets: readonly Ta
   return file;
 }
 
+/**
+ * An operator whose credentials for both accounts are profiles (`keyrot-api`,
+ * `keyrot-edge`) in a shared credentials file, with none in the environment: as with
+ * `--profile` and `--edge-profile` on a workstation.
+ */
+export function profilesEnv(world: LocalWorld): NodeJS.ProcessEnv {
+  const processEnv: NodeJS.ProcessEnv = {
+    ...operatorEnv(world),
+    AWS_SHARED_CREDENTIALS_FILE: writeCredentialsFile(scratchDir(), world),
+  };
+  delete processEnv.AWS_ACCESS_KEY_ID;
+  delete processEnv.AWS_SECRET_ACCESS_KEY;
+  delete processEnv.AWS_SESSION_TOKEN;
+  return processEnv;
+}
+
 /** A shared credentials file with profiles `keyrot-api` and `keyrot-edge`. */
 export function writeCredentialsFile(dir: string, world: LocalWorld): string {
   const file = path.join(dir, 'credentials');
