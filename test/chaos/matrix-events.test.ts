@@ -177,6 +177,9 @@ const cases: Case[] = [
       // No time for a later try of the edge's own (its first would come after the deadline):
       // the throttled KeyCreated ends the rotation FAILED, as a persistent cause would.
       keyrot: { recheckDelayMs: 15 * 60_000, deployDeadlineMs: 10 * 60_000 },
+      // 10 simulated minutes are 3 real seconds at the default scale, too few on a loaded
+      // machine for the duplicate to deploy before the deadline: run this case slower.
+      scale: 40,
     },
     act: async (world) => {
       await world.rotate();
