@@ -6,6 +6,7 @@
  * most that many environments and an event waits for a free one, as Lambda's asynchronous
  * queue holds a throttled event; others get a new environment whenever all are busy, up to
  * `unreservedLimit`. An invocation that throws is retried twice, like asynchronous invocation.
+ * When the buses are quiet, the next one-time schedule runs (`nextSchedule`).
  */
 import type { HandlerResult } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
@@ -72,6 +73,12 @@ export interface DispatchOptions {
   readonly unreservedLimit: number;
   /** Treat every function as unreserved (the benchmark's negative control). */
   readonly ignoreReservedConcurrency?: boolean;
+  /**
+   * Runs the next pending one-time schedule (a later try after throttling, a deployment
+   * check) once the buses are quiet, as Scheduler would; true if it ran one. Without it, a
+   * rotation waiting for a later try would count as a failure.
+   */
+  readonly nextSchedule?: () => Promise<boolean>;
 }
 
 export async function dispatchConcurrently(
@@ -139,7 +146,8 @@ export async function dispatchConcurrently(
           await Promise.race([...inFlight, pause(QUIET_POLL_PAUSE_MS)]);
           quietPolls = 0;
         } else if (++quietPolls >= QUIET_POLLS) {
-          return report();
+          if (options.nextSchedule && (await options.nextSchedule())) quietPolls = 0;
+          else return report();
         } else {
           // moto copies an event to the tap queue a moment after PutEvents returns.
           await pause(QUIET_POLL_PAUSE_MS);

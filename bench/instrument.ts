@@ -32,6 +32,8 @@ const operationOf = (commandName: string | undefined) =>
  */
 export class CallCounter {
   readonly counts = new Map<string, number>();
+  /** The calls that succeeded (after the SDK's retries): what consumed the services' quotas. */
+  readonly accepted = new Map<string, number>();
   private readonly inside = new AsyncLocalStorage<true>();
 
   attach<C extends AnyClient>(client: C): C {
@@ -40,7 +42,9 @@ export class CallCounter {
         if (this.inside.getStore()) return next(args);
         const key = `${serviceOf(context.clientName)}.${operationOf(context.commandName)}`;
         this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-        return this.inside.run(true, () => next(args));
+        const output = await this.inside.run(true, () => next(args));
+        this.accepted.set(key, (this.accepted.get(key) ?? 0) + 1);
+        return output;
       },
       { step: 'initialize', priority: 'high', name: 'benchCallCounter', override: true },
     );
@@ -49,6 +53,7 @@ export class CallCounter {
 
   reset(): void {
     this.counts.clear();
+    this.accepted.clear();
   }
 
   /** `{ service: { operation: count } }`, sorted. */

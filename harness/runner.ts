@@ -332,6 +332,16 @@ export class EventRunner {
     return true;
   }
 
+  /**
+   * Runs the next one-time schedule (a later try, a deployment check) as EventBridge
+   * Scheduler would, waiting on the functions' clock until it is due, for at most
+   * `maxRealWaitMs` real milliseconds; false if none is pending within that wait. For
+   * drivers that deliver events themselves (the benchmark's dispatcher).
+   */
+  async runNextOneTimeSchedule(maxRealWaitMs: number): Promise<boolean> {
+    return this.runNextSchedule(Date.now() + maxRealWaitMs);
+  }
+
   /** Releases the runner's clients (their keep-alive sockets). */
   close(): void {
     for (const { events, scheduler } of this.clients.values()) {

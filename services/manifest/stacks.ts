@@ -244,10 +244,11 @@ export function functionStatements(
       return [
         {
           // Keys only: no usage plan, stage or API resource is ever named here.
-          Sid: 'ListKeysByName',
+          // The tags of a superseded key the ledger does not vouch for (retire-keys.ts).
+          Sid: 'ReadKeysTags',
           Effect: 'Allow',
           Action: ['apigateway:GET'],
-          Resource: [apigw(p, '/apikeys'), apigw(p, '/apikeys/*')],
+          Resource: [apigw(p, '/apikeys/*')],
         },
         {
           Sid: 'DeleteKeyrotManagedKeys',

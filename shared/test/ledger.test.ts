@@ -312,6 +312,24 @@ describe('DynamoDbLedger', () => {
       await expect(ledger.lockOf('kloudpepper-api-key')).resolves.toBeUndefined();
     });
 
+    it("lists the keys it vouches for: the target's current key and its adopted keys", async () => {
+      docMock.on(QueryCommand).resolves({
+        Items: [
+          { PK: 'TARGET#kloudpepper-api-key', SK: 'LOCK', rotationId: OTHER_ROTATION },
+          { PK: 'TARGET#kloudpepper-api-key', SK: 'KEY', key: { id: 'k-current' } },
+          { PK: 'TARGET#kloudpepper-api-key', SK: 'ADOPTED#k-adopted', keyId: 'k-adopted' },
+          { PK: 'TARGET#kloudpepper-api-key', SK: 'SPEC', targetSpec: TARGET },
+        ],
+      });
+
+      const owned = await newLedger().ownedKeys('kloudpepper-api-key');
+
+      expect(owned.sort()).toEqual(['k-adopted', 'k-current']);
+      const query = docMock.commandCalls(QueryCommand)[0]?.args[0].input;
+      expect(query?.ExpressionAttributeValues).toEqual({ ':pk': 'TARGET#kloudpepper-api-key' });
+      expect(query?.ConsistentRead).toBe(true);
+    });
+
     it('wraps a failed read in an AwsCallError', async () => {
       docMock.on(QueryCommand).rejects(new Error('network down'));
 

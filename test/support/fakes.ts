@@ -110,6 +110,8 @@ export class FakeKeyStore implements KeyStore {
   readonly created: string[] = [];
   /** Every `deleteKey` call: the key id and the clock time of the call. */
   readonly deleteCalls: { id: string; at: number }[] = [];
+  /** Keys read one by one (`GetApiKey` without the value), in call order. */
+  readonly describeCalls: string[] = [];
 
   constructor(private readonly clock: Clock = new FakeClock()) {}
 
@@ -209,6 +211,7 @@ export class FakeKeyStore implements KeyStore {
 
   async describeKey(keyId: string): Promise<KeyDescription | undefined> {
     takeFailure(this.failures, 'describeKey');
+    this.describeCalls.push(keyId);
     const key = this.keys.get(keyId);
     return key && { id: key.id, name: key.name, enabled: true, tags: { ...key.tags } };
   }
@@ -335,6 +338,14 @@ export class FakeLedger implements Ledger {
 
   async adoptedKeys(target: string): Promise<string[]> {
     return [...(this.adopted.get(target) ?? [])];
+  }
+
+  async ownedKeys(target: string): Promise<string[]> {
+    const completed = this.records()
+      .filter((r): r is StepOf<'COMPLETED'> => r.step === 'COMPLETED' && r.target === target)
+      .sort((a, b) => a.at.localeCompare(b.at))
+      .at(-1);
+    return [...(completed ? [completed.newKey.id] : []), ...(await this.adoptedKeys(target))];
   }
 
   /** Records an adoption as `DynamoDbLedger.adopt` does (the step and the target's item). */

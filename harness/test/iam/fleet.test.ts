@@ -164,8 +164,9 @@ async function rotationCalls(target: ManifestTarget): Promise<FunctionCall[]> {
       ),
     );
   }
-  // key-reaper: find the target's keys by name, delete the superseded (keyrot-managed) one.
-  await add('retireKeys', 'GetApiKeys', (e) => apiGateway(e).listKeysNamed(target.apiKeyName));
+  // key-reaper: read the tags of a superseded key the ledger does not vouch for, delete the
+  // superseded (keyrot-managed) one.
+  await add('retireKeys', 'GetApiKey (tags)', (e) => apiGateway(e).describeKey(OLD_KEY_ID));
   await add('retireKeys', 'DeleteApiKey (superseded)', (e) => apiGateway(e).deleteKey(OLD_KEY_ID), {
     'keyrot:managed': 'true',
   });

@@ -110,6 +110,27 @@ export async function retireKeys(
   });
 }
 
+/**
+ * The superseded keys another keyrot target owns. The ledger vouches for the usual ones (the
+ * target's current key, its adopted keys) without an API Gateway call; only a key it does not
+ * know (the seed's first key, a key of the name made by hand) is read, one `GetApiKey` each,
+ * for its `keyrot:target` tag. An untagged key is the target's.
+ */
+async function ownedByOtherTargets(
+  targetName: string,
+  superseded: readonly KeyRef[],
+  deps: Pick<ReaperDeps, 'keys' | 'ledger'>,
+): Promise<Set<string>> {
+  const owned = new Set(await deps.ledger.ownedKeys(targetName));
+  const others = new Set<string>();
+  for (const key of superseded) {
+    if (owned.has(key.id)) continue;
+    const tags = (await deps.keys.describeKey(key.id))?.tags ?? {};
+    if ((tags[KEY_TAGS.target] ?? targetName) !== targetName) others.add(key.id);
+  }
+  return others;
+}
+
 async function retire(
   event: EdgeUpdated,
   edgeStep: StepOf<'EDGE_UPDATED'>,
@@ -137,12 +158,8 @@ async function retire(
 
     // Every key of the target's name on its plan at issuance is superseded, except a key
     // another keyrot target owns (a configuration error, reported, never acted on).
-    const otherTargets = new Set(
-      (await deps.keys.listKeysNamed(target.apiKeyName))
-        .filter((k) => (k.tags[KEY_TAGS.target] ?? target.name) !== target.name)
-        .map((k) => k.id),
-    );
     const superseded = state.supersededKeys.filter((k) => k.id !== newKey.id);
+    const otherTargets = await ownedByOtherTargets(target.name, superseded, deps);
     retired = superseded.filter((k) => !otherTargets.has(k.id));
     const protectedKeys = superseded.filter((k) => otherTargets.has(k.id));
     if (protectedKeys.length > 0) {

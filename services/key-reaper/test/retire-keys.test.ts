@@ -146,6 +146,21 @@ describe('retireKeys', () => {
       keys: retired,
       protected: 1,
     });
+    // The ledger knows none of them: each was read once for its tags.
+    expect([...world().keys.describeCalls].sort()).toEqual(superseded.map((k) => k.id).sort());
+  });
+
+  it('reads no key from API Gateway when the ledger vouches for every superseded key', async () => {
+    const adopted = world().keys.seedKey({ name: TARGET.apiKeyName, plans: [PLAN] });
+    world().ledger.adopted.set(TARGET.name, [adopted.id]);
+    const fresh = newKeyOnPlan();
+    await issuerSent(world(), keyRef(fresh), [keyRef(adopted)]);
+
+    await retireKeys(deployedNow(keyRef(fresh), adopted.fingerprint), deps());
+
+    expect(world().keys.describeCalls).toEqual([]);
+    expect(world().keys.has(adopted.id)).toBe(false);
+    expect(world().keys.has(fresh.id)).toBe(true);
   });
 
   it('retires the key the edge sent even when a redelivered EdgeUpdated arrives first', async () => {

@@ -351,6 +351,37 @@ export class DynamoDbLedger implements Ledger {
     return ids;
   }
 
+  async ownedKeys(target: string): Promise<string[]> {
+    const ids: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      // The target's partition is small (spec, lock, lease, current key, adoptions).
+      const page = await this.call('Query', () =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: '#pk = :pk',
+            ExpressionAttributeNames: { '#pk': K.partitionKey },
+            ExpressionAttributeValues: { ':pk': pk.target(target) },
+            ConsistentRead: true,
+            ...(start && { ExclusiveStartKey: start }),
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) {
+        const sortKey = String(item[K.sortKey]);
+        if (sortKey === I.keySortKey) {
+          const key = item.key as { id?: unknown } | undefined;
+          if (typeof key?.id === 'string') ids.push(key.id);
+        } else if (sortKey.startsWith(I.adoptedSortKeyPrefix)) {
+          ids.push(String(item.keyId));
+        }
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return ids;
+  }
+
   async lockOf(target: string): Promise<Lock | undefined> {
     const out = await this.call('GetItem', () =>
       this.doc.send(

@@ -13,6 +13,7 @@ export function withStepLogging(ledger: Ledger, log: KeyrotLogger): Ledger {
     history: (target, limit) => ledger.history(target, limit),
     lockOf: (target) => ledger.lockOf(target),
     adoptedKeys: (target) => ledger.adoptedKeys(target),
+    ownedKeys: (target) => ledger.ownedKeys(target),
     claim: (lease, now) => ledger.claim(lease, now),
     release: (lease) => ledger.release(lease),
     interrupt: (lease) => ledger.interrupt(lease),

@@ -50,4 +50,9 @@ export interface Ledger extends LeaseStore {
   lockOf(target: string): Promise<Lock | undefined>;
   /** Ids of the keys adopted for the target (`keyrot adopt`), whether they still exist or not. */
   adoptedKeys(target: string): Promise<string[]>;
+  /**
+   * Ids of the keys the ledger vouches are the target's own: its current key (the last
+   * completed rotation's new key) and the keys adopted for it. One Query of the target's items.
+   */
+  ownedKeys(target: string): Promise<string[]>;
 }
