@@ -40,6 +40,13 @@ export function mustDenyList(deployed: DeployedWorld): MustDeny[] {
   const tagsOf = (arn: string) => apigw(`/tags/${encodeURIComponent(arn)}`);
   return [
     {
+      // It reads single keys' tags (GetApiKey); listing every key (and value) is not its job.
+      name: 'reaper lists the API keys',
+      fn: 'retireKeys',
+      action: 'apigateway:GET',
+      resource: apigw('/apikeys'),
+    },
+    {
       name: 'reaper deletes another client key (untagged)',
       fn: 'retireKeys',
       action: 'apigateway:DELETE',
