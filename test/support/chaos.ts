@@ -68,6 +68,8 @@ export interface ChaosOptions {
     'clock' | 'cloudFront' | 'decorateClient' | 'healthCheckUrl' | 'graceSeconds'
   >;
   readonly load?: LoadOptions;
+  /** Emulate CloudTrail's UpdateDistribution records for the drift guard (default off). */
+  readonly cloudTrail?: boolean;
 }
 
 /** One chaos world: moto accounts, handlers, simulators, traffic and faults. */
@@ -105,6 +107,7 @@ export class ChaosWorld {
     const keyValues = new Set<string>();
     const env = await startLocalEnvironment({
       moto,
+      ...(options.cloudTrail && { cloudTrail: true }),
       keyrot: {
         lockSeconds: 6 * 3600,
         pollIntervalMs: 20 * SECOND,
