@@ -160,7 +160,7 @@ async function requestHeal(
 export async function isLive(
   target: Pick<Target, 'usagePlanId'>,
   fingerprint: string | null,
-  keys: KeyStore,
+  keys: Pick<KeyStore, 'listPlanKeys' | 'describeKey'>,
 ): Promise<boolean> {
   if (fingerprint === null) return false;
   const onPlan = (await keys.listPlanKeys(target.usagePlanId)).find(
