@@ -40,9 +40,21 @@ const templates = Object.fromEntries(TEMPLATES.map((n) => [n, loadTemplate(n)]))
 const ASYNC_FUNCTIONS: Record<Name, string[]> = {
   'key-issuer': ['IssueKeyLambdaFunction'],
   'key-issuer.single-account': ['IssueKeyLambdaFunction'],
-  'edge-updater': ['AwaitDeploymentLambdaFunction', 'UpdateEdgeLambdaFunction'],
-  'edge-updater.single-account': ['AwaitDeploymentLambdaFunction', 'UpdateEdgeLambdaFunction'],
-  'key-reaper': ['CheckRotationsLambdaFunction', 'RetireKeysLambdaFunction'],
+  'edge-updater': [
+    'AwaitDeploymentLambdaFunction',
+    'CheckEdgeLambdaFunction',
+    'UpdateEdgeLambdaFunction',
+  ],
+  'edge-updater.single-account': [
+    'AwaitDeploymentLambdaFunction',
+    'CheckEdgeLambdaFunction',
+    'UpdateEdgeLambdaFunction',
+  ],
+  'key-reaper': [
+    'CheckDriftLambdaFunction',
+    'CheckRotationsLambdaFunction',
+    'RetireKeysLambdaFunction',
+  ],
 };
 
 /** Lambda's limits for asynchronous invocation. */
