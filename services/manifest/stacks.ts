@@ -681,12 +681,13 @@ function driftGuardResources(m: TargetsManifest, p: StackParams): Record<string,
         EventBusName: 'default',
         EventPattern: pattern,
         State: 'ENABLED',
-        // No dead-letter queue: a record it could not deliver is covered by the hourly check.
         Targets: [
           {
             Id: 'check-edge',
             Arn: fn,
             RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 3 },
+            // The queue's policy admits this rule by name (resources/dead-letter-queue.yml).
+            DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] } },
           },
         ],
       },
