@@ -9,44 +9,23 @@
  * (3) A change to another live key (the other client's) is recorded and counted, never
  * overwritten.
  */
-import {
-  CloudFrontClient,
-  GetDistributionConfigCommand,
-  UpdateDistributionCommand,
-} from '@aws-sdk/client-cloudfront';
 import { APIGatewayClient, GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { fingerprintOf, type StepOf, type StepRecord } from '@keyrot/shared';
 import { clientConfig } from '../../harness/accounts';
-import { ledgerOf, readEdge, rotationIds, TARGET_NAME } from '../../harness/inspect';
+import {
+  ledgerOf,
+  readEdge,
+  rotationIds,
+  setEdgeHeaderAsOperator,
+  TARGET_NAME,
+} from '../../harness/inspect';
 import { useDeployedStacks, type DeployedFixture } from '../support/deployed';
 
 jest.setTimeout(180_000);
 
 /** Sets the target's header as an operator would, through the front (not as keyrot). */
-async function setHeader({ runner, deployed }: DeployedFixture, value: string): Promise<void> {
-  const { edge } = deployed.world;
-  const client = new CloudFrontClient({
-    ...clientConfig(edge.session),
-    endpoint: runner.front.endpoint,
-  });
-  try {
-    const current = await client.send(
-      new GetDistributionConfigCommand({ Id: edge.distributionId }),
-    );
-    const config = current.DistributionConfig!;
-    const origin = config.Origins!.Items!.find((o) => o.Id === edge.originId)!;
-    origin.CustomHeaders!.Items!.find((h) => h.HeaderName === 'x-api-key')!.HeaderValue = value;
-    await client.send(
-      new UpdateDistributionCommand({
-        Id: edge.distributionId,
-        IfMatch: current.ETag!,
-        DistributionConfig: config,
-      }),
-    );
-  } finally {
-    client.destroy();
-  }
-}
+const setHeader = ({ runner, deployed }: DeployedFixture, value: string) =>
+  setEdgeHeaderAsOperator(deployed.world, runner.front.endpoint, value);
 
 const history = (fixture: DeployedFixture): Promise<StepRecord[]> =>
   ledgerOf(fixture.deployed.world).history(TARGET_NAME);
