@@ -4,7 +4,12 @@
  * its timeline and ledger entries read back from DynamoDB, checks the outcome against the
  * emulated AWS, and stops everything it started.
  *
- *   npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose] [--serve] [--deployed [--fleet N]]
+ *   npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose] [--serve] [--deployed [--fleet N | --scenario revert]]
+ *
+ * `--deployed --scenario revert` (the drift guard, issue 15): after the rotation a direct
+ * UpdateDistribution sets the header back to the deleted key; the deployed drift guard heals
+ * it. With `--json` the last line is `{"scenario":"revert","healed":…,"healSeconds":…,
+ * "alarm":…,"driftRecorded":…,"edgeSendsCurrentKey":…,"deniedCalls":…}`.
  *
  * `--deployed` runs the same rotation through the stacks as users deploy them: `serverless
  * deploy` of every service onto moto, the packaged functions run from their zips with their
@@ -28,9 +33,12 @@ import Table from 'cli-table3';
 import { detailsOf, errorOf, newKeyOf, stepSortKey, type StepRecord } from '@keyrot/shared';
 import {
   keyFingerprint,
+  ledgerOf,
   readEdge,
   reportRotation,
   rotationIds,
+  setEdgeHeaderAsOperator,
+  TARGET_NAME,
   type RotationReport,
 } from './inspect';
 import { deployLocal } from './deployed/deploy';
@@ -43,7 +51,7 @@ import { SCHEDULE_EXPRESSION, type LocalWorld } from './provision';
 import { CloudFrontSimulator } from './cloudfront-sim';
 
 const USAGE =
-  'usage: npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose] [--serve | --deployed [--fleet N]]';
+  'usage: npm run demo -- [--json] [--rotations N] [--single-account] [--propagation-seconds S] [--verbose] [--serve | --deployed [--fleet N | --scenario revert]]';
 
 function parseOptions(argv: string[]) {
   const { values } = parseArgs({
@@ -57,6 +65,7 @@ function parseOptions(argv: string[]) {
       deployed: { type: 'boolean', default: false },
       fleet: { type: 'string' },
       'propagation-seconds': { type: 'string', default: '2' },
+      scenario: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -78,6 +87,12 @@ function parseOptions(argv: string[]) {
     }
     if (!values.deployed) throw new Error('--fleet deploys a fleet: it needs --deployed');
     if (rotations !== 1) throw new Error('--fleet runs one rotation of each target');
+  }
+  if (values.scenario !== undefined && values.scenario !== 'revert') {
+    throw new Error(`--scenario: only "revert" is known here, got "${values.scenario}"`);
+  }
+  if (values.scenario === 'revert' && (!values.deployed || fleet !== undefined)) {
+    throw new Error('--scenario revert runs through the deployed stacks: it needs --deployed');
   }
   const propagationSeconds = Number(values['propagation-seconds']);
   if (!Number.isFinite(propagationSeconds) || propagationSeconds < 0 || propagationSeconds > 120) {
@@ -137,6 +152,13 @@ async function main(): Promise<number> {
       );
       for (const d of denied) say(`    ${d}`);
     }
+    if (options.scenario === 'revert' && run.revert) {
+      const summary = await revertScenario(run, run.revert, say);
+      const ok = summary.healed && summary.driftRecorded && summary.edgeSendsCurrentKey;
+      const clean = ok && summary.deniedCalls === 0 && reports.every(passed);
+      if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      return clean ? 0 : 1;
+    }
     const failed = reports.some((r) => !passed(r)) || (run.deniedCalls?.().length ?? 0) > 0;
     if (reports.length > 1) {
       const chained = reports
@@ -182,7 +204,56 @@ interface DemoRun {
   };
   /** In process only: the environment `--serve` keeps up. */
   readonly env?: LocalEnvironment;
+  /** Deployed only: what `--scenario revert` needs (the front, the functions' log lines). */
+  readonly revert?: {
+    readonly frontEndpoint: string;
+    readonly logLines: () => readonly string[];
+  };
   stop(): Promise<void>;
+}
+
+/**
+ * `--scenario revert` (issue 15): after the rotation, someone sets the header back to the
+ * deleted previous key with a direct UpdateDistribution; the deployed drift guard (CloudTrail
+ * rule, checkEdge, checkDrift, updateEdge's heal) puts the current key back. The summary is
+ * read back from the ledger, the distribution and the functions' metrics.
+ */
+async function revertScenario(run: DemoRun, revert: NonNullable<DemoRun['revert']>, say: Say) {
+  const { world } = run;
+  const ids = await rotationIds(world);
+  const rotation = ids.length ? await reportRotation(world, ids[ids.length - 1]!) : undefined;
+  const current = rotation?.steps.find((s) => s.step === 'KEY_CREATED')?.newKey?.fingerprint;
+  say();
+  say('Scenario revert: a direct UpdateDistribution sets x-api-key back to the deleted key');
+  const changedAt = Date.now();
+  await setEdgeHeaderAsOperator(world, revert.frontEndpoint, world.initialKeyValue.reveal());
+  await run.drain();
+  const history = await ledgerOf(world).history(TARGET_NAME);
+  const drift = history.find((s) => s.step === 'DRIFT');
+  const healed = history.find((s) => s.step === 'HEALED' && s.rotationId === drift?.rotationId);
+  const edge = await readEdge(world);
+  const alarm = revert.logLines().some((line) => {
+    if (!line.includes('"EdgeDrift"')) return false;
+    try {
+      const m = JSON.parse(line) as { EdgeDrift?: number; target?: string };
+      return (m.EdgeDrift ?? 0) >= 1 && m.target === TARGET_NAME;
+    } catch {
+      return false;
+    }
+  });
+  const summary = {
+    scenario: 'revert',
+    healed: healed !== undefined,
+    healSeconds: healed ? Math.max(0, (Date.parse(healed.at) - changedAt) / 1000) : null,
+    alarm,
+    driftRecorded: drift !== undefined,
+    edgeSendsCurrentKey: current !== undefined && edge.apiKeyFingerprint === current,
+    deniedCalls: run.deniedCalls?.().length ?? 0,
+  };
+  say(
+    `  ${summary.driftRecorded ? '✔' : '✘'} DRIFT recorded; ${summary.healed ? '✔' : '✘'} HEALED after ${summary.healSeconds ?? '-'} s; ${summary.alarm ? '✔' : '✘'} EdgeDrift raised; ${summary.edgeSendsCurrentKey ? '✔' : '✘'} the edge sends the current key`,
+  );
+  return summary;
 }
 
 type Say = (line?: string) => void;
@@ -254,6 +325,10 @@ async function startDeployedRun(
         runner.deniedCalls.map(
           (d) => `${d.functionName}: ${d.operation} (${d.action} on ${d.resource}): ${d.reason}`,
         ),
+      revert: {
+        frontEndpoint: runner.front.endpoint,
+        logLines: () => runner.logs.map((l) => l.line),
+      },
       ...(options.fleet !== undefined && {
         fleet: {
           targets: deployed.targets,

@@ -9,7 +9,11 @@ import {
   GetUsagePlanKeysCommand,
   NotFoundException,
 } from '@aws-sdk/client-api-gateway';
-import { CloudFrontClient, GetDistributionConfigCommand } from '@aws-sdk/client-cloudfront';
+import {
+  CloudFrontClient,
+  GetDistributionConfigCommand,
+  UpdateDistributionCommand,
+} from '@aws-sdk/client-cloudfront';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDbLedger,
@@ -168,4 +172,36 @@ export async function reportRotation(
     steps,
     lock,
   };
+}
+
+/**
+ * Sets the target's header to `value` as an operator (or a redeploy of the user's own
+ * template) would: one `UpdateDistribution` with `IfMatch`, not through keyrot, sent to
+ * `endpoint` (the deployed front, which records it as CloudTrail would).
+ */
+export async function setEdgeHeaderAsOperator(
+  world: LocalWorld,
+  endpoint: string,
+  value: string,
+): Promise<void> {
+  const { edge } = world;
+  const client = new CloudFrontClient({ ...clientConfig(edge.session), endpoint });
+  try {
+    const current = await client.send(
+      new GetDistributionConfigCommand({ Id: edge.distributionId }),
+    );
+    const config = current.DistributionConfig!;
+    const origin = config.Origins!.Items!.find((o) => o.Id === edge.originId)!;
+    origin.CustomHeaders!.Items!.find((h) => h.HeaderName === API_KEY_HEADER_NAME)!.HeaderValue =
+      value;
+    await client.send(
+      new UpdateDistributionCommand({
+        Id: edge.distributionId,
+        IfMatch: current.ETag!,
+        DistributionConfig: config,
+      }),
+    );
+  } finally {
+    client.destroy();
+  }
 }

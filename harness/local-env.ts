@@ -4,9 +4,11 @@
  * the integration tests. Test infrastructure only.
  */
 import { format } from 'node:util';
+import { CloudFrontSimulator } from './cloudfront-sim';
 import {
   buildFunctions,
   serviceHandlers,
+  worldManifestTarget,
   type LocalFunctions,
   type LocalHandler,
   type LocalKeyrotOptions,
@@ -74,7 +76,13 @@ export interface LocalEnvironmentOptions {
   /** Reuse a running moto (reset first, left running by `stop()`); default: start one. */
   readonly moto?: MotoServer;
   /** The event runner's options; its clock defaults to the functions' (`keyrot.clock`). */
-  readonly runner?: EventRunnerOptions;
+  readonly runner?: Omit<EventRunnerOptions, 'cloudTrail'>;
+  /**
+   * Emulate CloudTrail's `UpdateDistribution` records for the drift guard (moto has none;
+   * see {@link EventRunnerOptions.cloudTrail}); off by default, so the event sequences of
+   * the other tests stay as they are.
+   */
+  readonly cloudTrail?: boolean | { readonly delayMs?: number };
 }
 
 export async function startLocalEnvironment(
@@ -93,11 +101,24 @@ export async function startLocalEnvironment(
     const world = await provisionTwoAccounts(moto.endpoint, {
       singleAccount: options.singleAccount ?? false,
     });
-    const functions = buildFunctions(world, options.keyrot);
+    // One simulated CloudFront for the functions and the CloudTrail emulation.
+    const cloudFront = options.keyrot?.cloudFront ?? new CloudFrontSimulator();
+    const functions = buildFunctions(world, { ...options.keyrot, cloudFront });
     const handlers = serviceHandlers(functions, worldSubscriptions(world));
+    const trail = options.cloudTrail;
     const runner = new EventRunner(world, functions, undefined, {
       ...(options.keyrot?.clock && { clock: options.keyrot.clock }),
       ...options.runner,
+      ...(trail && {
+        cloudTrail: {
+          cloudFront,
+          targets: [worldManifestTarget(world, options.keyrot?.driftGuard ?? true)],
+          ...(typeof trail === 'object' &&
+            trail.delayMs !== undefined && {
+              delayMs: trail.delayMs,
+            }),
+        },
+      }),
     });
     return {
       moto,

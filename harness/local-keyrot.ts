@@ -15,6 +15,9 @@ import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import {
   AWS_RETRY,
   createMetrics,
+  DEFAULT_KEY_AGE_POLICY_DAYS,
+  DEFAULT_ROTATION_SCHEDULE,
+  type ManifestTarget,
   readConfig,
   systemClock,
   type Clock,
@@ -30,15 +33,20 @@ import {
 } from '../services/key-issuer/src/deps';
 import { createHandler as createIssuer } from '../services/key-issuer/src/handler';
 import {
+  buildDriftDeps,
   buildReaperDeps,
   configSchema as reaperConfigSchema,
+  driftConfigSchema,
 } from '../services/key-reaper/src/deps';
-import { createHandler as createReaper } from '../services/key-reaper/src/handler';
+import {
+  createDriftHandler,
+  createHandler as createReaper,
+} from '../services/key-reaper/src/handler';
 import { clientConfig } from './accounts';
 import { correctUsagePlanKeys } from './apigateway-sim';
 import { CloudFrontSimulator } from './cloudfront-sim';
 import { matchesPattern } from './event-pattern';
-import type { LocalWorld } from './provision';
+import { API_KEY_HEADER_NAME, INITIAL_KEY_NAME, ORIGIN_ID, type LocalWorld } from './provision';
 import { worldSubscriptions, type ServiceName, type Subscription } from './subscriptions';
 
 export type LocalHandler = (event: unknown, context?: Context) => Promise<HandlerResult>;
@@ -99,6 +107,34 @@ export interface LocalKeyrotOptions {
     client: C,
     account: 'api' | 'edge',
   ) => C;
+  /**
+   * The world's target's `driftGuard` (default true, as in keyrot.targets.yml): off, checkEdge
+   * and checkDrift are given no target (`DRIFT_GUARD_TARGETS` empty), as the stacks would be.
+   */
+  readonly driftGuard?: boolean;
+}
+
+/** The world's one target, as keyrot.targets.yml would name it (the seed's). */
+export function worldManifestTarget(world: LocalWorld, driftGuard = true): ManifestTarget {
+  return {
+    schedule: DEFAULT_ROTATION_SCHEDULE,
+    keyAgePolicyDays: DEFAULT_KEY_AGE_POLICY_DAYS,
+    name: INITIAL_KEY_NAME,
+    apiKeyName: INITIAL_KEY_NAME,
+    usagePlanId: world.api.usagePlanId,
+    distributionId: world.edge.distributionId,
+    originId: ORIGIN_ID,
+    headerName: API_KEY_HEADER_NAME,
+    driftGuard,
+  };
+}
+
+/** `DRIFT_GUARD_TARGETS` for the world (services/manifest/stacks.ts, driftGuardTargets). */
+function driftGuardTargets(world: LocalWorld, driftGuard: boolean): string {
+  const { name, apiKeyName, usagePlanId, distributionId, originId, headerName } =
+    worldManifestTarget(world, driftGuard);
+  const target = { name, apiKeyName, usagePlanId, distributionId, originId, headerName };
+  return JSON.stringify(driftGuard ? [target] : []);
 }
 
 /**
@@ -188,6 +224,7 @@ export function buildFunctions(
         DEPLOY_CHECK_SCHEDULE_GROUP: world.edge.deployCheckGroupName,
         DEPLOY_CHECK_ROLE_ARN: world.edge.deployCheckRoleArn,
         DEPLOY_CHECK_BUS_ARN: world.edge.busArn,
+        DRIFT_GUARD_TARGETS: driftGuardTargets(world, options.driftGuard ?? true),
       }),
     ),
     {
@@ -218,6 +255,28 @@ export function buildFunctions(
     { clock, metrics: createMetrics('key-reaper') },
   );
 
+  const drift = buildDriftDeps(
+    readConfig(
+      driftConfigSchema,
+      environment({
+        API_ACCOUNT_ID: world.api.session.accountId,
+        EDGE_ACCOUNT_ID: world.edge.session.accountId,
+        EVENT_BUS_NAME: world.api.busName,
+        LEDGER_TABLE_NAME: world.api.ledgerTableName,
+        EDGE_KMS_KEY_ARN: world.edge.kmsKeyArn,
+        DRIFT_GUARD_TARGETS: driftGuardTargets(world, options.driftGuard ?? true),
+      }),
+    ),
+    {
+      apiGateway,
+      dynamodb,
+      eventBridge: eventBridge('api'),
+      // As for the issuer: moto looks the key ARN up in the caller's account.
+      kms: decorate(new KMSClient(edge), 'api'),
+    },
+    { clock, metrics: createMetrics('key-reaper') },
+  );
+
   return {
     'key-issuer': { handler: createIssuer(issuer) },
     'edge-updater': { ...createEdgeUpdater(edgeUpdater) },
@@ -229,6 +288,7 @@ export function buildFunctions(
           emergencyGraceMs: options.emergencyGraceSeconds * 1000,
         }),
       }),
+      drift: createDriftHandler(drift),
     },
   };
 }

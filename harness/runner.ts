@@ -21,7 +21,15 @@ import { clientConfig, type AccountSession } from './accounts';
 import { matchesPattern } from './event-pattern';
 import { functionOf, type LocalFunctions } from './local-keyrot';
 import { readScheduledRotation, type LocalWorld } from './provision';
-import { worldSubscriptions, type ServiceName, type Subscription } from './subscriptions';
+import {
+  functionSettings,
+  worldSubscriptions,
+  type ServiceName,
+  type Subscription,
+} from './subscriptions';
+import type { CloudFrontSimulator } from './cloudfront-sim';
+import { cloudTrailPattern } from '../services/manifest/stacks';
+import type { ManifestTarget } from '@keyrot/shared';
 import { EventTaps } from './taps';
 
 /** An EventBridge envelope as a rule's target receives it. */
@@ -98,7 +106,23 @@ export interface EventRunnerOptions {
   readonly retryDelaysMs?: readonly number[];
   /** Longest real wait for a one-time schedule to come due, per drain (default 60 s). */
   readonly maxScheduleWaitMs?: number;
+  /**
+   * Harness difference, named as such: moto produces no CloudTrail events. With this set,
+   * every `UpdateDistribution` the simulator sees (keyrot's own included, as CloudTrail
+   * records every call) puts an `AWS API Call via CloudTrail` record on the edge account's
+   * default bus after `delayMs` (on the functions' clock; default 20 s, CloudTrail usually
+   * delivers within a minute), delivered to the drift guard's rule as generated from the
+   * manifest (its targets: `targets`).
+   */
+  readonly cloudTrail?: {
+    readonly cloudFront: Pick<CloudFrontSimulator, 'onUpdate'>;
+    readonly targets: readonly ManifestTarget[];
+    readonly delayMs?: number;
+  };
 }
+
+/** CloudTrail's usual delivery delay in the harness (simulated). */
+export const CLOUDTRAIL_DELAY_MS = 20_000;
 
 export class EventRunner {
   /** Every event seen on a bus, in order. */
@@ -123,6 +147,13 @@ export class EventRunner {
     { events: EventBridgeClient; scheduler: SchedulerClient }
   >();
 
+  /** CloudTrail records not delivered yet ({@link EventRunnerOptions.cloudTrail}). */
+  private readonly pendingTrail: { distributionId: string; dueAt: number }[] = [];
+  /** checkEdge, the drift guard's function: its schedule and its CloudTrail rule. */
+  private readonly checkEdge: Omit<Subscription, 'account' | 'busName' | 'pattern'>;
+  /** The CloudTrail rule's subscription; undefined when no target has the guard on. */
+  private readonly trailRule: Subscription | undefined;
+
   constructor(
     private readonly world: LocalWorld,
     /** Each function's handler, by the export its serverless.yml names. */
@@ -133,6 +164,76 @@ export class EventRunner {
     this.clock = options.clock ?? systemClock;
     this.subscriptions = worldSubscriptions(world, repoRoot);
     this.taps = new EventTaps(world);
+    this.checkEdge = functionSettings(repoRoot, 'edge-updater', 'checkEdge');
+    const trail = options.cloudTrail;
+    const pattern = trail && cloudTrailPattern({ targets: trail.targets });
+    this.trailRule = pattern && {
+      ...this.checkEdge,
+      account: world.edge.session.accountId,
+      busName: 'default',
+      pattern: pattern as Subscription['pattern'],
+    };
+    trail?.cloudFront.onUpdate((distributionId) => {
+      this.pendingTrail.push({
+        distributionId,
+        dueAt: this.clock.now().getTime() + (trail.delayMs ?? CLOUDTRAIL_DELAY_MS),
+      });
+    });
+  }
+
+  /**
+   * Fires checkEdge's hourly schedule as EventBridge would (a `Scheduled Event` from the edge
+   * account) and delivers every event until all is quiet. Harness difference: the runner
+   * leaves recurring schedules to the tests, which fire them when the hour is due.
+   */
+  async fireEdgeCheckSchedule(): Promise<Delivery[]> {
+    const envelope: Envelope = {
+      id: randomUUID(),
+      account: this.world.edge.session.accountId,
+      source: 'aws.events',
+      'detail-type': 'Scheduled Event',
+      time: this.clock.now().toISOString(),
+      detail: {},
+    };
+    this.events.push(envelope);
+    const sub: Subscription = {
+      ...this.checkEdge,
+      account: envelope.account,
+      busName: 'default',
+      pattern: {},
+    };
+    const first = await this.invoke(sub, envelope);
+    return [first, ...(await this.drain())];
+  }
+
+  /**
+   * Delivers the earliest pending CloudTrail record once it is due (waiting for it on the
+   * functions' clock); false when none is pending.
+   */
+  private async deliverCloudTrail(): Promise<boolean> {
+    this.pendingTrail.sort((a, b) => a.dueAt - b.dueAt);
+    const next = this.pendingTrail.shift();
+    if (!next) return false;
+    const waitMs = next.dueAt - this.clock.now().getTime();
+    if (waitMs > 0) await this.clock.sleep(waitMs);
+    const envelope: Envelope = {
+      id: randomUUID(),
+      account: this.world.edge.session.accountId,
+      source: 'aws.cloudfront',
+      'detail-type': 'AWS API Call via CloudTrail',
+      time: this.clock.now().toISOString(),
+      detail: {
+        eventSource: 'cloudfront.amazonaws.com',
+        eventName: 'UpdateDistribution',
+        awsRegion: 'us-east-1',
+        requestParameters: { id: next.distributionId },
+      },
+    };
+    this.events.push(envelope);
+    if (this.trailRule && matchesPattern(this.trailRule.pattern, envelope)) {
+      await this.invoke(this.trailRule, envelope);
+    }
+    return true;
   }
 
   /**
@@ -181,6 +282,7 @@ export class EventRunner {
     for (let seen = 0; seen < maxEvents;) {
       const batch = await this.taps.take();
       if (batch.length === 0) {
+        if (await this.deliverCloudTrail()) continue;
         if (await this.runNextSchedule(scheduleDeadline)) continue;
         return this.deliveries.slice(start);
       }

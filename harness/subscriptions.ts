@@ -165,3 +165,29 @@ function resolveParams<T>(
   }
   return node;
 }
+
+/**
+ * One function's settings (its handler export, retries and timeout) as its serverless.yml
+ * states them, for a trigger that is not an `eventBridge` event there: the drift guard's
+ * CloudTrail rule (generated from the manifest, services/manifest/stacks.ts) and its
+ * schedule. The runner routes those with the function's own settings.
+ */
+export function functionSettings(
+  repoRoot: string,
+  service: ServiceName,
+  functionName: string,
+): Omit<Subscription, 'account' | 'busName' | 'pattern'> {
+  const file = path.join(repoRoot, 'services', service, 'serverless.yml');
+  const doc = parse(readFileSync(file, 'utf8')) as ServerlessFile;
+  const fn = doc.functions?.[functionName];
+  if (!fn) throw new Error(`${file}: no function ${functionName}`);
+  const values = doc.params?.default ?? {};
+  const resolve = <T>(node: T): T => resolveParams(node, values, file);
+  return {
+    service,
+    functionName,
+    handler: handlerExportOf(fn.handler, `${file}: ${functionName}`),
+    maximumRetryAttempts: Number(resolve(fn.maximumRetryAttempts ?? LAMBDA_DEFAULT_RETRY_ATTEMPTS)),
+    timeoutSeconds: Number(resolve(fn.timeout ?? SERVERLESS_DEFAULT_TIMEOUT_SECONDS)),
+  };
+}

@@ -18,7 +18,8 @@ export const opensRotation = (step: StepRecord): boolean =>
   step.step === 'REQUESTED' ||
   step.step === 'REFUSED' ||
   step.step === 'REJECTED' ||
-  step.step === 'ADOPTED';
+  step.step === 'ADOPTED' ||
+  step.step === 'DRIFT';
 
 /** The keys a step is about: the listed, retired or rolled-back keys, else its new key. */
 export function keysOf(step: StepRecord): readonly KeyRef[] {
@@ -80,6 +81,18 @@ export function describeStep(step: StepRecord): string {
       return `key ${keyText(step.keys)} named ${step.keyName} adopted by ${step.requestedBy}${
         step.atEdge ? ' (the edge sent it)' : ' (--force: the edge did not send it)'
       }; the next rotation retires it`;
+    case 'DRIFT':
+      return `edge drift (${step.trigger}): the edge sends ${step.observedFingerprint ?? 'no header'}, not the current key ${step.expectedFingerprint}; ${
+        step.observedKeyLive
+          ? 'that key is live: alarmed, not overwritten'
+          : step.healing
+            ? 'that key is not live: healing'
+            : 'that key is not live; a rotation is in flight'
+      }`;
+    case 'HEALED':
+      return `healed: the edge sends the current key ${keyText([step.newKey])} everywhere again (was ${step.previousFingerprint ?? 'no header'})`;
+    case 'HEAL_FAILED':
+      return `heal failed: ${errorText(step)}`;
   }
 }
 

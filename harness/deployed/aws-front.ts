@@ -72,6 +72,14 @@ export interface AwsFrontOptions {
   readonly events: EventSink;
   /** How long a distribution update takes to deploy, in ms (default 1 s). */
   readonly propagationMs?: number;
+  /**
+   * Harness difference, named as such: moto produces no CloudTrail events. With this set,
+   * every `UpdateDistribution` that succeeds (keyrot's own and anyone else's, as CloudTrail
+   * records every call) puts an `AWS API Call via CloudTrail` record on this account's
+   * default bus (the distributions' account), after `delayMs` (default 0: CloudTrail
+   * delivers within a minute; the data plane's drain delivers it at once).
+   */
+  readonly cloudTrail?: { readonly accountId: string; readonly delayMs?: number };
 }
 
 /** CloudFront's state per distribution, which moto does not keep. */
@@ -143,7 +151,38 @@ export class AwsFront {
     const call: HttpCall = { method: req.method ?? 'GET', path: req.url ?? '/', headers, body };
     const accessKeyId = /Credential=([^/]+)\//.exec(headers.authorization ?? '')?.[1] ?? '';
     const caller = this.principals.get(accessKeyId);
-    if (!caller) return this.forward(call);
+    const reply = await this.handleAs(caller, call);
+    await this.recordInCloudTrail(call, reply);
+    return reply;
+  }
+
+  /** {@link AwsFrontOptions.cloudTrail}: CloudTrail's record of a successful update. */
+  private async recordInCloudTrail(call: HttpCall, reply: Reply): Promise<void> {
+    const trail = this.options.cloudTrail;
+    const update = /^\/\d{4}-\d{2}-\d{2}\/distribution\/([^/?]+)\/config(?:\?|$)/.exec(call.path);
+    if (!trail || !update || call.method !== 'PUT' || reply.status !== 200) return;
+    const entry: PutEventsEntry = {
+      EventBusName: 'default',
+      Source: 'aws.cloudfront',
+      DetailType: 'AWS API Call via CloudTrail',
+      Detail: JSON.stringify({
+        eventSource: 'cloudfront.amazonaws.com',
+        eventName: 'UpdateDistribution',
+        awsRegion: 'us-east-1',
+        requestParameters: { id: update[1] },
+      }),
+    };
+    const put = () => this.options.events.putEvents(trail.accountId, [entry]);
+    if (!trail.delayMs) await put();
+    else setTimeout(() => void put(), trail.delayMs);
+  }
+
+  private async handleAs(caller: CallerPrincipal | undefined, call: HttpCall): Promise<Reply> {
+    if (!caller) {
+      // An operator's (or a test's) CloudFront call gets the same ETags and propagation.
+      return call.path.startsWith('/2020-05-31/') ? this.cloudFront(call) : this.forward(call);
+    }
+    const body = call.body;
 
     const authorized = await this.options.authorizer.authorize(caller, call);
     this.calls.push({

@@ -200,14 +200,19 @@ export async function deployLocal(
     const issuer = await deployer.deploy('key-issuer', apiSession, {
       edgeKmsKeyArn: output(edge, 'EdgeKmsKeyArn'),
     });
-    const reaper = await deployer.deploy('key-reaper', apiSession, {});
+    // checkDrift seals a heal's key for the edge as the issuer seals a new one.
+    const reaper = await deployer.deploy('key-reaper', apiSession, {
+      edgeKmsKeyArn: output(edge, 'EdgeKmsKeyArn'),
+    });
     stacks = [edge, issuer, reaper];
   } else {
     const edge = await deployer.deploy('edge-updater', edgeSession, { edgeBus: 'keyrot' });
     const issuer = await deployer.deploy('key-issuer', apiSession, {
       edgeKmsKeyArn: output(edge, 'EdgeKmsKeyArn'),
     });
-    const reaper = await deployer.deploy('key-reaper', apiSession, {});
+    const reaper = await deployer.deploy('key-reaper', apiSession, {
+      edgeKmsKeyArn: output(edge, 'EdgeKmsKeyArn'),
+    });
     stacks = [edge, issuer, reaper];
   }
   const world = worldOf(singleAccount, target, stacks);

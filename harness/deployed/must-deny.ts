@@ -85,6 +85,33 @@ export function mustDenyList(deployed: DeployedWorld): MustDeny[] {
       action: 'cloudfront:GetDistribution',
       resource: distribution(edge.distributionId),
     },
+    // The drift guard: checkEdge only reads, checkDrift never deletes or decrypts.
+    {
+      name: 'checkEdge updates the distribution',
+      fn: 'checkEdge',
+      action: 'cloudfront:UpdateDistribution',
+      resource: distribution(edge.distributionId),
+    },
+    {
+      name: 'checkEdge decrypts a sealed key',
+      fn: 'checkEdge',
+      action: 'kms:Decrypt',
+      resource: edge.kmsKeyArn,
+      context: sealed,
+    },
+    {
+      name: 'checkDrift deletes a keyrot-managed key',
+      fn: 'checkDrift',
+      action: 'apigateway:DELETE',
+      resource: apigw(`/apikeys/${api.initialKeyId}`),
+      context: managedKey,
+    },
+    {
+      name: 'checkDrift updates the distribution',
+      fn: 'checkDrift',
+      action: 'cloudfront:UpdateDistribution',
+      resource: distribution(edge.distributionId),
+    },
     {
       name: 'awaitDeployment decrypts a sealed key',
       fn: 'awaitDeployment',

@@ -86,6 +86,8 @@ export class DeployedRunner {
       authorizer,
       events: plane,
       ...(options.propagationMs !== undefined && { propagationMs: options.propagationMs }),
+      // moto has no CloudTrail: the front records every UpdateDistribution for the drift guard.
+      cloudTrail: { accountId: world.edge.session.accountId },
     });
     await front.start();
     for (const fn of functions) {

@@ -25,11 +25,12 @@ describe('subscriptions read from serverless.yml', () => {
       subscriptions.map((s) => [s.service, s.functionName, s.handler, s.pattern['detail-type']]),
     ).toEqual([
       ['key-issuer', 'issueKey', 'handler', ['KeyRotationRequested']],
-      ['edge-updater', 'updateEdge', 'updateEdge', ['KeyCreated']],
+      ['edge-updater', 'updateEdge', 'updateEdge', ['KeyCreated', 'EdgeHealRequested']],
       ['edge-updater', 'updateEdge', 'updateEdge', ['EdgeUpdateRetry']],
       ['edge-updater', 'awaitDeployment', 'checkDeployment', ['EdgeDeploymentCheck']],
       ['key-reaper', 'retireKeys', 'handler', ['EdgeUpdated', 'RotationFailed']],
       ['key-reaper', 'retireKeys', 'handler', ['RetireRetry']],
+      ['key-reaper', 'checkDrift', 'drift', ['EdgeObserved', 'EdgeHealed', 'EdgeHealFailed']],
     ]);
   });
 

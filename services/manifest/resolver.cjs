@@ -70,7 +70,9 @@ async function params(resolveVariable, service) {
     ledgerTableName: '',
   };
   if (service !== 'edge-updater') p.ledgerTableName = await get('param:ledgerTableName');
-  if (service === 'key-issuer') p.edgeKmsKeyArn = await get('param:edgeKmsKeyArn');
+  if (service === 'key-issuer' || service === 'key-reaper') {
+    p.edgeKmsKeyArn = await get('param:edgeKmsKeyArn');
+  }
   if (service === 'key-reaper') {
     p.maxRotationMinutes = String(await get('param:maxRotationMinutes'));
   }
@@ -88,4 +90,5 @@ module.exports = {
   keyReaper: resourcesOf('key-reaper'),
   healthCheckUrls: async () => stacks.healthCheckUrls(loadManifest()),
   targetNames: async () => stacks.targetNames(loadManifest()),
+  driftGuardTargets: async () => stacks.driftGuardTargets(loadManifest()),
 };

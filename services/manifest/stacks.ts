@@ -27,7 +27,7 @@ export interface StackParams {
   readonly edgeAccountId: string;
   readonly busName: string;
   readonly ledgerTableName: string;
-  /** key-issuer only. */
+  /** key-issuer and key-reaper (checkDrift seals a heal's key). */
   readonly edgeKmsKeyArn?: string;
   /** key-reaper's alarms. */
   readonly maxRotationMinutes?: string;
@@ -47,8 +47,8 @@ export const KEYROT_TAG_KEYS = ['keyrot:managed', 'keyrot:target', 'keyrot:rotat
 /** The functions of each service, as serverless.yml names them. */
 export const FUNCTIONS = {
   'key-issuer': ['issueKey'],
-  'edge-updater': ['updateEdge', 'awaitDeployment'],
-  'key-reaper': ['retireKeys', 'checkRotations'],
+  'edge-updater': ['updateEdge', 'awaitDeployment', 'checkEdge'],
+  'key-reaper': ['retireKeys', 'checkRotations', 'checkDrift'],
 } as const;
 export type Service = keyof typeof FUNCTIONS;
 
@@ -69,6 +69,8 @@ const apigw = (p: StackParams, path: string) => `arn:aws:apigateway:${p.region}:
 const names = (m: TargetsManifest) => m.targets.map((t) => t.name);
 const plans = (m: TargetsManifest) => unique(m.targets.map((t) => t.usagePlanId));
 const distributions = (m: TargetsManifest) => unique(m.targets.map((t) => t.distributionId));
+/** The targets whose drift guard is on (`driftGuard`, default true). */
+const guarded = (m: TargetsManifest) => m.targets.filter((t) => t.driftGuard);
 
 /**
  * API Gateway's tag-on-create resource for a new API key: `/tags/<URL-encoded ARN of the new
@@ -301,6 +303,65 @@ export function functionStatements(
         },
         ...scheduleChecks,
       ];
+    case 'key-reaper.checkDrift': {
+      const targets = guarded(m);
+      if (targets.length === 0) return [];
+      return [
+        {
+          // The plan's keys (to tell whether the edge's key is live) and one key's value (the
+          // current key, to seal for a heal): GetUsagePlanKeys and GetApiKey only.
+          Sid: 'ReadKeysOfThePlans',
+          Effect: 'Allow',
+          Action: ['apigateway:GET'],
+          Resource: [
+            ...unique(targets.map((t) => t.usagePlanId)).map((id) =>
+              apigw(p, `/usageplans/${id}/keys`),
+            ),
+            apigw(p, '/apikeys/*'),
+          ],
+        },
+        {
+          Sid: 'SealForTheEdgeAccount',
+          Effect: 'Allow',
+          Action: ['kms:Encrypt'],
+          Resource: [p.edgeKmsKeyArn ?? ''],
+          Condition: { Null: { 'kms:EncryptionContext:keyrot:rotationId': 'false' } },
+        },
+        {
+          Sid: 'RecordDrift',
+          Effect: 'Allow',
+          Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+          Resource: [ledgerArn(p), `${ledgerArn(p)}/index/GSI1`],
+        },
+        {
+          Sid: 'AnnounceOnOwnBus',
+          Effect: 'Allow',
+          Action: ['events:PutEvents'],
+          Resource: [apiBus],
+        },
+      ];
+    }
+    case 'edge-updater.checkEdge': {
+      const targets = guarded(m);
+      if (targets.length === 0) return [];
+      return [
+        {
+          // Reads only: checkEdge never writes a distribution (a heal is updateEdge's).
+          Sid: 'ReadTheGuardedDistributions',
+          Effect: 'Allow',
+          Action: ['cloudfront:GetDistributionConfig'],
+          Resource: unique(targets.map((t) => t.distributionId)).map(
+            (id) => `arn:aws:cloudfront::${p.edgeAccountId}:distribution/${id}`,
+          ),
+        },
+        {
+          Sid: 'AnnounceOnOwnBus',
+          Effect: 'Allow',
+          Action: ['events:PutEvents'],
+          Resource: [edgeBus],
+        },
+      ];
+    }
     case 'edge-updater.awaitDeployment':
       return [
         {
@@ -523,6 +584,22 @@ function alarmSpecs(service: Service, p: StackParams, target: ManifestTarget): A
           // No data means the check (or its schedule) is broken: that must page too.
           missing: 'breaching',
         },
+        ...(target.driftGuard
+          ? [
+              {
+                id: 'EdgeDriftAlarm',
+                name: 'edge-drift',
+                description: `The edge sends a key that is not the current one (someone else changed the distribution); keyrot healed it if that key was not live. ${ALARM_RUNBOOK}#edgedrift`,
+                metric: 'EdgeDrift',
+                statistic: 'Sum',
+                period: 300,
+                evaluationPeriods: 1,
+                threshold: 1,
+                comparison: 'GreaterThanOrEqualToThreshold',
+                missing: 'notBreaching',
+              } satisfies AlarmSpec,
+            ]
+          : []),
       ];
   }
 }
@@ -571,6 +648,63 @@ export function alarmResources(
   return out;
 }
 
+/**
+ * The pattern of the drift guard's CloudTrail rule: CloudTrail's record of an
+ * `UpdateDistribution` of a driftGuard target's distribution, as CloudTrail delivers it to
+ * the edge account's default bus in us-east-1 (CloudFront is a global service whose API
+ * calls are recorded there). Undefined when no target has the guard on: no rule.
+ */
+export function cloudTrailPattern(m: TargetsManifest): Record<string, Cfn> | undefined {
+  const ids = unique(guarded(m).map((t) => t.distributionId));
+  if (ids.length === 0) return undefined;
+  return {
+    source: ['aws.cloudfront'],
+    'detail-type': ['AWS API Call via CloudTrail'],
+    detail: {
+      eventSource: ['cloudfront.amazonaws.com'],
+      eventName: ['UpdateDistribution'],
+      requestParameters: { id: ids },
+    },
+  };
+}
+
+/** The CloudTrail rule to checkEdge and its permission to invoke it (edge-updater). */
+function driftGuardResources(m: TargetsManifest, p: StackParams): Record<string, Cfn> {
+  const pattern = cloudTrailPattern(m);
+  if (!pattern) return {};
+  const fn: Cfn = { 'Fn::GetAtt': ['CheckEdgeLambdaFunction', 'Arn'] };
+  return {
+    CheckEdgeCloudTrailRule: {
+      Type: 'AWS::Events::Rule',
+      Properties: {
+        Name: `keyrot-${p.stage}-edge-drift`,
+        Description: 'keyrot drift guard: an UpdateDistribution of a driftGuard target',
+        EventBusName: 'default',
+        EventPattern: pattern,
+        State: 'ENABLED',
+        Targets: [
+          {
+            Id: 'check-edge',
+            Arn: fn,
+            RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 3 },
+            // The queue's policy admits this rule by name (resources/dead-letter-queue.yml).
+            DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] } },
+          },
+        ],
+      },
+    },
+    CheckEdgeCloudTrailPermission: {
+      Type: 'AWS::Lambda::Permission',
+      Properties: {
+        FunctionName: fn,
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': ['CheckEdgeCloudTrailRule', 'Arn'] },
+      },
+    },
+  };
+}
+
 /** The resources the manifest adds to a service's stack. */
 export function manifestResources(
   service: Service,
@@ -578,6 +712,9 @@ export function manifestResources(
   p: StackParams,
 ): { Resources: Record<string, Cfn>; Outputs?: Record<string, Cfn> } {
   const resources = { ...functionRoles(service, m, p), ...alarmResources(service, m, p) };
+  if (service === 'edge-updater') {
+    return { Resources: { ...resources, ...driftGuardResources(m, p) } };
+  }
   if (service !== 'key-issuer') return { Resources: resources };
   return {
     Resources: { ...resources, ...scheduleResources(m, p) },
@@ -600,3 +737,6 @@ export function healthCheckUrls(m: TargetsManifest): string {
 
 /** The monitor's `TARGET_NAMES`: every target, comma-separated (names hold no comma). */
 export const targetNames = (m: TargetsManifest) => names(m).join(',');
+
+/** checkEdge's and checkDrift's `DRIFT_GUARD_TARGETS`: the driftGuard targets, as JSON. */
+export const driftGuardTargets = (m: TargetsManifest) => JSON.stringify(guarded(m).map(targetOf));

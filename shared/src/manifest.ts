@@ -39,7 +39,10 @@ const healthCheckUrlSchema = z.url({
 const settingsSchema = z.strictObject({
   schedule: z._default(scheduleSchema, DEFAULT_ROTATION_SCHEDULE),
   healthCheckUrl: z.optional(healthCheckUrlSchema),
-  /** Refuse a rotation whose edge header drifted from keyrot's keys (default true). */
+  /**
+   * The drift guard (default true): changes to the distribution keyrot did not make are
+   * checked, alarmed on, and healed when the edge's key is not live (docs/operations.md).
+   */
   driftGuard: z._default(z.boolean({ error: 'must be true or false' }), true),
   /** Largest allowed key age, in days: the key-age alarm's threshold. */
   keyAgePolicyDays: z._default(

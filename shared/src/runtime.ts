@@ -206,7 +206,9 @@ function eventIdOf(raw: unknown): string {
  * Emits an event whose facts the ledger already holds. An event that cannot be put is logged
  * rather than thrown: a retry would only find the rotation closed.
  */
-export async function publishOrLog<T extends Exclude<DetailType, 'KeyRotationRequested'>>(
+export async function publishOrLog<
+  T extends Exclude<DetailType, 'KeyRotationRequested' | 'EdgeObserved'>,
+>(
   deps: { events: EventPublisher; log: KeyrotLogger },
   detailType: T,
   detail: DetailOf[T],

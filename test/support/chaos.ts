@@ -68,6 +68,8 @@ export interface ChaosOptions {
     'clock' | 'cloudFront' | 'decorateClient' | 'healthCheckUrl' | 'graceSeconds'
   >;
   readonly load?: LoadOptions;
+  /** Emulate CloudTrail's UpdateDistribution records for the drift guard (default off). */
+  readonly cloudTrail?: boolean;
 }
 
 /** One chaos world: moto accounts, handlers, simulators, traffic and faults. */
@@ -105,6 +107,7 @@ export class ChaosWorld {
     const keyValues = new Set<string>();
     const env = await startLocalEnvironment({
       moto,
+      ...(options.cloudTrail && { cloudTrail: true }),
       keyrot: {
         lockSeconds: 6 * 3600,
         pollIntervalMs: 20 * SECOND,
@@ -155,6 +158,8 @@ export class ChaosWorld {
         await keyFingerprint(env.world, env.world.api.otherClientKeyId),
         {
           edgeLocations: cloudFront.edgeLocations,
+          // Failures are timed on the functions' clock, comparable with the ledger's times.
+          clock,
           concurrency: 2,
           pauseMs: 10,
           maxDurationMs: 120_000,
@@ -309,8 +314,12 @@ export interface Expectation {
   readonly edgeKeyLive?: boolean;
   /** Whether the lock must still be held by the rotation at the end (default: released). */
   readonly lockHeld?: boolean;
-  /** `zero` (default): every request succeeds; `some`: a negative control, failures expected. */
-  readonly failedRequests?: 'zero' | 'some' | 'not-measured';
+  /**
+   * `zero` (default): every request succeeds; `some`: a negative control, failures expected;
+   * `until-healed`: requests fail after the edge drifted to a dead key, and none sent after
+   * the drift guard's heal deployed (the target's HEALED entry) fails.
+   */
+  readonly failedRequests?: 'zero' | 'some' | 'until-healed' | 'not-measured';
 }
 
 export interface Check {
@@ -422,18 +431,32 @@ export async function judge(
     const sent = traffic?.sent ?? 0;
     const failedCount = traffic?.failed ?? 0;
     checks.push({ name: 'traffic flowed', ok: sent > 0, detail: `${sent} requests` });
+    const healedAt = (await ledger.history(TARGET_NAME)).find((s) => s.step === 'HEALED')?.at;
     checks.push(
-      failedRequests === 'zero'
+      failedRequests === 'until-healed'
         ? {
-            name: '0 failed requests',
-            ok: failedCount === 0,
-            detail: JSON.stringify(traffic?.failures),
+            name: 'requests failed only until the heal deployed',
+            ok:
+              failedCount > 0 &&
+              healedAt !== undefined &&
+              traffic?.lastFailureAt !== null &&
+              traffic?.lastFailureAt !== undefined &&
+              traffic.lastFailureAt <= Date.parse(healedAt),
+            detail: `${failedCount} failed, the last at ${
+              traffic?.lastFailureAt ? new Date(traffic.lastFailureAt).toISOString() : 'none'
+            }, healed at ${healedAt ?? 'never'}`,
           }
-        : {
-            name: 'control: requests failed',
-            ok: failedCount > 0,
-            detail: `${failedCount} failed`,
-          },
+        : failedRequests === 'zero'
+          ? {
+              name: '0 failed requests',
+              ok: failedCount === 0,
+              detail: JSON.stringify(traffic?.failures),
+            }
+          : {
+              name: 'control: requests failed',
+              ok: failedCount > 0,
+              detail: `${failedCount} failed`,
+            },
     );
   }
   checks.push(...extra);

@@ -71,6 +71,9 @@ const BREAK: Record<string, { variable: string; value: string }> = {
   updateEdge: { variable: 'API_ACCOUNT_ID', value: 'not-an-account' },
   checkDeployment: { variable: 'API_ACCOUNT_ID', value: 'not-an-account' },
   check: { variable: 'LEDGER_TABLE_NAME', value: '' },
+  // The drift guard's functions.
+  checkEdge: { variable: 'API_ACCOUNT_ID', value: 'not-an-account' },
+  drift: { variable: 'API_ACCOUNT_ID', value: 'not-an-account' },
 };
 
 let dir: string;

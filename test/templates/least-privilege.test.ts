@@ -121,8 +121,9 @@ describe('pacing across execution environments', () => {
 describe('each function reacts only to its event from its partner account', () => {
   it.each([
     ['key-issuer', 'KeyRotationRequested', API],
-    ['edge-updater', 'KeyCreated', API],
+    ['edge-updater', ['KeyCreated', 'EdgeHealRequested'], API],
     ['key-reaper', ['EdgeUpdated', 'RotationFailed'], EDGE],
+    ['key-reaper', ['EdgeObserved', 'EdgeHealed', 'EdgeHealFailed'], EDGE],
   ] as const)('%s', (name, detailType, account) => {
     expect(functionRulePatterns(templates[name])).toContainEqual({
       source: ['keyrot'],
@@ -131,11 +132,20 @@ describe('each function reacts only to its event from its partner account', () =
     });
   });
 
-  it("besides, the edge-updater hears only its own account's retries and deployment re-checks", () => {
+  it("besides, the edge-updater hears only its own account's retries and deployment re-checks, and CloudTrail's record of an update of a driftGuard target's distribution", () => {
     expect(functionRulePatterns(templates['edge-updater'])).toEqual([
-      { source: ['keyrot'], 'detail-type': ['KeyCreated'], account: [API] },
+      { source: ['keyrot'], 'detail-type': ['KeyCreated', 'EdgeHealRequested'], account: [API] },
       { source: ['keyrot'], 'detail-type': ['EdgeUpdateRetry'], account: [EDGE] },
       { source: ['keyrot'], 'detail-type': ['EdgeDeploymentCheck'], account: [EDGE] },
+      {
+        source: ['aws.cloudfront'],
+        'detail-type': ['AWS API Call via CloudTrail'],
+        detail: {
+          eventSource: ['cloudfront.amazonaws.com'],
+          eventName: ['UpdateDistribution'],
+          requestParameters: { id: ['E1MTSB8DGIOBI2'] },
+        },
+      },
     ]);
   });
 
@@ -155,9 +165,10 @@ describe('each function reacts only to its event from its partner account', () =
         return fn && pattern ? [[pattern['detail-type'], handlerOf(fn)]] : [];
       });
       expect(routes).toEqual([
-        [['KeyCreated'], 'src/handler.updateEdge'],
+        [['KeyCreated', 'EdgeHealRequested'], 'src/handler.updateEdge'],
         [['EdgeUpdateRetry'], 'src/handler.updateEdge'],
         [['EdgeDeploymentCheck'], 'src/handler.checkDeployment'],
+        [['AWS API Call via CloudTrail'], 'src/handler.checkEdge'],
       ]);
     },
   );
@@ -266,16 +277,19 @@ describe('each role holds only its own side of the rotation', () => {
 
   it("the reaper's delete permission covers API keys only, never usage plans or APIs", () => {
     // iam and scheduler: its own retries (CreateSchedule in the retry group, PassRole of the
-    // API account's Scheduler role only).
+    // API account's Scheduler role only); kms: the drift guard's checkDrift seals a heal's
+    // key for the edge (Encrypt only).
     expect(prefixes(reaper)).toEqual([
       'apigateway',
       'dynamodb',
       'events',
       'iam',
+      'kms',
       'logs',
       'scheduler',
       'sqs',
     ]);
+    expect(actionsOf(reaper).filter((a) => a.startsWith('kms:'))).toEqual(['kms:Encrypt']);
     expect(
       actionsOf(reaper)
         .filter((a) => /^(iam|scheduler):/.test(a))
@@ -393,8 +407,12 @@ describe('cross-account trust', () => {
   }
 
   it.each([
-    ['key-issuer', EDGE, ['EdgeUpdated', 'RotationFailed']],
-    ['edge-updater', API, ['KeyCreated']],
+    [
+      'key-issuer',
+      EDGE,
+      ['EdgeUpdated', 'RotationFailed', 'EdgeObserved', 'EdgeHealed', 'EdgeHealFailed'],
+    ],
+    ['edge-updater', API, ['KeyCreated', 'EdgeHealRequested']],
   ] as const)(
     'the %s bus admits only the partner account and the keyrot source',
     (name, partner, types) => {
@@ -435,7 +453,7 @@ describe('cross-account trust', () => {
     expect(resourcesOfType(issuer, 'AWS::Events::EventBusPolicy')).toHaveLength(1);
   });
 
-  it('the KMS key lets the issuer role only encrypt and the edge-updater only decrypt', () => {
+  it('the KMS key lets the issuer role (and the drift guard’s checkDrift) only encrypt and the edge-updater only decrypt', () => {
     const key = {
       Properties: onlyResource<{
         KeyPolicy: { Statement: Statement[] };
@@ -449,7 +467,10 @@ describe('cross-account trust', () => {
       Action: 'kms:Encrypt',
       Condition: {
         ArnEquals: {
-          'aws:PrincipalArn': `arn:aws:iam::${API}:role/keyrot-key-issuer-dev-us-east-1`,
+          'aws:PrincipalArn': [
+            `arn:aws:iam::${API}:role/keyrot-key-issuer-dev-us-east-1`,
+            `arn:aws:iam::${API}:role/keyrot-key-reaper-dev-us-east-1-checkDrift`,
+          ],
         },
         Null: { 'kms:EncryptionContext:keyrot:rotationId': 'false' },
       },
@@ -563,6 +584,8 @@ describe('alarms and notifications', () => {
         'KeyTooOldAlarmKloudpepperApiKey',
         'RotationFailedAlarmKloudpepperApiKey',
         'RotationStuckAlarmKloudpepperApiKey',
+        // The drift guard's (driftGuard is on by default).
+        'EdgeDriftAlarmKloudpepperApiKey',
       ],
     ],
     ['edge-updater', 'edge', ['DeadLetterQueueAlarm', 'EdgeFailedAlarmKloudpepperApiKey']],

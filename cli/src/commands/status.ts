@@ -53,6 +53,17 @@ export interface TargetStatus {
     readonly lockExpiresAt: string;
     readonly stale: boolean;
   } | null;
+  /**
+   * The target's newest drift (the drift guard's DRIFT record): what the edge sent, and
+   * whether keyrot healed it (`healed`, `heal-failed`, `healing`) or, the key being live,
+   * only alarmed (`not-overwritten`). Null when none is in the recent history.
+   */
+  readonly lastDrift: {
+    readonly rotationId: string;
+    readonly at: string;
+    readonly observedFingerprint: string | null;
+    readonly state: 'healed' | 'heal-failed' | 'healing' | 'not-overwritten' | 'not-healed';
+  } | null;
 }
 
 const COLUMNS: readonly Column<TargetStatus>[] = [
@@ -76,6 +87,12 @@ const COLUMNS: readonly Column<TargetStatus>[] = [
   {
     header: 'last rejected',
     value: (s) => s.lastRejected && rejectionText(s.lastRejected),
+  },
+  {
+    header: 'last drift',
+    value: (s) =>
+      s.lastDrift &&
+      `${s.lastDrift.at} edge sent ${s.lastDrift.observedFingerprint ?? 'no header'}: ${s.lastDrift.state}`,
   },
   {
     header: 'in flight',
@@ -157,7 +174,33 @@ async function targetStatus(
     overPolicy: ageMs === null || ageMs > policyDays * DAY_MS,
     lastRotation: await lastOutcome(ctx, target),
     inFlight: state.lock ? await inFlight(ctx, state.lock, now) : null,
+    lastDrift: await lastDrift(ctx, target),
   };
+}
+
+/** How many of a target's newest steps `status` reads for its last drift. */
+const DRIFT_STEPS_READ = 200;
+
+/** The target's newest DRIFT record and how it ended (newest first on GSI1). */
+async function lastDrift(ctx: CliContext, target: string): Promise<TargetStatus['lastDrift']> {
+  const closed = new Map<string, 'healed' | 'heal-failed'>();
+  let read = 0;
+  for await (const step of ctx.ledger.targetHistory(target)) {
+    if (++read > DRIFT_STEPS_READ) break;
+    if (step.step === 'HEALED') closed.set(step.rotationId, 'healed');
+    if (step.step === 'HEAL_FAILED') closed.set(step.rotationId, 'heal-failed');
+    if (step.step !== 'DRIFT') continue;
+    const state =
+      closed.get(step.rotationId) ??
+      (step.healing ? 'healing' : step.observedKeyLive ? 'not-overwritten' : 'not-healed');
+    return {
+      rotationId: step.rotationId,
+      at: step.at,
+      observedFingerprint: step.observedFingerprint,
+      state,
+    };
+  }
+  return null;
 }
 
 /** The newest outcome in the target's history (newest first on GSI1, read until found). */
@@ -208,7 +251,8 @@ async function recentRejections(ctx: CliContext) {
 /** When the target's newest rotation started (its opening step), if it ever had one. */
 async function lastStart(ctx: CliContext, target: string): Promise<string | undefined> {
   for await (const step of ctx.ledger.targetHistory(target)) {
-    if (opensRotation(step)) return step.at;
+    // A drift record is not a rotation.
+    if (opensRotation(step) && step.step !== 'DRIFT') return step.at;
   }
   return undefined;
 }

@@ -30,6 +30,8 @@ export const ARNS = {
   issuerRole: `arn:aws:iam::${API}:role/keyrot-key-issuer-${STAGE}-${REGION}`,
   reaperRole: `arn:aws:iam::${API}:role/keyrot-key-reaper-${STAGE}-${REGION}-retireKeys`,
   monitorRole: `arn:aws:iam::${API}:role/keyrot-key-reaper-${STAGE}-${REGION}-checkRotations`,
+  driftRole: `arn:aws:iam::${API}:role/keyrot-key-reaper-${STAGE}-${REGION}-checkDrift`,
+  checkEdgeRole: `arn:aws:iam::${EDGE}:role/keyrot-edge-updater-${STAGE}-${REGION}-checkEdge`,
   awaitDeploymentRole: `arn:aws:iam::${EDGE}:role/keyrot-edge-updater-${STAGE}-${REGION}-awaitDeployment`,
   edgeUpdaterRole: `arn:aws:iam::${EDGE}:role/keyrot-edge-updater-${STAGE}-${REGION}`,
   deployCheckRole: `arn:aws:iam::${EDGE}:role/keyrot-edge-updater-${STAGE}-DeployCheckSchedulerRole`,
@@ -215,7 +217,7 @@ export function stackParams(service: Service): StackParams {
     edgeAccountId: text('edgeAccountId'),
     busName: text('busName'),
     ledgerTableName: service === 'edge-updater' ? '' : text('ledgerTableName'),
-    ...(service === 'key-issuer' && { edgeKmsKeyArn: text('edgeKmsKeyArn') }),
+    ...(service !== 'edge-updater' && { edgeKmsKeyArn: text('edgeKmsKeyArn') }),
   };
 }
 

@@ -10,7 +10,9 @@ import {
   EventBridgePublisher,
   schedulesOptionsFrom,
   KmsKeySealer,
+  parseDriftGuardTargets,
   type Clock,
+  type Target,
   type KeyrotMetrics,
 } from '@keyrot/shared';
 import * as z from 'zod/mini';
@@ -39,6 +41,11 @@ export const configSchema = z.object({
   DEPLOY_CHECK_BUS_ARN: z.optional(z.string()),
   /** Dead-letter queue of a re-check Scheduler could not deliver (optional). */
   DEPLOY_CHECK_DLQ_ARN: z.optional(z.string()),
+  /**
+   * checkEdge's targets: those of keyrot.targets.yml whose drift guard is on, as a JSON list
+   * (services/manifest/stacks.ts). Empty or unset: checkEdge watches nothing.
+   */
+  DRIFT_GUARD_TARGETS: z.optional(z.string()),
 });
 
 export type EdgeConfig = z.output<typeof configSchema>;
@@ -47,6 +54,8 @@ export type EdgeEnvironment = Omit<EdgeDeps, 'actor'> & {
   readonly metrics?: KeyrotMetrics;
   readonly apiAccountId: string;
   readonly edgeAccountId: string;
+  /** The targets whose drift guard is on (checkEdge's; none when absent). */
+  readonly driftGuardTargets?: readonly Target[];
 };
 
 /**
@@ -76,6 +85,7 @@ export function buildEdgeDeps(
   return {
     apiAccountId: config.API_ACCOUNT_ID,
     edgeAccountId: config.EDGE_ACCOUNT_ID,
+    driftGuardTargets: parseDriftGuardTargets(config.DRIFT_GUARD_TARGETS),
     edge: new CloudFrontEdgeConfig(clients.cloudFront),
     sealer: new KmsKeySealer(clients.kms),
     events: new EventBridgePublisher(clients.eventBridge, config.EVENT_BUS_NAME),

@@ -18,6 +18,9 @@ import {
   type KeyCreated,
   type KeySealer,
   type KeyrotLogger,
+  type KeyRef,
+  type SecretValue,
+  type Target,
 } from '@keyrot/shared';
 import type { DeploymentChecks } from './deployment-checks';
 import { EdgeConfigChangedError, type EdgeConfigStore } from './edge-config';
@@ -52,7 +55,11 @@ export const DEFAULT_DEPLOY_DEADLINE_MS = 2 * 3600_000;
 const deadlineMs = (deps: EdgeDeps) => deps.deployDeadlineMs ?? DEFAULT_DEPLOY_DEADLINE_MS;
 
 /** What the edge knows once the header is set; a scheduled check carries it on. */
-type Progress = Omit<EdgeDeploymentCheck, 'version' | 'check'>;
+export type Progress = Omit<EdgeDeploymentCheck, 'version' | 'check'>;
+
+/** The rotation's (or heal's) deadline, from when its key was sent. */
+export const deadlineAfter = (sentAt: string, deps: EdgeDeps): string =>
+  new Date(Date.parse(sentAt) + deadlineMs(deps)).toISOString();
 
 export type { EdgeResult } from '@keyrot/shared';
 
@@ -75,10 +82,10 @@ export async function updateEdge(
   attempt = 0,
 ): Promise<EdgeResult> {
   const { rotationId, target, newKey } = event;
-  const { edge, log } = deps;
+  const { log } = deps;
   // What this run knows of the header: decides whether the new key may be at the edge.
   // 'unknown' until a read or a refused write says otherwise (a redelivery may find it set).
-  let header: 'new-key' | 'other-key' | 'unknown' = 'unknown';
+  const written: HeaderProgress = { header: 'unknown' };
   try {
     const value = await deps.sealer.open(
       event.kmsKeyArn,
@@ -90,43 +97,12 @@ export async function updateEdge(
     }
 
     const superseded = new Set(event.supersededKeys.map((k) => k.fingerprint));
-    const attempts = deps.writeAttempts ?? 3;
-    let previousFingerprint: string | null = null;
-    let alreadySet = false;
-    for (let attempt = 1; header !== 'new-key'; attempt++) {
-      const current = await edge.readHeader(target);
-      if (current.fingerprint === newKey.fingerprint) {
-        header = 'new-key';
-        alreadySet = true;
-        log.info('header already holds the new key', { rotationId, newKey });
-        break;
-      }
-      header = 'other-key';
-      if (current.fingerprint !== null && !superseded.has(current.fingerprint)) {
-        throw new EdgeDriftError(
-          target.distributionId,
-          target.originId,
-          target.headerName,
-          current.fingerprint,
-        );
-      }
-      previousFingerprint = current.fingerprint;
-      header = 'unknown';
-      try {
-        await edge.writeHeader(target, current.etag, value);
-        header = 'new-key';
-        log.info('header updated, waiting for Deployed', {
-          rotationId,
-          newKey,
-          previousFingerprint,
-        });
-      } catch (error) {
-        if (!(error instanceof EdgeConfigChangedError)) throw error;
-        header = 'other-key'; // refused by IfMatch: nothing was written
-        if (attempt >= attempts) throw error;
-        log.warn('distribution changed while updating, retrying', { rotationId, attempt });
-      }
-    }
+    const { previousFingerprint, alreadySet } = await writeHeader(
+      { rotationId, target, newKey, value },
+      (fingerprint) => fingerprint === null || superseded.has(fingerprint),
+      written,
+      deps,
+    );
     const updatedAt = deps.clock.now().toISOString();
     log.appendKeys({ step: 'EDGE_HEADER_SET' });
     const progress: Progress = {
@@ -135,10 +111,13 @@ export async function updateEdge(
       newKey,
       previousFingerprint,
       updatedAt,
-      deadline: new Date(Date.parse(event.issuedAt) + deadlineMs(deps)).toISOString(),
+      deadline: deadlineAfter(event.issuedAt, deps),
     };
-    return await awaitDeployment(progress, 1, alreadySet ? 'already-updated' : 'updated', deps);
+    return await awaitDeployment(progress, 1, deps, (deployedAt) =>
+      announceUpdated(progress, deployedAt, alreadySet ? 'already-updated' : 'updated', deps),
+    );
   } catch (error) {
+    const { header } = written;
     if (header !== 'new-key') {
       const later = await retryLater(event, attempt + 1, error, deps);
       if (later) return later;
@@ -202,21 +181,27 @@ export async function checkDeployment(
 ): Promise<EdgeResult> {
   deps.log.appendKeys({ step: 'EDGE_DEPLOY_CHECK', check: check.check });
   try {
-    return await awaitDeployment(check, check.check + 1, 'updated', deps);
+    return await awaitDeployment(check, check.check + 1, deps, (deployedAt) =>
+      announceUpdated(check, deployedAt, 'updated', deps),
+    );
   } catch (error) {
     // An earlier invocation wrote the header: edge locations may send the new key.
     return fail(check, error, true, deps);
   }
 }
 
-/** Waits for `Deployed` and announces it, or hands the wait on to a scheduled check. */
-async function awaitDeployment(
+/**
+ * Waits for `Deployed` and announces it (`onDeployed`), or hands the wait on to a scheduled
+ * check (which carries `progress.purpose`, so a heal's check announces a heal). A rotation
+ * and a heal share it: the same wait, the same re-checks, the same deadline.
+ */
+export async function awaitDeployment<R>(
   progress: Progress,
   nextCheck: number,
-  status: 'updated' | 'already-updated',
   deps: EdgeDeps,
-): Promise<EdgeResult> {
-  const { rotationId, target, newKey, previousFingerprint, updatedAt } = progress;
+  onDeployed: (deployedAt: string) => Promise<R>,
+): Promise<R | { status: 'deploying'; rotationId: string; check: number }> {
+  const { rotationId, target } = progress;
   const wait = await waitOrRecheck(progress, deps);
   if (!wait.deployed) {
     if (!deps.deployChecks) {
@@ -238,6 +223,17 @@ async function awaitDeployment(
   }
   const deployedAt = deps.clock.now().toISOString();
   deps.log.appendKeys({ step: 'EDGE_DEPLOYED' });
+  return onDeployed(deployedAt);
+}
+
+/** A rotation's header is deployed everywhere: `EdgeUpdated`. */
+async function announceUpdated(
+  progress: Progress,
+  deployedAt: string,
+  status: 'updated' | 'already-updated',
+  deps: EdgeDeps,
+): Promise<EdgeResult> {
+  const { rotationId, target, newKey, previousFingerprint, updatedAt } = progress;
   await deps.events.publish('EdgeUpdated', {
     version: 1,
     rotationId,
@@ -254,6 +250,65 @@ async function awaitDeployment(
     previousFingerprint,
     durationsMs: { EdgeDeploy: Date.parse(deployedAt) - Date.parse(updatedAt) },
   };
+}
+
+/** What a header write knows of the header, for the caller's failure report. */
+export interface HeaderProgress {
+  /** 'unknown' until a read or a refused write says otherwise (a redelivery may find it set). */
+  header: 'new-key' | 'other-key' | 'unknown';
+}
+
+/**
+ * Sets the origin's header to `value` with `IfMatch` on the config just read, if the edge
+ * sends `newKey` already (then nothing is written) or a key `mayReplace` allows; anything else
+ * throws {@link EdgeDriftError}. A distribution that changed between read and write is read
+ * again, `writeAttempts` times. A rotation and a heal share it, so both write the same way.
+ */
+export async function writeHeader(
+  write: {
+    readonly rotationId: string;
+    readonly target: Target;
+    readonly newKey: KeyRef;
+    readonly value: SecretValue;
+  },
+  mayReplace: (fingerprint: string | null) => boolean,
+  progress: HeaderProgress,
+  deps: EdgeDeps,
+): Promise<{ previousFingerprint: string | null; alreadySet: boolean }> {
+  const { rotationId, target, newKey, value } = write;
+  const { edge, log } = deps;
+  const attempts = deps.writeAttempts ?? 3;
+  let previousFingerprint: string | null = null;
+  for (let attempt = 1; ; attempt++) {
+    const current = await edge.readHeader(target);
+    if (current.fingerprint === newKey.fingerprint) {
+      progress.header = 'new-key';
+      log.info('header already holds the new key', { rotationId, newKey });
+      return { previousFingerprint, alreadySet: true };
+    }
+    progress.header = 'other-key';
+    if (!mayReplace(current.fingerprint)) {
+      throw new EdgeDriftError(
+        target.distributionId,
+        target.originId,
+        target.headerName,
+        current.fingerprint ?? 'none',
+      );
+    }
+    previousFingerprint = current.fingerprint;
+    progress.header = 'unknown';
+    try {
+      await edge.writeHeader(target, current.etag, value);
+      progress.header = 'new-key';
+      log.info('header updated, waiting for Deployed', { rotationId, newKey, previousFingerprint });
+      return { previousFingerprint, alreadySet: false };
+    } catch (error) {
+      if (!(error instanceof EdgeConfigChangedError)) throw error;
+      progress.header = 'other-key'; // refused by IfMatch: nothing was written
+      if (attempt >= attempts) throw error;
+      log.warn('distribution changed while updating, retrying', { rotationId, attempt });
+    }
+  }
 }
 
 /** Reports the rotation as failed at the edge (`RotationFailed`, stage `edge`). */

@@ -1,6 +1,7 @@
 import type { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import {
   accountIdSchema,
@@ -10,13 +11,17 @@ import {
   envVar,
   functionConfigFields,
   EventBridgePublisher,
+  KmsKeySealer,
+  kmsKeyArnSchema,
   OneTimeSchedules,
+  parseDriftGuardTargets,
   schedulesOptionsFrom,
   type Clock,
   type KeyrotMetrics,
 } from '@keyrot/shared';
 import * as z from 'zod/mini';
 import { SchedulerRetireRetries } from './adapters/scheduler-retries';
+import type { DriftDeps } from './check-drift';
 import type { ReaperDeps } from './retire-keys';
 
 /**
@@ -123,5 +128,57 @@ export function buildCheckDeps(
     targets: config.TARGET_NAMES.split(',')
       .map((t) => t.trim())
       .filter(Boolean),
+  };
+}
+
+/**
+ * The drift guard's checkDrift: its own function, environment and role (it reads the plan's
+ * keys, the ledger, seals a heal's key for the edge and puts `EdgeHealRequested`).
+ */
+export const driftConfigSchema = z.object({
+  ...functionConfigFields,
+  EDGE_ACCOUNT_ID: accountIdSchema,
+  LEDGER_TABLE_NAME: envVar.name(),
+  EDGE_KMS_KEY_ARN: kmsKeyArnSchema,
+  /** The targets whose drift guard is on, a JSON list (services/manifest/stacks.ts). */
+  DRIFT_GUARD_TARGETS: z.optional(z.string()),
+});
+
+export type DriftConfig = z.output<typeof driftConfigSchema>;
+
+export type DriftEnvironment = Omit<DriftDeps, 'actor'> & {
+  readonly metrics?: KeyrotMetrics;
+  readonly apiAccountId: string;
+  readonly edgeAccountId: string;
+};
+
+/** The SDK clients checkDrift calls. */
+export interface DriftClients {
+  readonly apiGateway: APIGatewayClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly eventBridge: EventBridgeClient;
+  readonly kms: KMSClient;
+}
+
+/** checkDrift's dependencies from its configuration and clients (Lambda entry and harness). */
+export function buildDriftDeps(
+  config: DriftConfig,
+  clients: DriftClients,
+  runtime: ReaperRuntime,
+): DriftEnvironment {
+  const { clock, metrics } = runtime;
+  const targets = parseDriftGuardTargets(config.DRIFT_GUARD_TARGETS);
+  return {
+    apiAccountId: config.API_ACCOUNT_ID,
+    edgeAccountId: config.EDGE_ACCOUNT_ID,
+    keys: new ApiGatewayKeyStore(clients.apiGateway),
+    ledger: new DynamoDbLedger(clients.dynamodb, config.LEDGER_TABLE_NAME),
+    events: new EventBridgePublisher(clients.eventBridge, config.EVENT_BUS_NAME),
+    sealer: new KmsKeySealer(clients.kms),
+    clock,
+    ...(metrics && { metrics }),
+    log: createLogger('key-reaper'),
+    edgeKmsKeyArn: config.EDGE_KMS_KEY_ARN,
+    targets: new Map(targets.map((t) => [t.name, t])),
   };
 }

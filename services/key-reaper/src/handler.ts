@@ -1,6 +1,7 @@
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import {
   acceptEvent,
@@ -17,17 +18,21 @@ import {
 } from '@keyrot/shared';
 import type { Context } from 'aws-lambda';
 import { checkRotations, type TargetHealth } from './check-rotations';
+import { checkDrift, recordHeal, type DriftDeps } from './check-drift';
 import {
   buildCheckDeps,
+  buildDriftDeps,
   buildReaperDeps,
   checkConfigSchema,
   configSchema,
+  driftConfigSchema,
   type CheckEnvironment,
+  type DriftEnvironment,
   type ReaperEnvironment,
 } from './deps';
 import { closeFailedRotation, retireKeys, retryRetire, type ReaperDeps } from './retire-keys';
 
-export type { CheckEnvironment, ReaperEnvironment } from './deps';
+export type { CheckEnvironment, DriftEnvironment, ReaperEnvironment } from './deps';
 
 /**
  * The reaper's Lambda handler over injected dependencies: `EdgeUpdated` and `RotationFailed`
@@ -119,3 +124,52 @@ export function checkEnvironmentFromProcess(
 
 /** Lambda entry point of the scheduled check. */
 export const check = lazyHandler(() => createCheckHandler(checkEnvironmentFromProcess()));
+
+/**
+ * The drift guard's checkDrift: `EdgeObserved`, `EdgeHealed` and `EdgeHealFailed`, from the
+ * edge account only. A drift counts `EdgeDrift` with the target's dimension (acceptEvent),
+ * which the per-target drift alarm watches.
+ */
+export function createDriftHandler(env: DriftEnvironment) {
+  return async (raw: unknown, context?: Context): Promise<HandlerResult> => {
+    const deps: DriftDeps & { metrics?: DriftEnvironment['metrics']; context?: Context } = {
+      ...env,
+      ledger: withStepLogging(env.ledger, env.log),
+      actor: actorOf(env.apiAccountId, context),
+      ...(context && { context }),
+    };
+    return acceptEvent(
+      raw,
+      {
+        accounts: [env.edgeAccountId],
+        detailTypes: ['EdgeObserved', 'EdgeHealed', 'EdgeHealFailed'],
+      },
+      deps,
+      (event) =>
+        event.detailType === 'EdgeObserved'
+          ? checkDrift(event.detail, deps)
+          : recordHeal(event.detail, deps),
+    );
+  };
+}
+
+/** checkDrift's dependencies from its Lambda environment. */
+export function driftEnvironmentFromProcess(
+  env: NodeJS.ProcessEnv = process.env,
+): DriftEnvironment {
+  const config = readConfig(driftConfigSchema, env);
+  const { aws, metrics, counted } = lambdaClients('key-reaper', env);
+  return buildDriftDeps(
+    config,
+    {
+      apiGateway: counted(new APIGatewayClient(aws)),
+      dynamodb: counted(new DynamoDBClient(aws)),
+      eventBridge: counted(new EventBridgeClient(aws)),
+      kms: counted(new KMSClient(aws)),
+    },
+    { clock: systemClock, metrics },
+  );
+}
+
+/** Lambda entry point of function `checkDrift` (serverless.yml). */
+export const drift = lazyHandler(() => createDriftHandler(driftEnvironmentFromProcess()));

@@ -15,6 +15,10 @@ export const DETAIL_TYPES = [
   'EdgeDeploymentCheck',
   'EdgeUpdateRetry',
   'RetireRetry',
+  'EdgeObserved',
+  'EdgeHealRequested',
+  'EdgeHealed',
+  'EdgeHealFailed',
 ] as const;
 export type DetailType = (typeof DETAIL_TYPES)[number];
 
@@ -208,6 +212,11 @@ export const edgeDeploymentCheckSchema = z.strictObject({
   deadline: isoTime,
   /** 1 for the first re-check. Names its schedule, so a duplicate schedules nothing twice. */
   check: z.int().check(z.gte(1), z.lte(10_000)),
+  /**
+   * What the wait is for: a rotation's header write (absent: what every check before the
+   * drift guard was) announces `EdgeUpdated`; a heal's announces `EdgeHealed`.
+   */
+  purpose: z.optional(z.enum(['rotation', 'heal'])),
 });
 export type EdgeDeploymentCheck = z.output<typeof edgeDeploymentCheckSchema>;
 
@@ -246,6 +255,64 @@ export const retireRetrySchema = z.strictObject({
 });
 export type RetireRetry = z.output<typeof retireRetrySchema>;
 
+/** What made the edge-updater look at a target's header (docs/operations.md, "Drift guard"). */
+export const OBSERVATION_TRIGGERS = ['cloudtrail', 'schedule'] as const;
+export type ObservationTrigger = (typeof OBSERVATION_TRIGGERS)[number];
+
+/**
+ * The drift guard's observation, from the edge account: the header a target's distribution
+ * sends now, by fingerprint (null: the origin sends no such header). The API side decides
+ * whether it is a key the edge may send (shared/src/rotation/drift.ts).
+ */
+export const edgeObservedSchema = z.strictObject({
+  version,
+  target: targetSchema,
+  fingerprint: z.nullable(fingerprintSchema),
+  observedAt: isoTime,
+  trigger: z.enum(OBSERVATION_TRIGGERS),
+  actor: actorSchema,
+});
+export type EdgeObserved = z.output<typeof edgeObservedSchema>;
+
+/**
+ * The API side's request to put the target's current key back at the edge, after the edge was
+ * seen sending a key that is not live (a heal). The value is sealed as a rotation's new key is
+ * (KMS, the edge account's key, context bound to the heal's ledger record and the key); the
+ * edge may replace only a header whose fingerprint is in `supersededFingerprints` (none listed:
+ * only a missing header).
+ */
+export const edgeHealRequestedSchema = z.strictObject({
+  ...rotationBase,
+  /** The key to put back: the target's current key. */
+  newKey: keyRefSchema,
+  supersededFingerprints: z.array(fingerprintSchema).check(z.maxLength(10)),
+  encryptedValue: z.string().check(z.minLength(1), z.maxLength(8192)),
+  kmsKeyArn: kmsKeyArnSchema,
+  requestedAt: isoTime,
+});
+export type EdgeHealRequested = z.output<typeof edgeHealRequestedSchema>;
+
+/** The edge sends the healed key everywhere (`deployedAt`): the heal is done. */
+export const edgeHealedSchema = z.strictObject({
+  ...rotationBase,
+  newKey: keyRefSchema,
+  previousFingerprint: z.nullable(fingerprintSchema),
+  updatedAt: isoTime,
+  deployedAt: isoTime,
+  actor: actorSchema,
+});
+export type EdgeHealed = z.output<typeof edgeHealedSchema>;
+
+/** The edge could not heal (the header changed again, the write or the wait failed). */
+export const edgeHealFailedSchema = z.strictObject({
+  ...rotationBase,
+  newKey: keyRefSchema,
+  error: failureFields.error,
+  failedAt: isoTime,
+  actor: actorSchema,
+});
+export type EdgeHealFailed = z.output<typeof edgeHealFailedSchema>;
+
 export const DETAIL_SCHEMAS = {
   KeyRotationRequested: keyRotationRequestedSchema,
   KeyCreated: keyCreatedSchema,
@@ -255,6 +322,10 @@ export const DETAIL_SCHEMAS = {
   EdgeDeploymentCheck: edgeDeploymentCheckSchema,
   EdgeUpdateRetry: edgeUpdateRetrySchema,
   RetireRetry: retireRetrySchema,
+  EdgeObserved: edgeObservedSchema,
+  EdgeHealRequested: edgeHealRequestedSchema,
+  EdgeHealed: edgeHealedSchema,
+  EdgeHealFailed: edgeHealFailedSchema,
 } as const satisfies Record<DetailType, z.ZodMiniType>;
 
 export interface DetailOf {
@@ -266,4 +337,8 @@ export interface DetailOf {
   EdgeDeploymentCheck: EdgeDeploymentCheck;
   EdgeUpdateRetry: EdgeUpdateRetry;
   RetireRetry: RetireRetry;
+  EdgeObserved: EdgeObserved;
+  EdgeHealRequested: EdgeHealRequested;
+  EdgeHealed: EdgeHealed;
+  EdgeHealFailed: EdgeHealFailed;
 }

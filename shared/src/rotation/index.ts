@@ -1,7 +1,7 @@
 /**
  * The rotation protocol, and nothing else: the steps a rotation records, its state from
  * them, who may record what, what each service does from a state, which keys a rotation
- * supersedes, the outcome metrics, and the lease that makes each once-only side effect happen
+ * supersedes, what the edge may send (the drift guard), the outcome metrics, and the lease that makes each once-only side effect happen
  * once. docs/invariants.md names the
  * invariants it keeps.
  */
@@ -9,6 +9,7 @@ export {
   OUTCOMES,
   STEP_ORDER,
   adoptionId,
+  driftId,
   detailsOf,
   errorOf,
   isOutcome,
@@ -40,8 +41,11 @@ export {
 } from './rules';
 export {
   OUTCOME_METRICS,
+  type DriftResult,
   type EdgeResult,
   type FanOutResult,
+  type HealEdgeResult,
+  type ObserveResult,
   type IssueResult,
   type OutcomeMetric,
   type ReaperResult,
@@ -60,6 +64,17 @@ export {
   type LeaseStore,
 } from './lease';
 export { stepsOf } from './record';
+export {
+  DRIFT_REPEAT_WINDOW_MS,
+  HEAL_RETRY_AFTER_MS,
+  currentKeyOf,
+  driftDecision,
+  edgeExpectation,
+  isAcceptable,
+  type DriftDecision,
+  type EdgeExpectation,
+  type Observation,
+} from './drift';
 export {
   MAX_RETRY_DELAY_MS,
   MIN_RETRY_DELAY_MS,

@@ -43,13 +43,47 @@ export type ReaperResult =
   | { status: 'retrying'; rotationId: string; error: string }
   | { status: 'failed'; rotationId: string; error: string };
 
+/** What the edge-updater's checkEdge did: observed this many targets' headers. */
+export interface ObserveResult {
+  status: 'observed';
+  targets: number;
+}
+
+/** What the edge-updater did with `EdgeHealRequested` or a heal's deployment check. */
+export type HealEdgeResult =
+  | {
+      status: 'healed-at-edge';
+      rotationId: string;
+      previousFingerprint: string | null;
+      durationsMs: { EdgeHeal: number };
+    }
+  | { status: 'deploying'; rotationId: string; check: number }
+  | { status: 'heal-failed'; rotationId: string; error: string };
+
+/** What the drift guard's checkDrift did with `EdgeObserved`, `EdgeHealed` or `EdgeHealFailed`. */
+export type DriftResult =
+  /** The edge sends a key it may send, or there is nothing to compare it with. */
+  | { status: 'no-drift'; reason: 'acceptable' | 'no-current-key' | 'guard-off' }
+  /** Drift, recorded (or continuing an open record); a heal was asked for if `heal`. */
+  | { status: 'drift'; rotationId: string; heal: boolean; recorded: boolean }
+  | { status: 'healed' | 'heal-failed'; rotationId: string }
+  /** A heal result for a record that has one already (a redelivery). */
+  | { status: 'duplicate' | 'unknown-rotation'; rotationId: string };
+
 /** An event the handler would not act on (untrusted sender, invalid detail). */
 export interface RejectedResult {
   status: 'rejected';
 }
 
 export type RotationResult =
-  IssueResult | FanOutResult | EdgeResult | ReaperResult | RejectedResult;
+  | IssueResult
+  | FanOutResult
+  | EdgeResult
+  | ReaperResult
+  | RejectedResult
+  | ObserveResult
+  | HealEdgeResult
+  | DriftResult;
 export type ResultStatus = RotationResult['status'];
 
 /** The CloudWatch metrics keyrot's alarms and dashboards read (docs/operations.md). */
@@ -62,7 +96,12 @@ export type OutcomeMetric =
   | 'RotationsCompleted'
   | 'RotationsFailed'
   | 'DuplicateEvents'
-  | 'EventsRejected';
+  | 'EventsRejected'
+  /** The drift guard saw the edge send a key that is not the current one (per target). */
+  | 'EdgeDrift'
+  /** Heals: the current key back at the edge, or a heal that failed. */
+  | 'EdgeHeals'
+  | 'EdgeHealsFailed';
 
 /**
  * What each handler outcome counts as (null: no count). Keyed by every status a service's
@@ -85,4 +124,11 @@ export const OUTCOME_METRICS: { readonly [S in ResultStatus]: OutcomeMetric | nu
   'unknown-rotation': 'EventsRejected',
   // Counted where the event is rejected (acceptEvent), before any handler runs.
   rejected: null,
+  observed: null,
+  'healed-at-edge': null,
+  'heal-failed': 'EdgeHealsFailed',
+  'no-drift': null,
+  // Counted on every observation of a drift, recorded or not: the alarm stays on while it lasts.
+  drift: 'EdgeDrift',
+  healed: 'EdgeHeals',
 };

@@ -18,7 +18,8 @@ interface StepRule {
 /**
  * Which service may record which step, from which state: the protocol's one table. The
  * edge-updater records nothing (the ledger is in the API account); it reports by events. The
- * CLI records only ADOPTED (`keyrot adopt`), in a record of its own.
+ * CLI records only ADOPTED (`keyrot adopt`), in a record of its own; the drift guard's
+ * checkDrift (key-reaper) DRIFT, HEALED and HEAL_FAILED, in a record of its own per drift.
  */
 export const STEP_RULES: { readonly [S in Step]: StepRule } = {
   REQUESTED: { by: ['key-issuer'], after: [] },
@@ -42,6 +43,10 @@ export const STEP_RULES: { readonly [S in Step]: StepRule } = {
   FAILED: { by: ['key-issuer', 'key-reaper'], after: ['REQUESTED'] },
   // The operator's hand-over of an existing key: its own record, never part of a rotation.
   ADOPTED: { by: ['keyrot-cli'], after: [], notAfter: ['REQUESTED', 'REFUSED', 'REJECTED'] },
+  // The drift guard's record: opened by checkDrift (key-reaper), closed by its heal's result.
+  DRIFT: { by: ['key-reaper'], after: [], notAfter: ['REQUESTED', 'ADOPTED'] },
+  HEALED: { by: ['key-reaper'], after: ['DRIFT'], notAfter: ['HEAL_FAILED'] },
+  HEAL_FAILED: { by: ['key-reaper'], after: ['DRIFT'], notAfter: ['HEALED'] },
 };
 
 /** Whether `recorder` may record `step` at all (whatever the state). */

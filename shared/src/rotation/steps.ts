@@ -1,5 +1,5 @@
 import type { ErrorSummary } from '../errors';
-import type { Actor, KeyRef, RotationReason, Target } from '../events';
+import type { Actor, KeyRef, ObservationTrigger, RotationReason, Target } from '../events';
 import type { FAILURE_STAGES } from '../events/schemas';
 
 /** Steps of a rotation in the order they happen; the number orders them in the ledger. */
@@ -23,6 +23,14 @@ export const STEP_ORDER = {
    * Its own record (`adopt_<key id>`), opened and closed by this one step.
    */
   ADOPTED: 1,
+  /**
+   * Not a rotation's step: the drift guard saw the edge send a key that is not the target's
+   * current one (nor one a rotation in flight may send). Its own record (`drift_<time>_<id>`),
+   * opened by this step; a heal closes it with HEALED or HEAL_FAILED.
+   */
+  DRIFT: 1,
+  HEALED: 2,
+  HEAL_FAILED: 2,
 } as const;
 export type Step = keyof typeof STEP_ORDER;
 export type Outcome = Extract<Step, 'COMPLETED' | 'FAILED' | 'REFUSED' | 'REJECTED'>;
@@ -156,7 +164,44 @@ export type StepRecord =
         /** Who adopted it: the caller's IAM ARN. */
         readonly requestedBy: string;
       }
-    >;
+    >
+  /**
+   * The edge sends a key that is not the target's current key (docs/operations.md, "Drift
+   * guard"). Recorded once per drift: while it lasts, later checks see the open record.
+   */
+  | Entry<
+      'DRIFT',
+      {
+        /** What the edge sends (null: no header at all). */
+        readonly observedFingerprint: string | null;
+        /** The target's current key: what the edge should send. */
+        readonly expectedFingerprint: string;
+        readonly trigger: ObservationTrigger;
+        /** Whether the observed key is an existing, enabled key on the target's usage plan. */
+        readonly observedKeyLive: boolean;
+        /** When the edge-updater read the header. */
+        readonly observedAt: string;
+        /** Whether keyrot puts the current key back (only when the observed one is not live). */
+        readonly healing: boolean;
+      }
+    >
+  /** The current key is back at the edge, deployed everywhere (`at` is the edge's `deployedAt`). */
+  | Entry<
+      'HEALED',
+      {
+        readonly newKey: KeyRef;
+        readonly previousFingerprint: string | null;
+        readonly updatedAt: string;
+      }
+    >
+  | Entry<'HEAL_FAILED', { readonly newKey: KeyRef; readonly error: ErrorSummary }>;
+
+/**
+ * The ledger id of a drift record: when it was seen and a digest of what was seen, so two
+ * checks of the same moment record one drift.
+ */
+export const driftId = (observedAt: string, digest: string): string =>
+  `drift_${observedAt.replace(/[-:]/g, '').replace(/\.\d+/, '')}_${digest.slice(0, 8)}`;
 
 /** The ledger id of a key's adoption record: one per key, so adopting twice records once. */
 export const adoptionId = (keyId: string): string => `adopt_${keyId}`;
