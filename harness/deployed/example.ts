@@ -1,0 +1,204 @@
+/**
+ * Deploys the repository's own examples/protected-api onto the local emulator as a user would:
+ * `serverless deploy` of the example (with its params) against moto (`AWS_ENDPOINT_URL`), with
+ * one account's credentials, the way deploy.ts deploys keyrot's services; then reads back what
+ * the stack created (REST API, usage plan, API key, distribution, origin). Test infrastructure
+ * only; moto must be started through harness/moto_server.py (the example's resource types and
+ * its `{{resolve:secretsmanager:...}}` references come from harness/moto_cloudformation.py).
+ *
+ * The deploy runs in `.serverless-deploy-example-<stage>/`, from a copy of the example's
+ * serverless.yml (osls keeps its scratch `.serverless` there, so the example folder stays as
+ * `npm run package` left it). `edit` changes the copy's resources before the deploy, as a user
+ * edits their template between deploys (a new Comment, a cache behaviour).
+ */
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  CloudFormationClient,
+  DescribeStacksCommand,
+  ListStackResourcesCommand,
+  type StackResourceSummary,
+} from '@aws-sdk/client-cloudformation';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import type { AccountSession } from '../accounts';
+import { clientConfig } from '../accounts';
+import { deployFailure, runServerless } from './deploy';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const EXAMPLE_DIR = path.join(ROOT, 'examples', 'protected-api');
+const NODE_BIN = path.join(ROOT, 'node_modules', '.bin');
+/** How often osls polls the stack while deploying (ms; as deploy.ts). */
+const MONITORING_FREQUENCY_MS = '250';
+
+/** One resource of the example's template, as `edit` sees it. */
+export interface ExampleResource {
+  Type: string;
+  Properties?: Record<string, unknown>;
+  [attribute: string]: unknown;
+}
+
+export interface DeployExampleOptions {
+  /** `--stage` (default `prod`, the example's own default). */
+  readonly stage?: string;
+  /** `--param name=value` for each entry (e.g. `{ firstDeploy: 'true' }`). */
+  readonly params?: Readonly<Record<string, string>>;
+  /** Changes the copy's `resources.Resources` before the deploy (the example folder is untouched). */
+  readonly edit?: (resources: Record<string, ExampleResource>) => void;
+  /** One line per step. */
+  readonly log?: (line: string) => void;
+}
+
+/** What the example's stack created, read back from the stack (ListStackResources, Outputs). */
+export interface DeployedExample {
+  readonly stackName: string;
+  readonly stage: string;
+  readonly session: AccountSession;
+  readonly restApiId: string;
+  readonly usagePlanId: string;
+  /** The physical id of the stack's `AWS::ApiGateway::ApiKey` (the example's first key). */
+  readonly apiKeyId: string;
+  readonly distributionId: string;
+  /** ORIGIN_ID of the stack's outputs (`api-gateway-origin`). */
+  readonly originId: string;
+  /** Physical ids of every resource, by logical id. */
+  readonly resources: Readonly<Record<string, string>>;
+  readonly outputs: Readonly<Record<string, string>>;
+  /** The template osls deployed (.serverless/cloudformation-template-update-stack.json), parsed. */
+  readonly template: unknown;
+}
+
+/**
+ * `serverless deploy` of examples/protected-api into `session`'s account against moto at
+ * `session.endpoint`, then the stack read back. A redeploy with the same stage updates the
+ * stack (a change set of what changed, as on AWS). Rejects with deploy.ts's `DeployError`
+ * (naming the failing resource) when the deploy fails.
+ */
+export async function deployExample(
+  session: AccountSession,
+  options: DeployExampleOptions = {},
+): Promise<DeployedExample> {
+  const stage = options.stage ?? 'prod';
+  const log = options.log ?? (() => undefined);
+  const stackName = `keyrot-example-protected-api-${stage}`;
+  const cwd = exampleWorkspace(stage, options.edit);
+  const args = [
+    'deploy',
+    '--stage',
+    stage,
+    ...Object.entries(options.params ?? {}).flatMap(([name, value]) => [
+      '--param',
+      `${name}=${value}`,
+    ]),
+  ];
+  const started = Date.now();
+  log(`example: deploying ${stackName} to ${session.accountId}`);
+  try {
+    await runServerless(cwd, args, envOf(session));
+  } catch (error) {
+    throw await deployFailure(session, stackName, error);
+  }
+  const template: unknown = JSON.parse(
+    readFileSync(
+      path.join(cwd, '.serverless', 'cloudformation-template-update-stack.json'),
+      'utf8',
+    ),
+  );
+  const read = await readExampleStack(session, stackName, stage, template);
+  log(`example: ${stackName}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return read;
+}
+
+/** The example's stack as it is now (ids by resource type, outputs). */
+export async function readExampleStack(
+  session: AccountSession,
+  stackName: string,
+  stage: string,
+  template: unknown,
+): Promise<DeployedExample> {
+  const client = new CloudFormationClient(clientConfig(session));
+  try {
+    const { Stacks = [] } = await client.send(new DescribeStacksCommand({ StackName: stackName }));
+    const outputs = Object.fromEntries(
+      (Stacks[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']),
+    );
+    const summaries: StackResourceSummary[] = [];
+    let NextToken: string | undefined;
+    do {
+      const page = await client.send(
+        new ListStackResourcesCommand({ StackName: stackName, NextToken }),
+      );
+      summaries.push(...(page.StackResourceSummaries ?? []));
+      NextToken = page.NextToken;
+    } while (NextToken);
+    const only = (type: string): string => {
+      const found = summaries.filter((r) => r.ResourceType === type);
+      if (found.length !== 1 || !found[0]!.PhysicalResourceId) {
+        throw new Error(`stack ${stackName}: expected one ${type}, found ${found.length}`);
+      }
+      return found[0]!.PhysicalResourceId;
+    };
+    const originId = outputs.ORIGINID;
+    if (!originId) throw new Error(`stack ${stackName} has no output ORIGINID`);
+    return {
+      stackName,
+      stage,
+      session,
+      restApiId: only('AWS::ApiGateway::RestApi'),
+      usagePlanId: only('AWS::ApiGateway::UsagePlan'),
+      apiKeyId: only('AWS::ApiGateway::ApiKey'),
+      distributionId: only('AWS::CloudFront::Distribution'),
+      originId,
+      resources: Object.fromEntries(
+        summaries.map((r) => [r.LogicalResourceId ?? '', r.PhysicalResourceId ?? '']),
+      ),
+      outputs,
+      template,
+    };
+  } finally {
+    client.destroy();
+  }
+}
+
+/** `.serverless-deploy-example-<stage>/`, holding the (edited) copy of the example's serverless.yml. */
+function exampleWorkspace(
+  stage: string,
+  edit: ((resources: Record<string, ExampleResource>) => void) | undefined,
+): string {
+  const dir = path.join(ROOT, `.serverless-deploy-example-${stage}`);
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'serverless.yml');
+  if (!edit) {
+    copyFileSync(path.join(EXAMPLE_DIR, 'serverless.yml'), file);
+    return dir;
+  }
+  // `${...}` variables are plain strings to the YAML parser and come back unchanged.
+  const config = parseYaml(readFileSync(path.join(EXAMPLE_DIR, 'serverless.yml'), 'utf8')) as {
+    resources?: { Resources?: Record<string, ExampleResource> };
+  };
+  const resources = config.resources?.Resources;
+  if (!resources) throw new Error('examples/protected-api/serverless.yml has no resources');
+  edit(resources);
+  writeFileSync(file, stringifyYaml(config));
+  return dir;
+}
+
+/** The child's environment: moto as the endpoint, the account's credentials, nothing else. */
+function envOf(session: AccountSession): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('AWS_')) env[name] = value;
+  }
+  const { credentials } = session;
+  return {
+    ...env,
+    PATH: `${NODE_BIN}${path.delimiter}${process.env.PATH ?? ''}`,
+    AWS_ENDPOINT_URL: session.endpoint,
+    AWS_REGION: session.region,
+    AWS_DEFAULT_REGION: session.region,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    ...(credentials.sessionToken ? { AWS_SESSION_TOKEN: credentials.sessionToken } : {}),
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    SLS_AWS_MONITORING_FREQUENCY: MONITORING_FREQUENCY_MS,
+  };
+}
