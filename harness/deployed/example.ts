@@ -60,6 +60,12 @@ export interface DeployedExample {
   readonly distributionId: string;
   /** ORIGIN_ID of the stack's outputs (`api-gateway-origin`). */
   readonly originId: string;
+  /**
+   * The secret (name or ARN) whose value the distribution's `x-api-key` origin header takes, by
+   * its `{{resolve:secretsmanager:...}}` reference in the deployed template; undefined when the
+   * header holds no such reference.
+   */
+  readonly headerSecretId: string | undefined;
   /** Physical ids of every resource, by logical id. */
   readonly resources: Readonly<Record<string, string>>;
   readonly outputs: Readonly<Record<string, string>>;
@@ -139,24 +145,83 @@ export async function readExampleStack(
     };
     const originId = outputs.ORIGINID;
     if (!originId) throw new Error(`stack ${stackName} has no output ORIGINID`);
+    const resources = Object.fromEntries(
+      summaries.map((r) => [r.LogicalResourceId ?? '', r.PhysicalResourceId ?? '']),
+    );
+    const pseudo = { 'AWS::Region': session.region, 'AWS::AccountId': session.accountId };
     return {
       stackName,
       stage,
       session,
+      headerSecretId: headerSecretIdOf(template, originId, { ...pseudo, ...resources }),
       restApiId: only('AWS::ApiGateway::RestApi'),
       usagePlanId: only('AWS::ApiGateway::UsagePlan'),
       apiKeyId: only('AWS::ApiGateway::ApiKey'),
       distributionId: only('AWS::CloudFront::Distribution'),
       originId,
-      resources: Object.fromEntries(
-        summaries.map((r) => [r.LogicalResourceId ?? '', r.PhysicalResourceId ?? '']),
-      ),
+      resources,
       outputs,
       template,
     };
   } finally {
     client.destroy();
   }
+}
+
+/** The header the example's distribution sends the key in. */
+const KEY_HEADER = 'x-api-key';
+
+interface TemplateShape {
+  Resources?: Record<
+    string,
+    {
+      Type?: string;
+      Properties?: {
+        DistributionConfig?: {
+          Origins?: {
+            Id?: string;
+            OriginCustomHeaders?: { HeaderName?: string; HeaderValue?: unknown }[];
+          }[];
+        };
+      };
+    }
+  >;
+}
+
+/**
+ * The secret id in the `x-api-key` header's dynamic reference, with `${Name}` (resources and
+ * pseudo parameters) substituted by `refs`; an ARN keeps its colons.
+ */
+export function headerSecretIdOf(
+  template: unknown,
+  originId: string,
+  refs: Readonly<Record<string, string>>,
+): string | undefined {
+  const resources = (template as TemplateShape).Resources ?? {};
+  for (const resource of Object.values(resources)) {
+    if (resource.Type !== 'AWS::CloudFront::Distribution') continue;
+    const origin = resource.Properties?.DistributionConfig?.Origins?.find((o) => o.Id === originId);
+    const header = origin?.OriginCustomHeaders?.find(
+      (h) => h.HeaderName?.toLowerCase() === KEY_HEADER,
+    );
+    const raw = header?.HeaderValue;
+    const text =
+      typeof raw === 'string'
+        ? raw
+        : typeof (raw as { 'Fn::Sub'?: unknown } | undefined)?.['Fn::Sub'] === 'string'
+          ? (raw as { 'Fn::Sub': string })['Fn::Sub']
+          : undefined;
+    if (text === undefined) return undefined;
+    const substituted = text.replace(
+      /\$\{([^}!]+)\}/g,
+      (whole, name: string) => refs[name] ?? whole,
+    );
+    const reference = /\{\{resolve:secretsmanager:([^}]+)\}\}/.exec(substituted)?.[1];
+    if (reference === undefined) return undefined;
+    const parts = reference.split(':');
+    return parts[0] === 'arn' ? parts.slice(0, 7).join(':') : parts[0];
+  }
+  return undefined;
 }
 
 /** `.serverless-deploy-example-<stage>/`, holding the (edited) copy of the example's serverless.yml. */
