@@ -12,7 +12,11 @@ reads back through the ordinary APIs (DescribeEventBus, GetQueueAttributes, GetS
 Resource types added (one CloudFormation model class each, registered in moto's model map):
 `AWS::Events::EventBusPolicy`, `AWS::SQS::QueuePolicy`, `AWS::SNS::TopicPolicy`,
 `AWS::SNS::Subscription`, `AWS::CloudWatch::Alarm`, `AWS::Scheduler::ScheduleGroup`,
-`AWS::Scheduler::Schedule`, `AWS::S3::BucketPolicy`, `AWS::Lambda::EventInvokeConfig`.
+`AWS::Scheduler::Schedule`, `AWS::S3::BucketPolicy`, `AWS::Lambda::EventInvokeConfig`; for
+examples/protected-api: `AWS::SecretsManager::Secret`, `AWS::ApiGateway::Stage`,
+`AWS::ApiGateway::UsagePlan`, `AWS::ApiGateway::ApiKey`, `AWS::ApiGateway::UsagePlanKey`,
+`AWS::CloudFront::Distribution`. Also resolved: `{{resolve:secretsmanager:...}}` dynamic
+references, at each create and update of the resource holding one, as on AWS.
 
 Loading moto's CloudFormation pulls in most of moto (~2 s), which every test that never deploys
 would pay: the CloudFormation fixes are installed when the server first loads its CloudFormation
