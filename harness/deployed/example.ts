@@ -55,8 +55,11 @@ export interface DeployedExample {
   readonly session: AccountSession;
   readonly restApiId: string;
   readonly usagePlanId: string;
-  /** The physical id of the stack's `AWS::ApiGateway::ApiKey` (the example's first key). */
-  readonly apiKeyId: string;
+  /**
+   * The physical id of the stack's `AWS::ApiGateway::ApiKey` (the example's first key);
+   * undefined when the stack holds none (a template that creates it only on a first deploy).
+   */
+  readonly apiKeyId: string | undefined;
   readonly distributionId: string;
   /** ORIGIN_ID of the stack's outputs (`api-gateway-origin`). */
   readonly originId: string;
@@ -136,6 +139,11 @@ export async function readExampleStack(
       summaries.push(...(page.StackResourceSummaries ?? []));
       NextToken = page.NextToken;
     } while (NextToken);
+    const optional = (type: string): string | undefined => {
+      const found = summaries.filter((r) => r.ResourceType === type);
+      if (found.length > 1) throw new Error(`stack ${stackName}: more than one ${type}`);
+      return found[0]?.PhysicalResourceId;
+    };
     const only = (type: string): string => {
       const found = summaries.filter((r) => r.ResourceType === type);
       if (found.length !== 1 || !found[0]!.PhysicalResourceId) {
@@ -156,7 +164,7 @@ export async function readExampleStack(
       headerSecretId: headerSecretIdOf(template, originId, { ...pseudo, ...resources }),
       restApiId: only('AWS::ApiGateway::RestApi'),
       usagePlanId: only('AWS::ApiGateway::UsagePlan'),
-      apiKeyId: only('AWS::ApiGateway::ApiKey'),
+      apiKeyId: optional('AWS::ApiGateway::ApiKey'),
       distributionId: only('AWS::CloudFront::Distribution'),
       originId,
       resources,
@@ -171,7 +179,10 @@ export async function readExampleStack(
 /** The header the example's distribution sends the key in. */
 const KEY_HEADER = 'x-api-key';
 
+type Expression = unknown;
+
 interface TemplateShape {
+  Conditions?: Record<string, Expression>;
   Resources?: Record<
     string,
     {
@@ -180,7 +191,7 @@ interface TemplateShape {
         DistributionConfig?: {
           Origins?: {
             Id?: string;
-            OriginCustomHeaders?: { HeaderName?: string; HeaderValue?: unknown }[];
+            OriginCustomHeaders?: { HeaderName?: string; HeaderValue?: Expression }[];
           }[];
         };
       };
@@ -190,36 +201,93 @@ interface TemplateShape {
 
 /**
  * The secret id in the `x-api-key` header's dynamic reference, with `${Name}` (resources and
- * pseudo parameters) substituted by `refs`; an ARN keeps its colons.
+ * pseudo parameters) substituted by `refs`; an ARN keeps its colons. The header may be a
+ * string, `Fn::Sub`, `Fn::Join` or `Fn::If` on a condition of literals (`Fn::Equals`,
+ * `Fn::Not`, `Fn::And`, `Fn::Or`: osls has put the params in), as the template's conditions
+ * choose.
  */
 export function headerSecretIdOf(
   template: unknown,
   originId: string,
   refs: Readonly<Record<string, string>>,
 ): string | undefined {
-  const resources = (template as TemplateShape).Resources ?? {};
-  for (const resource of Object.values(resources)) {
+  const shape = template as TemplateShape;
+  for (const resource of Object.values(shape.Resources ?? {})) {
     if (resource.Type !== 'AWS::CloudFront::Distribution') continue;
     const origin = resource.Properties?.DistributionConfig?.Origins?.find((o) => o.Id === originId);
     const header = origin?.OriginCustomHeaders?.find(
       (h) => h.HeaderName?.toLowerCase() === KEY_HEADER,
     );
-    const raw = header?.HeaderValue;
-    const text =
-      typeof raw === 'string'
-        ? raw
-        : typeof (raw as { 'Fn::Sub'?: unknown } | undefined)?.['Fn::Sub'] === 'string'
-          ? (raw as { 'Fn::Sub': string })['Fn::Sub']
-          : undefined;
-    if (text === undefined) return undefined;
-    const substituted = text.replace(
-      /\$\{([^}!]+)\}/g,
-      (whole, name: string) => refs[name] ?? whole,
-    );
-    const reference = /\{\{resolve:secretsmanager:([^}]+)\}\}/.exec(substituted)?.[1];
-    if (reference === undefined) return undefined;
+    const text = stringOf(header?.HeaderValue, shape.Conditions ?? {}, refs);
+    const reference = text && /\{\{resolve:secretsmanager:([^}]+)\}\}/.exec(text)?.[1];
+    if (!reference) return undefined;
     const parts = reference.split(':');
     return parts[0] === 'arn' ? parts.slice(0, 7).join(':') : parts[0];
+  }
+  return undefined;
+}
+
+/** A template expression as a string, where it can be worked out without the emulator. */
+function stringOf(
+  node: Expression,
+  conditions: Readonly<Record<string, Expression>>,
+  refs: Readonly<Record<string, string>>,
+): string | undefined {
+  const substitute = (text: string) =>
+    text.replace(/\$\{([^}!]+)\}/g, (whole, name: string) => refs[name] ?? whole);
+  if (typeof node === 'string') return node;
+  if (typeof node !== 'object' || node === null) return undefined;
+  const fn = node as Record<string, unknown>;
+  if (typeof fn.Ref === 'string') return refs[fn.Ref];
+  const sub = fn['Fn::Sub'];
+  if (typeof sub === 'string') return substitute(sub);
+  if (Array.isArray(sub) && typeof sub[0] === 'string') return substitute(sub[0]);
+  const join = fn['Fn::Join'];
+  if (Array.isArray(join) && typeof join[0] === 'string' && Array.isArray(join[1])) {
+    const parts = (join[1] as Expression[]).map((p) => stringOf(p, conditions, refs));
+    return parts.every((p) => p !== undefined) ? parts.join(join[0]) : undefined;
+  }
+  const branch = fn['Fn::If'];
+  if (Array.isArray(branch) && typeof branch[0] === 'string') {
+    const holds = conditionHolds(conditions[branch[0]], conditions, refs);
+    return holds === undefined
+      ? undefined
+      : stringOf(holds ? branch[1] : branch[2], conditions, refs);
+  }
+  return undefined;
+}
+
+function conditionHolds(
+  node: Expression,
+  conditions: Readonly<Record<string, Expression>>,
+  refs: Readonly<Record<string, string>>,
+): boolean | undefined {
+  if (typeof node !== 'object' || node === null) return undefined;
+  const fn = node as Record<string, unknown>;
+  const list = (name: string): Expression[] | undefined =>
+    Array.isArray(fn[name]) ? (fn[name] as Expression[]) : undefined;
+  const equals = list('Fn::Equals');
+  if (equals) {
+    const [a, b] = equals.map((v) =>
+      typeof v === 'boolean' ? String(v) : stringOf(v, conditions, refs),
+    );
+    return a === undefined || b === undefined ? undefined : a === b;
+  }
+  if (typeof fn.Condition === 'string')
+    return conditionHolds(conditions[fn.Condition], conditions, refs);
+  const not = list('Fn::Not');
+  if (not) {
+    const inner = conditionHolds(not[0], conditions, refs);
+    return inner === undefined ? undefined : !inner;
+  }
+  for (const [name, all] of [
+    ['Fn::And', true],
+    ['Fn::Or', false],
+  ] as const) {
+    const items = list(name)?.map((c) => conditionHolds(c, conditions, refs));
+    if (!items) continue;
+    if (items.some((v) => v === undefined)) return undefined;
+    return all ? items.every(Boolean) : items.some(Boolean);
   }
   return undefined;
 }

@@ -86,10 +86,10 @@ afterAll(async () => {
 async function ensureReferencedSecret(): Promise<void> {
   const config = parseYaml(
     readFileSync(path.resolve(__dirname, '../../examples/protected-api/serverless.yml'), 'utf8'),
-  ) as { resources: { Resources: Record<string, ExampleResource> } };
-  const id = headerSecretIdOf({ Resources: config.resources.Resources }, 'api-gateway-origin', {
+  ) as { resources: { Conditions?: unknown; Resources: Record<string, ExampleResource> } };
+  const id = headerSecretIdOf(config.resources, 'api-gateway-origin', {
     'sls:stage': STAGE,
-  });
+  })?.replace('${sls:stage}', STAGE);
   if (id === undefined || id.includes('${')) return;
   const secrets = new SecretsManagerClient(clientConfig(session));
   try {
@@ -145,11 +145,11 @@ async function planKey(example: DeployedExample) {
     const { items = [] } = await apigateway.send(
       new GetUsagePlanKeysCommand({ usagePlanId: example.usagePlanId }),
     );
-    const key = await apigateway.send(
-      new GetApiKeyCommand({ apiKey: example.apiKeyId, includeValue: true }),
-    );
+    const id = example.apiKeyId;
+    if (id === undefined) throw new Error(`stack ${example.stackName} holds no API key`);
+    const key = await apigateway.send(new GetApiKeyCommand({ apiKey: id, includeValue: true }));
     return {
-      onPlan: items.some((k) => k.id === example.apiKeyId),
+      onPlan: items.some((k) => k.id === id),
       fingerprint: fingerprintOf(key.value ?? ''),
     };
   } finally {
