@@ -93,6 +93,22 @@ interface DistributionState {
   motoEtag?: string;
 }
 
+/**
+ * A distribution update as the front counts it: one through it, or one made outside it (a
+ * CloudFormation deploy) that it noticed. Listeners (a traffic harness's edge locations) read
+ * the new config themselves and adopt it within `[changedAt, deployedAt]`.
+ */
+export interface DistributionUpdate {
+  readonly distributionId: string;
+  readonly etag: string;
+  /** When the update was made (ms). */
+  readonly changedAt: number;
+  /** When the front reports it `Deployed` (ms). */
+  readonly deployedAt: number;
+  /** Made outside the front (found by moto's ETag), not through it. */
+  readonly external: boolean;
+}
+
 /** A distribution update made outside the front (a CloudFormation deploy), as the front noticed it. */
 export interface ExternalDistributionUpdate {
   readonly distributionId: string;
@@ -110,6 +126,7 @@ export class AwsFront {
   readonly externalUpdates: ExternalDistributionUpdate[] = [];
   private readonly principals = new Map<string, CallerPrincipal>();
   private readonly distributions = new Map<string, DistributionState>();
+  private readonly updateListeners: ((update: DistributionUpdate) => void)[] = [];
   private server: Server | undefined;
   private url = '';
   propagationMs: number;
@@ -151,6 +168,21 @@ export class AwsFront {
   /** Calls signed with `accessKeyId` are the deployed role's. */
   registerPrincipal(accessKeyId: string, principal: CallerPrincipal): void {
     this.principals.set(accessKeyId, principal);
+  }
+
+  /** Calls `listener` after each distribution update the front counts (see DistributionUpdate). */
+  onDistributionUpdate(listener: (update: DistributionUpdate) => void): void {
+    this.updateListeners.push(listener);
+  }
+
+  /** What the front reports for the distribution now (`Deployed` for one it has not seen). */
+  distributionStatus(distributionId: string): 'Deployed' | 'InProgress' {
+    const state = this.distributions.get(distributionId);
+    return state && Date.now() < state.deployedAt ? 'InProgress' : 'Deployed';
+  }
+
+  private notify(update: DistributionUpdate): void {
+    for (const listener of this.updateListeners) listener(update);
   }
 
   /** Someone else changed the distribution: the next `IfMatch` with the old ETag fails. */
@@ -246,6 +278,13 @@ export class AwsFront {
       state.etag = newEtag();
       state.deployedAt = Date.now() + this.propagationMs;
       state.motoEtag = reply.headers.etag ?? state.motoEtag;
+      this.notify({
+        distributionId: id,
+        etag: state.etag,
+        changedAt: Date.now(),
+        deployedAt: state.deployedAt,
+        external: false,
+      });
     } else if (this.noticeExternalUpdate(id, state, reply)) {
       // This read returns the changed config: it carries the new config's ETag.
       return this.withFrontState(reply, state, state.etag);
@@ -271,6 +310,13 @@ export class AwsFront {
     state.etag = newEtag();
     state.deployedAt = Math.max(state.deployedAt, changedAt + this.propagationMs);
     this.externalUpdates.push({ distributionId: id, changedAt, etag: state.etag });
+    this.notify({
+      distributionId: id,
+      etag: state.etag,
+      changedAt,
+      deployedAt: state.deployedAt,
+      external: true,
+    });
     return true;
   }
 

@@ -35,7 +35,7 @@ import {
 import { fingerprintOf } from '@keyrot/shared';
 import { parse as parseYaml } from 'yaml';
 import { clientConfig, openAccountSession, type AccountSession } from '../../harness/accounts';
-import { AwsFront } from '../../harness/deployed/aws-front';
+import { AwsFront, type DistributionUpdate } from '../../harness/deployed/aws-front';
 import {
   deployExample,
   headerSecretIdOf,
@@ -57,6 +57,8 @@ let front: AwsFront;
 let session: AccountSession;
 /** The same account, its CloudFront calls through the front. */
 let viaFront: AccountSession;
+/** Every distribution update the front counted. */
+const updates: DistributionUpdate[] = [];
 
 beforeAll(async () => {
   moto = await startMoto();
@@ -70,6 +72,7 @@ beforeAll(async () => {
   });
   await front.start();
   viaFront = { ...session, endpoint: front.endpoint };
+  front.onDistributionUpdate((update) => updates.push(update));
 }, 60_000);
 
 afterAll(async () => {
@@ -261,6 +264,7 @@ describe('serverless deploy of examples/protected-api on the emulator', () => {
     expect(seen.keyFingerprint).not.toBe(newValueFingerprint);
     expect(seen.etag).toBe(firstEdge.etag);
     expect(front.externalUpdates).toEqual([]);
+    expect(updates).toEqual([]);
     // The key is not re-resolved either: its template did not change.
     expect((await planKey(again)).fingerprint).toBe(keyBefore.fingerprint);
   });
@@ -280,6 +284,14 @@ describe('serverless deploy of examples/protected-api on the emulator', () => {
     expect(seen.etag).not.toBe(firstEdge.etag);
     expect(seen.status).toBe('InProgress');
     expect(front.externalUpdates.map((u) => u.distributionId)).toEqual([first.distributionId]);
+    expect(updates).toEqual([
+      expect.objectContaining({
+        distributionId: first.distributionId,
+        etag: seen.etag,
+        external: true,
+      }),
+    ]);
+    expect(front.distributionStatus(first.distributionId)).toBe('InProgress');
 
     // An UpdateDistribution holding the ETag from before the stack update is stale.
     const cloudfront = new CloudFrontClient(clientConfig(viaFront));
