@@ -12,7 +12,11 @@ reads back through the ordinary APIs (DescribeEventBus, GetQueueAttributes, GetS
 Resource types added (one CloudFormation model class each, registered in moto's model map):
 `AWS::Events::EventBusPolicy`, `AWS::SQS::QueuePolicy`, `AWS::SNS::TopicPolicy`,
 `AWS::SNS::Subscription`, `AWS::CloudWatch::Alarm`, `AWS::Scheduler::ScheduleGroup`,
-`AWS::Scheduler::Schedule`, `AWS::S3::BucketPolicy`, `AWS::Lambda::EventInvokeConfig`.
+`AWS::Scheduler::Schedule`, `AWS::S3::BucketPolicy`, `AWS::Lambda::EventInvokeConfig`; for
+examples/protected-api: `AWS::SecretsManager::Secret`, `AWS::ApiGateway::Stage`,
+`AWS::ApiGateway::UsagePlan`, `AWS::ApiGateway::ApiKey`, `AWS::ApiGateway::UsagePlanKey`,
+`AWS::CloudFront::Distribution`. Also resolved: `{{resolve:secretsmanager:...}}` dynamic
+references, at each create and update of the resource holding one, as on AWS.
 
 Loading moto's CloudFormation pulls in most of moto (~2 s), which every test that never deploys
 would pay: the CloudFormation fixes are installed when the server first loads its CloudFormation
@@ -70,6 +74,11 @@ def install_cloudformation_fixes() -> None:
     resource_events_and_failed_deploys()
     change_set_refreshes_outputs()
     stack_resources_lists_created_resources_only()
+    add_api_edge_and_secret_resource_types()
+    apigateway_deployment_ref_is_its_id()
+    apigateway_method_any_integration()
+    resolve_secretsmanager_dynamic_references()
+    removed_resources_honour_deletion_policy()
     # moto builds its type → model map once (cached): the new model classes must be in it.
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
@@ -974,3 +983,677 @@ def stack_resources_lists_created_resources_only() -> None:
         ]
 
     Stack.stack_resources = property(stack_resources)  # type: ignore[assignment]
+
+
+# --- the example's API and distribution (examples/protected-api, issue 15) ------------------
+
+
+def add_api_edge_and_secret_resource_types() -> None:
+    """Defines the models examples/protected-api needs and moto skipped (see the classes below):
+    `AWS::SecretsManager::Secret`, `AWS::ApiGateway::Stage`, `AWS::ApiGateway::UsagePlan`,
+    `AWS::ApiGateway::ApiKey`, `AWS::ApiGateway::UsagePlanKey`, `AWS::CloudFront::Distribution`.
+
+    AWS creates each and updates it when its template properties change; moto logged "No Moto
+    CloudFormation support", created nothing, and resolved a `Ref` to it to nothing (the usage
+    plan, key and distribution a user's stack owns did not exist). Each model calls the backend
+    method the matching API call uses, so what it creates reads back through GetUsagePlanKeys,
+    GetDistributionConfig, GetSecretValue, ... An update changes the resource in place where AWS
+    does (a new DistributionConfig, a usage plan's description) and replaces it where AWS does
+    (a key's Value or Name), honouring `UpdateReplacePolicy: Retain` for the replaced resource.
+    """
+    import uuid
+
+    from moto.apigateway.models import apigateway_backends
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+    from moto.cloudfront.models import cloudfront_backends
+    from moto.core.common_models import CloudFormationModel
+    from moto.moto_api._internal import mock_random
+    from moto.secretsmanager.models import secretsmanager_backends
+    from moto.utilities.utils import get_partition
+
+    def flag(value: Any, default: bool = False) -> bool:
+        return default if value is None else str(value).lower() == "true"
+
+    def retained_on_replace(cloudformation_json: Any) -> bool:
+        return cloudformation_json.get("UpdateReplacePolicy") == "Retain"
+
+    class Base:
+        """Physical id, no name property, replacement on update (a mixin, as `Common` above)."""
+
+        physical_id = ""
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.physical_id
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return False
+
+        def get_cfn_attribute(self, attribute_name: str) -> Any:
+            raise UnformattedGetAttTemplateException()
+
+        @classmethod
+        def replace(
+            cls, original: Any, new_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> Any:
+            # AWS creates the replacement, then deletes the old resource unless it is retained.
+            created = cls.create_from_cloudformation_json(new_name, cloudformation_json, account_id, region_name)
+            if not retained_on_replace(cloudformation_json):
+                original.delete(account_id, region_name)
+            return created
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[misc]
+            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> Any:
+            return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> None:
+            pass
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            pass
+
+        def is_created(self) -> bool:
+            return True
+
+    class SecretsManagerSecret(Base, CloudFormationModel):
+        """`AWS::SecretsManager::Secret`: CreateSecret with Name (or a generated one),
+        Description, KmsKeyId, Tags and `SecretString` or a value made by GetRandomPassword from
+        `GenerateSecretString` (PasswordLength, Exclude*, IncludeSpace, RequireEachIncludedType;
+        with SecretStringTemplate + GenerateStringKey, the password goes into that JSON). Ref is
+        the ARN, GetAtt Id too. An update keeps the secret (and its current value, as AWS keeps a
+        generated one) and applies a new Description/KmsKeyId, and a changed SecretString as a new
+        AWSCURRENT version; a new Name replaces it. Deleted without a recovery window."""
+
+        __module__ = MOTO_MODULE
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SecretsManager::Secret"
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "Name"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Id"
+
+        def get_cfn_attribute(self, attribute_name: str) -> Any:
+            if attribute_name == "Id":
+                return self.physical_id
+            raise UnformattedGetAttTemplateException()
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> "SecretsManagerSecret":
+            p = cloudformation_json["Properties"]
+            backend = secretsmanager_backends[account_id][region_name]
+            value = p.get("SecretString")
+            generate = p.get("GenerateSecretString")
+            if value is None and generate is not None:
+                password = json.loads(
+                    backend.get_random_password(
+                        password_length=int(generate.get("PasswordLength", 32)),
+                        exclude_characters=generate.get("ExcludeCharacters", ""),
+                        exclude_numbers=flag(generate.get("ExcludeNumbers")),
+                        exclude_punctuation=flag(generate.get("ExcludePunctuation")),
+                        exclude_uppercase=flag(generate.get("ExcludeUppercase")),
+                        exclude_lowercase=flag(generate.get("ExcludeLowercase")),
+                        include_space=flag(generate.get("IncludeSpace")),
+                        require_each_included_type=flag(generate.get("RequireEachIncludedType"), True),
+                    )
+                )["RandomPassword"]
+                template = generate.get("SecretStringTemplate")
+                if template is not None:
+                    document = json.loads(template)
+                    document[generate["GenerateStringKey"]] = password
+                    value = json.dumps(document)
+                else:
+                    value = password
+            created = backend.create_secret(
+                name=resource_name,
+                secret_string=value,
+                secret_binary=None,
+                description=p.get("Description"),
+                tags=p.get("Tags"),
+                kms_key_id=p.get("KmsKeyId"),
+                client_request_token=None,
+                replica_regions=[],
+                force_overwrite=False,
+            )
+            secret = cls()
+            secret.physical_id = json.loads(created)["ARN"] if isinstance(created, str) else created["ARN"]
+            secret.name = resource_name
+            secret.secret_string = p.get("SecretString")
+            return secret
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[misc]
+            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> Any:
+            p = cloudformation_json["Properties"]
+            if "Name" in p and p["Name"] != original_resource.name:
+                return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+            backend = secretsmanager_backends[account_id][region_name]
+            stored = backend.secrets[original_resource.physical_id]
+            stored.description = p.get("Description")
+            if p.get("KmsKeyId"):
+                stored.kms_key_id = p["KmsKeyId"]
+            value = p.get("SecretString")
+            if value is not None and value != original_resource.secret_string:
+                backend.put_secret_value(
+                    secret_id=original_resource.physical_id,
+                    secret_string=value,
+                    secret_binary=None,
+                    client_request_token=None,
+                    version_stages=["AWSCURRENT"],
+                )
+                original_resource.secret_string = value
+            return original_resource
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            backend = secretsmanager_backends[account_id][region_name]
+            if self.physical_id in backend.secrets:
+                backend.delete_secret(self.physical_id, None, True)
+
+    class ApiGatewayStage(Base, CloudFormationModel):
+        """`AWS::ApiGateway::Stage`: CreateStage (StageName, DeploymentId, Description,
+        Variables, TracingEnabled, Tags); Ref is the stage name. An update changes the stage in
+        place (a new DeploymentId, description, variables); a new StageName replaces it."""
+
+        __module__ = MOTO_MODULE
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::ApiGateway::Stage"
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> "ApiGatewayStage":
+            p = cloudformation_json["Properties"]
+            apigateway_backends[account_id][region_name].create_stage(
+                p["RestApiId"],
+                p["StageName"],
+                deploymentId=p["DeploymentId"],
+                variables=p.get("Variables"),
+                description=p.get("Description", ""),
+                tags={t["Key"]: t["Value"] for t in p.get("Tags", [])},
+                tracing_enabled=flag(p.get("TracingEnabled")),
+            )
+            stage = cls()
+            stage.physical_id = p["StageName"]
+            stage.rest_api_id = p["RestApiId"]
+            return stage
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[misc]
+            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> Any:
+            p = cloudformation_json["Properties"]
+            if (p["StageName"], p["RestApiId"]) != (original_resource.physical_id, original_resource.rest_api_id):
+                return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+            stored = apigateway_backends[account_id][region_name].get_stage(p["RestApiId"], p["StageName"])
+            stored.deployment_id = p["DeploymentId"]
+            stored.description = p.get("Description", "")
+            stored.variables = p.get("Variables") or {}
+            return original_resource
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            apigateway_backends[account_id][region_name].delete_stage(self.rest_api_id, self.physical_id)
+
+    def usage_plan_payload(p: dict[str, Any]) -> dict[str, Any]:
+        throttle = lambda t: {  # noqa: E731
+            **({"burstLimit": int(t["BurstLimit"])} if "BurstLimit" in t else {}),
+            **({"rateLimit": float(t["RateLimit"])} if "RateLimit" in t else {}),
+        }
+        quota = p.get("Quota")
+        return {
+            "name": p.get("UsagePlanName"),
+            "description": p.get("Description"),
+            "apiStages": [
+                {"apiId": s["ApiId"], "stage": s["Stage"], **({"throttle": s["Throttle"]} if "Throttle" in s else {})}
+                for s in p.get("ApiStages", [])
+            ],
+            "throttle": throttle(p.get("Throttle") or {}),
+            "quota": {k[0].lower() + k[1:]: v for k, v in quota.items()} if quota else {},
+            "tags": {t["Key"]: t["Value"] for t in p.get("Tags", [])},
+        }
+
+    class UsagePlan(Base, CloudFormationModel):
+        """`AWS::ApiGateway::UsagePlan`: CreateUsagePlan (UsagePlanName, Description, ApiStages,
+        Throttle, Quota, Tags); Ref is its id. An update changes the plan in place, keeping its
+        id and its keys (AWS updates a usage plan without replacement)."""
+
+        __module__ = MOTO_MODULE
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::ApiGateway::UsagePlan"
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> "UsagePlan":
+            payload = usage_plan_payload(cloudformation_json["Properties"])
+            payload["name"] = payload["name"] or resource_name
+            created = apigateway_backends[account_id][region_name].create_usage_plan(payload)
+            plan = cls()
+            plan.physical_id = created.id
+            return plan
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[misc]
+            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> Any:
+            payload = usage_plan_payload(cloudformation_json["Properties"])
+            stored = apigateway_backends[account_id][region_name].get_usage_plan(original_resource.physical_id)
+            stored.name = payload["name"] or stored.name
+            stored.description = payload["description"]
+            stored.api_stages = payload["apiStages"]
+            stored.throttle = payload["throttle"]
+            stored.quota = payload["quota"]
+            return original_resource
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            backend = apigateway_backends[account_id][region_name]
+            backend.usage_plans.pop(self.physical_id, None)
+            backend.usage_plan_keys.pop(self.physical_id, None)
+
+    class ApiKey(Base, CloudFormationModel):
+        """`AWS::ApiGateway::ApiKey`: CreateApiKey (Name, Description, Enabled, Value,
+        CustomerId, StageKeys, Tags); Ref is the key id. An update of Description, Enabled or
+        CustomerId changes the key in place; a new Value or Name replaces it (AWS: "Update
+        requires: Replacement"), the old key deleted unless `UpdateReplacePolicy: Retain`.
+        Deleting an already-deleted key (keyrot retires the first key) succeeds, as on AWS."""
+
+        __module__ = MOTO_MODULE
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::ApiGateway::ApiKey"
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "Name"
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> "ApiKey":
+            p = cloudformation_json["Properties"]
+            payload = {
+                "name": resource_name,
+                "description": p.get("Description"),
+                "enabled": flag(p.get("Enabled")),
+                "customerId": p.get("CustomerId"),
+                "stageKeys": [
+                    {"restApiId": s.get("RestApiId"), "stageName": s.get("StageName")} for s in p.get("StageKeys", [])
+                ],
+                "tags": {t["Key"]: t["Value"] for t in p.get("Tags", [])},
+                **({"value": p["Value"]} if p.get("Value") else {}),
+            }
+            created = apigateway_backends[account_id][region_name].create_api_key(payload)
+            key = cls()
+            key.physical_id = created.id
+            key.name = resource_name
+            key.value_given = p.get("Value")
+            return key
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[misc]
+            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> Any:
+            p = cloudformation_json["Properties"]
+            if p.get("Value") != original_resource.value_given or p.get("Name", original_resource.name) != original_resource.name:
+                return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+            stored = apigateway_backends[account_id][region_name].keys.get(original_resource.physical_id)
+            if stored is not None:
+                stored.description = p.get("Description")
+                stored.enabled = flag(p.get("Enabled"))
+                stored.customer_id = p.get("CustomerId")
+            return original_resource
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            backend = apigateway_backends[account_id][region_name]
+            if self.physical_id in backend.keys:
+                backend.delete_api_key(self.physical_id)
+            for plan_keys in backend.usage_plan_keys.values():
+                plan_keys.pop(self.physical_id, None)
+
+    class UsagePlanKey(Base, CloudFormationModel):
+        """`AWS::ApiGateway::UsagePlanKey`: CreateUsagePlanKey (UsagePlanId, KeyId, KeyType);
+        Ref is the key id. Any change replaces it. Deleting it when the key is already off the
+        plan (keyrot deleted it) succeeds."""
+
+        __module__ = MOTO_MODULE
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::ApiGateway::UsagePlanKey"
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> "UsagePlanKey":
+            p = cloudformation_json["Properties"]
+            apigateway_backends[account_id][region_name].create_usage_plan_key(
+                p["UsagePlanId"], {"keyId": p["KeyId"], "keyType": p["KeyType"]}
+            )
+            plan_key = cls()
+            plan_key.physical_id = p["KeyId"]
+            plan_key.usage_plan_id = p["UsagePlanId"]
+            return plan_key
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            backend = apigateway_backends[account_id][region_name]
+            backend.usage_plan_keys.get(self.usage_plan_id, {}).pop(self.physical_id, None)
+
+    class Distribution(Base, CloudFormationModel):
+        """`AWS::CloudFront::Distribution`: CreateDistribution with the template's
+        DistributionConfig (CloudFormation's shape turned into the API's: lists become
+        Quantity/Items, `OriginCustomHeaders` become `CustomHeaders`, `OriginSSLProtocols`
+        `OriginSslProtocols`, `IPV6Enabled` `IsIPV6Enabled`); Ref is the id, GetAtt DomainName
+        and Id. An update is an UpdateDistribution with the template's whole DistributionConfig
+        (custom origin headers included, as CloudFormation sends it), keeping the id and the
+        CallerReference; like CloudFront, it gives the distribution a new ETag, a new
+        LastModifiedTime and status `InProgress` (moto's UpdateDistribution kept the ETag: the
+        local AWS front, harness/deployed/aws-front.ts, reads the new ETag as an update made
+        outside it and runs its propagation window from LastModifiedTime)."""
+
+        __module__ = MOTO_MODULE
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::CloudFront::Distribution"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in ("DomainName", "Id")
+
+        def get_cfn_attribute(self, attribute_name: str) -> Any:
+            if attribute_name == "Id":
+                return self.physical_id
+            if attribute_name == "DomainName":
+                return self.domain_name
+            raise UnformattedGetAttTemplateException()
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> "Distribution":
+            p = cloudformation_json["Properties"]
+            config = distribution_config_of(p["DistributionConfig"], str(uuid.uuid4()))
+            backend = cloudfront_backends[account_id][get_partition(region_name)]
+            created, _, _ = backend.create_distribution(config, p.get("Tags", []))
+            distribution = cls()
+            distribution.physical_id = created.distribution_id
+            distribution.domain_name = created.domain_name
+            distribution.caller_reference = config["CallerReference"]
+            return distribution
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[misc]
+            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> Any:
+            p = cloudformation_json["Properties"]
+            config = distribution_config_of(p["DistributionConfig"], original_resource.caller_reference)
+            backend = cloudfront_backends[account_id][get_partition(region_name)]
+            updated, _, _ = backend.update_distribution(config, original_resource.physical_id, True)
+            updated.etag = mock_random.get_random_hex(13).upper()
+            updated.last_modified_time = utc_now_iso()
+            updated._status = "InProgress"
+            return original_resource
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            backend = cloudfront_backends[account_id][get_partition(region_name)]
+            backend.distributions.pop(self.physical_id, None)
+
+    _ADDED_MODELS.extend([SecretsManagerSecret, ApiGatewayStage, UsagePlan, ApiKey, UsagePlanKey, Distribution])
+
+
+def utc_now_iso() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def distribution_config_of(cfn: dict[str, Any], caller_reference: str) -> dict[str, Any]:
+    """A CloudFormation DistributionConfig in the shape of the CloudFront API (and of moto's backend)."""
+
+    def items(values: list[Any]) -> dict[str, Any]:
+        return {"Quantity": len(values), "Items": values}
+
+    def origin(o: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in o.items() if k not in ("OriginCustomHeaders", "CustomOriginConfig", "S3OriginConfig")}
+        out["CustomHeaders"] = items(
+            [{"HeaderName": h["HeaderName"], "HeaderValue": h["HeaderValue"]} for h in o.get("OriginCustomHeaders", [])]
+        )
+        custom = o.get("CustomOriginConfig")
+        if custom is not None:
+            out["CustomOriginConfig"] = {
+                "HTTPPort": int(custom.get("HTTPPort", 80)),
+                "HTTPSPort": int(custom.get("HTTPSPort", 443)),
+                "OriginProtocolPolicy": custom["OriginProtocolPolicy"],
+                "OriginSslProtocols": items(custom.get("OriginSSLProtocols", ["TLSv1", "SSLv3"])),
+                "OriginReadTimeout": int(custom.get("OriginReadTimeout", 30)),
+                "OriginKeepaliveTimeout": int(custom.get("OriginKeepaliveTimeout", 5)),
+            }
+        if "S3OriginConfig" in o:
+            out["S3OriginConfig"] = {"OriginAccessIdentity": o["S3OriginConfig"].get("OriginAccessIdentity", "")}
+        return out
+
+    def behaviour(b: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in b.items() if k not in ("AllowedMethods", "CachedMethods")}
+        if "AllowedMethods" in b:
+            out["AllowedMethods"] = {
+                **items(b["AllowedMethods"]),
+                "CachedMethods": items(b.get("CachedMethods", ["GET", "HEAD"])),
+            }
+        return out
+
+    config: dict[str, Any] = {
+        k: v
+        for k, v in cfn.items()
+        if k not in ("Origins", "DefaultCacheBehavior", "CacheBehaviors", "Aliases", "IPV6Enabled", "Logging")
+    }
+    config["CallerReference"] = caller_reference
+    config["Comment"] = cfn.get("Comment", "")
+    config["Enabled"] = str(cfn.get("Enabled", True)).lower() == "true"
+    config["Origins"] = items([origin(o) for o in cfn.get("Origins", [])])
+    config["DefaultCacheBehavior"] = behaviour(cfn["DefaultCacheBehavior"])
+    if cfn.get("CacheBehaviors"):
+        config["CacheBehaviors"] = items([behaviour(b) for b in cfn["CacheBehaviors"]])
+    if cfn.get("Aliases"):
+        config["Aliases"] = items(cfn["Aliases"])
+    if "IPV6Enabled" in cfn:
+        config["IsIPV6Enabled"] = str(cfn["IPV6Enabled"]).lower() == "true"
+    if "Logging" in cfn:
+        config["Logging"] = {"Enabled": True, **cfn["Logging"]}
+    return config
+
+
+def apigateway_deployment_ref_is_its_id() -> None:
+    """`AWS::ApiGateway::Deployment`: Ref is the deployment id.
+
+    AWS: Ref returns the deployment id, which an `AWS::ApiGateway::Stage` takes as DeploymentId.
+    moto's Deployment had no physical id, so the Ref resolved to the Python object. Now Ref is
+    the id.
+    """
+    from moto.apigateway.models import Deployment
+
+    Deployment.physical_resource_id = property(lambda self: self.id)  # type: ignore[attr-defined]
+
+
+SECRETSMANAGER_REFERENCE = None  # compiled in resolve_secretsmanager_dynamic_references
+
+
+def resolve_secretsmanager_dynamic_references() -> None:
+    """`{{resolve:secretsmanager:...}}` in a resource's properties is replaced by the secret's value
+    each time the resource is created or updated.
+
+    AWS: a dynamic reference `{{resolve:secretsmanager:<name-or-ARN>:SecretString[:<json-key>
+    [:<version-stage>[:<version-id>]]]}}` is resolved when CloudFormation creates or updates the
+    resource that holds it, to the AWSCURRENT value unless a stage or version id is named (a
+    JSON key picks one field of a JSON secret); the template keeps the reference, and since a
+    resource is updated only when its template properties change, a secret changed later is
+    not noticed until then. A secret named by ARN is read in the ARN's account and region, by
+    name in the stack's. moto resolved none: the literal text `{{resolve:...}}` became the API
+    key's value and the origin header. Now the references are resolved in the properties moto
+    passes to the model's create/update (after Ref/Fn::Sub), never in the stored template, so
+    moto's change-set diff still compares references, not values, as AWS does. A reference to
+    a missing secret, version or JSON key fails the resource. `ssm`/`ssm-secure` references are
+    still not resolved (nothing of keyrot's uses them).
+    """
+    import re
+
+    import moto.cloudformation.parsing as parsing
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    pattern = re.compile(r"\{\{resolve:secretsmanager:([^}]+)\}\}")
+    original = parsing.parse_resource
+
+    def value_of(reference: str, account_id: str, region_name: str) -> str:
+        parts = reference.split(":")
+        if parts[0] == "arn":
+            secret_id, rest = ":".join(parts[:7]), parts[7:]
+            region_name, account_id = parts[3], parts[4]
+        else:
+            secret_id, rest = parts[0], parts[1:]
+        rest += [""] * (4 - len(rest))
+        field, json_key, version_stage, version_id = rest[:4]
+        if field not in ("", "SecretString"):
+            raise ValueError(f"dynamic reference to {secret_id}: only SecretString can be referenced, not {field}")
+        backend = secretsmanager_backends[account_id][region_name]
+        secret = backend.get_secret_value(
+            secret_id, version_id or None, version_stage or (None if version_id else "AWSCURRENT")
+        )
+        value = secret["SecretString"]
+        if json_key:
+            document = json.loads(value)
+            if json_key not in document:
+                raise ValueError(f"dynamic reference to {secret_id}: the secret has no JSON key {json_key}")
+            value = str(document[json_key])
+        return value
+
+    def resolve(value: Any, account_id: str, region_name: str) -> Any:
+        if isinstance(value, str) and "{{resolve:secretsmanager:" in value:
+            return pattern.sub(lambda m: value_of(m.group(1), account_id, region_name), value)
+        if isinstance(value, dict):
+            return {k: resolve(v, account_id, region_name) for k, v in value.items()}
+        if isinstance(value, list):
+            return [resolve(v, account_id, region_name) for v in value]
+        return value
+
+    def parse_resource(resource_json: dict[str, Any], resources_map: Any) -> Any:
+        parsed = original(resource_json, resources_map)
+        if not parsed:
+            return parsed
+        resource_class, cleaned, resource_type = parsed
+        if "Properties" in cleaned:
+            cleaned = {
+                **cleaned,
+                "Properties": resolve(cleaned["Properties"], resources_map._account_id, resources_map._region_name),
+            }
+        return resource_class, cleaned, resource_type
+
+    parsing.parse_resource = parse_resource
+
+
+def removed_resources_honour_deletion_policy() -> None:
+    """A resource removed from the template by a stack update is kept when its DeletionPolicy is
+    `Retain`.
+
+    AWS: DeletionPolicy applies whenever CloudFormation would delete the resource: at stack
+    deletion and when an update removes it from the template (it leaves the stack, the resource
+    stays). moto honoured it only at stack deletion and deleted a removed resource. Now an
+    update leaves a retained resource in place. (UpdateReplacePolicy is honoured by the models
+    that replace on update, see add_api_edge_and_secret_resource_types.)
+    """
+    from moto.cloudformation.parsing import ResourceMap
+
+    original = ResourceMap._delete_resource
+
+    def _delete_resource(self: Any, parsed_resource: Any, resource_json: dict[str, Any]) -> None:
+        if resource_json.get("DeletionPolicy") == "Retain":
+            return
+        original(self, parsed_resource, resource_json)
+
+    ResourceMap._delete_resource = _delete_resource  # type: ignore[method-assign]
+
+
+def apigateway_method_any_integration() -> None:
+    """`AWS::ApiGateway::Method`: an integration without a URI (MOCK), its request templates, and
+    the method's and integration's responses are created.
+
+    AWS creates the method, its `Integration` (Type, and for HTTP/AWS types also
+    IntegrationHttpMethod and Uri; RequestTemplates, IntegrationResponses) and its
+    `MethodResponses`. moto read `IntegrationHttpMethod` and `Uri` unconditionally, so a MOCK
+    integration (the example's) failed with KeyError, and it dropped the templates and every
+    response. Now those are optional and the rest is put as PutIntegration,
+    PutIntegrationResponse and PutMethodResponse do.
+    """
+    from moto.apigateway.models import Method, apigateway_backends
+
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        p = cloudformation_json["Properties"]
+        backend = apigateway_backends[account_id][region_name]
+        api, resource, verb = p["RestApiId"], p["ResourceId"], p["HttpMethod"]
+        method = backend.put_method(
+            function_id=api,
+            resource_id=resource,
+            method_type=verb,
+            authorization_type=p.get("AuthorizationType", "NONE"),
+            api_key_required=str(p.get("ApiKeyRequired", False)).lower() == "true",
+            request_parameters=p.get("RequestParameters"),
+            authorizer_id=p.get("AuthorizerId"),
+        )
+        integration = p.get("Integration")
+        if integration is not None:
+            backend.put_integration(
+                function_id=api,
+                resource_id=resource,
+                method_type=verb,
+                integration_type=integration["Type"],
+                uri=integration.get("Uri"),
+                integration_method=integration.get("IntegrationHttpMethod"),
+                credentials=integration.get("Credentials"),
+                request_templates=integration.get("RequestTemplates"),
+                passthrough_behavior=integration.get("PassthroughBehavior"),
+                request_parameters=integration.get("RequestParameters"),
+            )
+            for response in integration.get("IntegrationResponses", []):
+                backend.put_integration_response(
+                    function_id=api,
+                    resource_id=resource,
+                    method_type=verb,
+                    status_code=str(response["StatusCode"]),
+                    selection_pattern=response.get("SelectionPattern"),
+                    response_templates=response.get("ResponseTemplates") or {},
+                    response_parameters=response.get("ResponseParameters") or {},
+                )
+        for response in p.get("MethodResponses", []):
+            backend.put_method_response(
+                function_id=api,
+                resource_id=resource,
+                method_type=verb,
+                response_code=str(response["StatusCode"]),
+                response_models=response.get("ResponseModels") or {},
+                response_parameters=response.get("ResponseParameters") or {},
+            )
+        return method
+
+    Method.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[assignment]

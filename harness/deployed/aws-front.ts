@@ -11,6 +11,15 @@
  *   stale `IfMatch` or one racing another update, as CloudFront's check-and-write is atomic,
  *   `InProgress` until the change has propagated) and what its KMS lacks (a
  *   key ARN of another account is served by that account);
+ * - notices a distribution changed outside it (a CloudFormation stack update, which moto applies
+ *   on its CloudFront backend directly, never through this front): moto's CloudFormation gives
+ *   the distribution a new ETag then (harness/moto_cloudformation.py), and when a read or an
+ *   update through the front finds moto's ETag changed since the front last saw it, the front
+ *   counts it as an update: a new ETag (a stale `IfMatch` fails), `InProgress` until the
+ *   propagation window after the change's `LastModifiedTime` has passed (or after the
+ *   front noticed it, when the reply carries no time), and an entry in `externalUpdates`.
+ *   Harness difference: CloudFront starts propagating at the update; here the front learns of
+ *   it on the next CloudFront call through it (before every update it asks moto first);
  *
  * and forwards everything else to moto unchanged. Test infrastructure only.
  */
@@ -88,14 +97,44 @@ interface DistributionState {
   deployedAt: number;
   /** An update is being applied by moto (CloudFront checks `IfMatch` and writes atomically). */
   writing: boolean;
+  /** moto's own ETag when the front last saw it: a new one means an update made outside the front. */
+  motoEtag?: string;
+}
+
+/**
+ * A distribution update as the front counts it: one through it, or one made outside it (a
+ * CloudFormation deploy) that it noticed. Listeners (a traffic harness's edge locations) read
+ * the new config themselves and adopt it within `[changedAt, deployedAt]`.
+ */
+export interface DistributionUpdate {
+  readonly distributionId: string;
+  readonly etag: string;
+  /** When the update was made (ms). */
+  readonly changedAt: number;
+  /** When the front reports it `Deployed` (ms). */
+  readonly deployedAt: number;
+  /** Made outside the front (found by moto's ETag), not through it. */
+  readonly external: boolean;
+}
+
+/** A distribution update made outside the front (a CloudFormation deploy), as the front noticed it. */
+export interface ExternalDistributionUpdate {
+  readonly distributionId: string;
+  /** When the change was made (moto's LastModifiedTime), else when the front noticed it (ms). */
+  readonly changedAt: number;
+  /** The ETag the front gives the new config. */
+  readonly etag: string;
 }
 
 export class AwsFront {
   /** Every call a deployed function made, in order. */
   readonly calls: { functionName: string; service: string; operation: string }[] = [];
   readonly denied: DeniedCall[] = [];
+  /** Distribution updates made outside the front, in the order the front noticed them. */
+  readonly externalUpdates: ExternalDistributionUpdate[] = [];
   private readonly principals = new Map<string, CallerPrincipal>();
   private readonly distributions = new Map<string, DistributionState>();
+  private readonly updateListeners: ((update: DistributionUpdate) => void)[] = [];
   private server: Server | undefined;
   private url = '';
   propagationMs: number;
@@ -139,6 +178,21 @@ export class AwsFront {
     this.principals.set(accessKeyId, principal);
   }
 
+  /** Calls `listener` after each distribution update the front counts (see DistributionUpdate). */
+  onDistributionUpdate(listener: (update: DistributionUpdate) => void): void {
+    this.updateListeners.push(listener);
+  }
+
+  /** What the front reports for the distribution now (`Deployed` for one it has not seen). */
+  distributionStatus(distributionId: string): 'Deployed' | 'InProgress' {
+    const state = this.distributions.get(distributionId);
+    return state && Date.now() < state.deployedAt ? 'InProgress' : 'Deployed';
+  }
+
+  private notify(update: DistributionUpdate): void {
+    for (const listener of this.updateListeners) listener(update);
+  }
+
   /** Someone else changed the distribution: the next `IfMatch` with the old ETag fails. */
   changeBehindTheScenes(distributionId: string): void {
     const state = this.distributions.get(distributionId);
@@ -178,10 +232,9 @@ export class AwsFront {
   }
 
   private async handleAs(caller: CallerPrincipal | undefined, call: HttpCall): Promise<Reply> {
-    if (!caller) {
-      // An operator's (or a test's) CloudFront call gets the same ETags and propagation.
-      return call.path.startsWith('/2020-05-31/') ? this.cloudFront(call) : this.forward(call);
-    }
+    // Any caller's CloudFront call sees the front's CloudFront (one ETag and status for all);
+    // only the deployed roles' calls are evaluated by the IAM simulation.
+    if (!caller) return isCloudFront(call.headers) ? this.cloudFront(call) : this.forward(call);
     const body = call.body;
 
     const authorized = await this.options.authorizer.authorize(caller, call);
@@ -226,6 +279,16 @@ export class AwsFront {
     };
     this.distributions.set(id, state);
     const isUpdate = call.method === 'PUT';
+    // Before checking IfMatch, learn whether moto's config changed outside the front.
+    if (isUpdate && state.motoEtag !== undefined && !state.writing) {
+      const peek = await this.forward({
+        ...call,
+        method: 'GET',
+        path: call.path.replace(/\/config(?=\?|$)/, '').replace(/^([^?]*)(\?.*)?$/, '$1/config'),
+        body: '',
+      });
+      if (peek.status === 200) this.noticeExternalUpdate(id, state, peek);
+    }
     // CloudFront checks IfMatch and applies the update as one step: a second writer holding
     // the same ETag is refused while moto applies the first (else it would overwrite it with
     // the config it read, undoing the first: two targets on one distribution do this).
@@ -250,11 +313,55 @@ export class AwsFront {
     if (isUpdate) {
       state.etag = newEtag();
       state.deployedAt = Date.now() + this.propagationMs;
+      state.motoEtag = reply.headers.etag ?? state.motoEtag;
+      this.notify({
+        distributionId: id,
+        etag: state.etag,
+        changedAt: Date.now(),
+        deployedAt: state.deployedAt,
+        external: false,
+      });
+    } else if (this.noticeExternalUpdate(id, state, reply)) {
+      // This read returns the changed config: it carries the new config's ETag.
+      return this.withFrontState(reply, state, state.etag);
     }
+    return this.withFrontState(reply, state, isUpdate ? state.etag : etagAtStart);
+  }
+
+  /**
+   * True when moto's ETag in `reply` differs from the one the front last saw: the config was
+   * changed outside the front (see the module doc), which the front now treats as an update.
+   */
+  private noticeExternalUpdate(id: string, state: DistributionState, reply: Reply): boolean {
+    const motoEtag = reply.headers.etag;
+    if (motoEtag === undefined) return false;
+    const seen = state.motoEtag;
+    state.motoEtag = motoEtag;
+    if (seen === undefined || seen === motoEtag) return false;
+    const modified = /<LastModifiedTime>([^<]+)<\/LastModifiedTime>/.exec(
+      reply.body.toString('utf8'),
+    );
+    const parsed = modified ? Date.parse(modified[1]!) : NaN;
+    const changedAt = Number.isNaN(parsed) ? Date.now() : Math.min(parsed, Date.now());
+    state.etag = newEtag();
+    state.deployedAt = Math.max(state.deployedAt, changedAt + this.propagationMs);
+    this.externalUpdates.push({ distributionId: id, changedAt, etag: state.etag });
+    this.notify({
+      distributionId: id,
+      etag: state.etag,
+      changedAt,
+      deployedAt: state.deployedAt,
+      external: true,
+    });
+    return true;
+  }
+
+  /** moto's reply with the front's ETag and status. */
+  private withFrontState(reply: Reply, state: DistributionState, etag: string): Reply {
     const status = Date.now() < state.deployedAt ? 'InProgress' : 'Deployed';
     return {
       ...reply,
-      headers: { ...reply.headers, etag: isUpdate ? state.etag : etagAtStart },
+      headers: { ...reply.headers, etag },
       body: Buffer.from(
         reply.body
           .toString('utf8')
@@ -351,6 +458,10 @@ function json(status: number, value: unknown, errorType?: string): Reply {
 
 const escapeXml = (text: string) =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** A request signed for CloudFront (its credential scope names the service). */
+const isCloudFront = (headers: Record<string, string>) =>
+  /Credential=[^/]+\/\d{8}\/[^/]+\/cloudfront\/aws4_request/.test(headers.authorization ?? '');
 
 const newEtag = () => `E${randomBytes(6).toString('hex').toUpperCase()}`;
 

@@ -518,7 +518,11 @@ function writeTargetsManifest(workspace: string, ...targets: Record<string, stri
 }
 
 /** Runs node_modules/.bin/serverless; rejects with the tail of its output if it fails. */
-function runServerless(cwd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+export function runServerless(
+  cwd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       path.join(NODE_BIN, 'serverless'),
@@ -534,7 +538,7 @@ function runServerless(cwd: string, args: string[], env: NodeJS.ProcessEnv): Pro
 }
 
 /** The DeployError of a failed deploy: the stack's first failed resource event, if any. */
-async function deployFailure(
+export async function deployFailure(
   session: AccountSession,
   stackName: string,
   error: unknown,
