@@ -169,6 +169,33 @@ const cases: Case[] = [
     },
   },
   {
+    id: 'revert-missed-by-cloudtrail',
+    group: 'drift guard',
+    fault: 'the same revert, its CloudTrail record lost: the hourly check finds and heals it',
+    // No CloudTrail emulation: the record never arrives.
+    act: async (world) => {
+      await world.rotate();
+      await world.clock.sleep(10 * SECOND);
+      await setHeaderBehindKeyrot(world, world.env.world.initialKeyValue.reveal(), true);
+      await world.env.runner.drain();
+      await world.env.runner.fireEdgeCheckSchedule();
+    },
+    expect: { ...ROTATED, failedRequests: 'until-healed' },
+    checks: async (world) => {
+      const history = await targetHistory(world);
+      const [drift] = drifts(history);
+      return [
+        {
+          name: 'DRIFT recorded by the scheduled check, healed',
+          ok:
+            drift?.trigger === 'schedule' &&
+            history.some((s) => s.step === 'HEALED' && s.rotationId === drift.rotationId),
+        },
+        edgeDriftMetric(world),
+      ];
+    },
+  },
+  {
     id: 'drift-to-live-key',
     group: 'drift guard',
     fault:
