@@ -210,7 +210,7 @@ export async function deployLocal(
     const reaper = await deployer.deploy('key-reaper', apiSession, {});
     stacks = [edge, issuer, reaper];
   }
-  const world = worldOf(singleAccount, target, stacks);
+  const world = worldOf(singleAccount, target, stacks, stage);
   for (const t of targets) await adoptFirstKey(endpoint, world, targetsFile, t, log);
   return { world, targets, stacks, stage };
 }
@@ -308,6 +308,7 @@ function worldOf(
   singleAccount: boolean,
   target: ProvisionedTarget,
   stacks: readonly DeployedStack[],
+  stage: string,
 ): LocalWorld {
   const edge = stackOf(stacks, 'edge-updater');
   const issuer = stackOf(stacks, 'key-issuer');
@@ -334,6 +335,7 @@ function worldOf(
     tapQueueUrl: '',
     deployCheckGroupName: output(edge, 'DeployCheckScheduleGroupName'),
     deployCheckRoleArn: output(edge, 'DeployCheckSchedulerRoleArn'),
+    keyrotStage: stage,
   };
   return {
     singleAccount,
