@@ -2,7 +2,6 @@ import {
   AwsCallError,
   currentKeyVersionId,
   SecretValue,
-  type EdgeDeploymentCheck,
   type EdgeUpdateRetry,
   type RotationFailed,
 } from '@keyrot/shared';
@@ -28,10 +27,10 @@ const NEW_FINGERPRINT = new SecretValue(NEW_VALUE).fingerprint;
 /** Later tries, as EventBridge Scheduler keeps them (deployment checks are not needed here). */
 class FakeRetries implements DeploymentChecks {
   readonly retries: EdgeUpdateRetry[] = [];
-  async schedule(_check: EdgeDeploymentCheck, _at: Date) {
-    return 'scheduled' as const;
+  async schedule(): Promise<'scheduled'> {
+    return 'scheduled';
   }
-  async retry(retry: EdgeUpdateRetry, _at: Date) {
+  async retry(retry: EdgeUpdateRetry) {
     this.retries.push(JSON.parse(JSON.stringify(retry)) as EdgeUpdateRetry);
     return 'scheduled' as const;
   }
