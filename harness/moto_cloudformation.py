@@ -70,6 +70,7 @@ def install_cloudformation_fixes() -> None:
     resource_events_and_failed_deploys()
     change_set_refreshes_outputs()
     stack_resources_lists_created_resources_only()
+    add_secrets_manager_secret()
     # moto builds its type → model map once (cached): the new model classes must be in it.
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
@@ -567,6 +568,112 @@ def add_resource_types() -> None:
         FunctionEventInvokeConfig,
         ]
     )
+
+
+def add_secrets_manager_secret() -> None:
+    """Defines `AWS::SecretsManager::Secret` (keyrot's current-key references, issue 15).
+
+    AWS: CreateSecret with the template's Name, Description and KmsKeyId; with neither
+    SecretString nor GenerateSecretString the secret has no version until the first
+    PutSecretValue (keyrot's edge stack creates its references so). Ref is the secret's ARN
+    (name, `-` and six random characters). An update that keeps the Name keeps the secret and
+    its versions (AWS updates it in place); a new Name replaces it. moto had no model: it
+    created nothing and still reported the stack complete.
+    """
+    from moto.core.common_models import CloudFormationModel
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    class SecretsManagerSecret(CloudFormationModel):
+        __module__ = MOTO_MODULE
+
+        def __init__(self, arn: str, name: str) -> None:
+            self.arn = arn
+            self.name = name
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.arn
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SecretsManager::Secret"
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "Name"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Id"
+
+        def get_cfn_attribute(self, attribute_name: str) -> Any:
+            from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+            if attribute_name == "Id":
+                return self.arn
+            raise UnformattedGetAttTemplateException()
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> "SecretsManagerSecret":
+            import json
+            import secrets as random_source
+
+            properties = cloudformation_json.get("Properties", {})
+            value = properties.get("SecretString")
+            generate = properties.get("GenerateSecretString")
+            if value is None and generate is not None:
+                length = int(generate.get("PasswordLength", 32))
+                alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                value = "".join(random_source.choice(alphabet) for _ in range(length))
+            backend = secretsmanager_backends[account_id][region_name]
+            created = json.loads(
+                backend.create_secret(
+                    name=properties.get("Name", resource_name),
+                    secret_string=value,
+                    secret_binary=None,
+                    description=properties.get("Description"),
+                    tags=properties.get("Tags", []),
+                    kms_key_id=properties.get("KmsKeyId"),
+                    client_request_token=None,
+                    replica_regions=[],
+                    force_overwrite=False,
+                )
+            )
+            return cls(created["ARN"], created["Name"])
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[misc]
+            cls,
+            original_resource: Any,
+            new_resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+        ) -> Any:
+            name = cloudformation_json.get("Properties", {}).get("Name", new_resource_name)
+            if name == original_resource.name:
+                return original_resource
+            original_resource.delete(account_id, region_name)
+            return cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> None:
+            pass
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            backend = secretsmanager_backends[account_id][region_name]
+            backend.secrets.pop(self.name, None)
+
+        def is_created(self) -> bool:
+            return True
+
+    _ADDED_MODELS.append(SecretsManagerSecret)
 
 
 # --- resource types moto has, corrected -----------------------------------------------------
