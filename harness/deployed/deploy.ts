@@ -283,6 +283,9 @@ async function adoptFirstKey(
     '--key-id',
     target.initialKeyId,
     '--yes',
+    // The deployed stage names the current-key secret adopt sets to the first key.
+    '--stage',
+    world.edge.keyrotStage,
   ];
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,

@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import {
   DescribeSecretCommand,
   PutSecretValueCommand,
+  SecretsManagerClient,
   UpdateSecretVersionStageCommand,
-  type SecretsManagerClient,
+  type SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager';
 import { AwsCallError, InvalidInputError, ResourceNotFoundError } from '../errors';
 import type { SecretValue } from '../secret';
@@ -93,6 +94,15 @@ export class SecretsManagerCurrentKey implements CurrentKeyReference {
     private readonly client: SecretsManagerClient,
     private readonly stage: string,
   ) {}
+
+  /** The reference with its own client (callers without a Secrets Manager client: the CLI). */
+  static connect(config: SecretsManagerClientConfig, stage: string) {
+    const client = new SecretsManagerClient(config);
+    return {
+      reference: new SecretsManagerCurrentKey(client, stage),
+      close: () => client.destroy(),
+    };
+  }
 
   async put(targetName: string, value: SecretValue, versionId: string): Promise<void> {
     const secretId = currentKeySecretName(this.stage, targetName);
