@@ -1,7 +1,8 @@
 /**
  * Many targets in the local world for the scale benchmark: per target, its own key (named
- * after the target), usage plan and distribution whose API origin sends that key. Plain SDK
- * calls to moto, like harness/provision.ts.
+ * after the target), usage plan and distribution whose API origin sends that key, and its
+ * current-key secret (as the edge stack creates it). Plain SDK calls to moto, like
+ * harness/provision.ts.
  */
 import {
   APIGatewayClient,
@@ -17,7 +18,7 @@ import {
 import type { Target } from '@keyrot/shared';
 import { clientConfig } from '../harness/accounts';
 import type { LocalWorld } from '../harness/provision';
-import { ORIGIN_ID } from '../harness/provision';
+import { ORIGIN_ID, provisionCurrentKeySecret } from '../harness/provision';
 
 /** Creates `count` targets (at most `parallel` at a time) and returns them. */
 export async function provisionTargets(
@@ -49,6 +50,7 @@ export async function provisionTargets(
     const created = await cloudfront.send(
       new CreateDistributionCommand({ DistributionConfig: config }),
     );
+    await provisionCurrentKeySecret(world.edge.session, world.edge.kmsKeyArn, name);
     return {
       name,
       apiKeyName: name,
