@@ -167,6 +167,7 @@ async function bundles(moto: MotoServer, options: BenchOptions) {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       API_ACCOUNT_ID: env.world.api.session.accountId,
       EDGE_ACCOUNT_ID: env.world.edge.session.accountId,
+      KEYROT_STAGE: env.world.edge.keyrotStage,
       EVENT_BUS_NAME: env.world.api.busName,
       LEDGER_TABLE_NAME: env.world.api.ledgerTableName,
       EDGE_KMS_KEY_ARN: env.world.edge.kmsKeyArn,

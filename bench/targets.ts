@@ -1,9 +1,10 @@
 /**
  * Many targets in the local world for the scale benchmark: per target, its own key (named
- * after the target), usage plan and distribution whose API origin sends that key. Plain SDK
- * calls to moto, like harness/provision.ts. Each first key is adopted as docs/deploy.md has
- * operators do before the first rotation (tagged for its target, ADOPTED recorded), so the
- * benchmark measures the monthly rotation's calls, whose superseded key the ledger knows.
+ * after the target), usage plan and distribution whose API origin sends that key, and its
+ * current-key secret (as the edge stack creates it). Plain SDK calls to moto, like
+ * harness/provision.ts. Each first key is adopted as docs/deploy.md has operators do before
+ * the first rotation (tagged for its target, ADOPTED recorded), so the benchmark measures
+ * the monthly rotation's calls, whose superseded key the ledger knows.
  */
 import {
   APIGatewayClient,
@@ -27,7 +28,7 @@ import {
 import { clientConfig } from '../harness/accounts';
 import type { LocalWorld } from '../harness/provision';
 import { ledgerOf } from '../harness/inspect';
-import { ORIGIN_ID } from '../harness/provision';
+import { ORIGIN_ID, provisionCurrentKeySecret } from '../harness/provision';
 
 /** Creates `count` targets (at most `parallel` at a time) and returns them. */
 export async function provisionTargets(
@@ -66,6 +67,7 @@ export async function provisionTargets(
     const created = await cloudfront.send(
       new CreateDistributionCommand({ DistributionConfig: config }),
     );
+    await provisionCurrentKeySecret(world.edge.session, world.edge.kmsKeyArn, name);
     const target: Target = {
       name,
       apiKeyName: name,

@@ -31,7 +31,7 @@ export type Fault =
 
 /** An AWS service as its SDK client names it (`KMSClient` → `KMS`). */
 export type AwsService =
-  'APIGateway' | 'CloudFront' | 'DynamoDB' | 'EventBridge' | 'KMS' | 'Scheduler';
+  'APIGateway' | 'CloudFront' | 'DynamoDB' | 'EventBridge' | 'KMS' | 'Scheduler' | 'SecretsManager';
 
 export interface FaultRule {
   readonly fault: Fault;
@@ -125,6 +125,11 @@ const ANSWERS: Record<string, Record<'throttle' | 'server-error' | 'access-denie
   KMS: {
     throttle: awsJson(400, '1.1', 'ThrottlingException'),
     'server-error': awsJson(500, '1.1', 'KMSInternalException'),
+    'access-denied': awsJson(400, '1.1', 'AccessDeniedException'),
+  },
+  SecretsManager: {
+    throttle: awsJson(400, '1.1', 'ThrottlingException'),
+    'server-error': awsJson(500, '1.1', 'InternalServiceError'),
     'access-denied': awsJson(400, '1.1', 'AccessDeniedException'),
   },
 };

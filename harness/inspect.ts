@@ -16,6 +16,12 @@ import {
 } from '@aws-sdk/client-cloudfront';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import {
+  currentKeySecretName,
   DynamoDbLedger,
   fingerprintOf,
   rotationState,
@@ -117,6 +123,31 @@ export async function readEdge(
   return { apiKeyFingerprint, otherHeaders, originIds: origins.map((o) => o.Id!) };
 }
 
+/**
+ * Fingerprint of the target's current-key reference (its secret's AWSCURRENT version, as a
+ * template's dynamic reference would resolve it), or null while it is empty or absent.
+ */
+export async function readCurrentKeyReference(
+  world: LocalWorld,
+  targetName: string = TARGET_NAME,
+): Promise<string | null> {
+  const client = new SecretsManagerClient(clientConfig(world.edge.session));
+  try {
+    const out = await client.send(
+      new GetSecretValueCommand({
+        SecretId: currentKeySecretName(world.edge.keyrotStage, targetName),
+      }),
+    );
+    return out.SecretString === undefined ? null : fingerprintOf(out.SecretString);
+  } catch (error) {
+    // An empty secret has no AWSCURRENT version to read.
+    if (error instanceof ResourceNotFoundException) return null;
+    throw error;
+  } finally {
+    client.destroy();
+  }
+}
+
 /** The rotations of the target, oldest first, from the ledger's target index. */
 export async function rotationIds(world: LocalWorld, target = TARGET_NAME): Promise<string[]> {
   const steps = await ledgerOf(world).history(target);
@@ -130,6 +161,8 @@ export interface RotationReport {
   readonly oldKeyIds: string[];
   readonly newKeyId: string | null;
   readonly edgeHeaderMatchesNewKey: boolean;
+  /** The current-key reference names the key the edge sends (what a redeploy would send). */
+  readonly referenceMatchesEdge: boolean;
   readonly otherClientKeySurvived: boolean;
   readonly oldKeysDeleted: boolean;
   readonly lockReleased: boolean;
@@ -152,8 +185,9 @@ export async function reportRotation(
   const outcome = state.outcome?.step === 'REJECTED' ? undefined : state.outcome?.step;
   const newKeyId = state.step('KEY_CREATED')?.newKey.id ?? null;
   const oldKeyIds = (state.step('KEYS_RETIRED')?.keys ?? []).map((k) => k.id);
-  const [edge, newKeyFp, otherFp, oldFps, lock] = await Promise.all([
+  const [edge, reference, newKeyFp, otherFp, oldFps, lock] = await Promise.all([
     readEdge(world, target),
+    readCurrentKeyReference(world, target.name),
     newKeyId ? keyFingerprint(world, newKeyId) : null,
     keyFingerprint(world, target.otherClientKeyId),
     Promise.all(oldKeyIds.map((id) => keyFingerprint(world, id))),
@@ -166,6 +200,7 @@ export async function reportRotation(
     oldKeyIds,
     newKeyId,
     edgeHeaderMatchesNewKey: newKeyFp !== null && edge.apiKeyFingerprint === newKeyFp,
+    referenceMatchesEdge: reference !== null && reference === edge.apiKeyFingerprint,
     otherClientKeySurvived: otherFp !== null && onPlan.includes(target.otherClientKeyId),
     oldKeysDeleted: oldFps.every((fp) => fp === null),
     lockReleased: lock?.rotationId !== rotationId,

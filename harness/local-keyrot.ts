@@ -12,6 +12,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   AWS_RETRY,
   createMetrics,
@@ -215,6 +216,7 @@ export function buildFunctions(
       environment({
         API_ACCOUNT_ID: world.api.session.accountId,
         EDGE_ACCOUNT_ID: world.edge.session.accountId,
+        KEYROT_STAGE: world.edge.keyrotStage,
         EVENT_BUS_NAME: world.edge.busName,
         DEPLOY_POLL_SECONDS: seconds(options.pollIntervalMs) ?? LOCAL_SPEED.DEPLOY_POLL_SECONDS,
         DEPLOY_MAX_WAIT_SECONDS: seconds(options.maxWaitMs) ?? LOCAL_SPEED.DEPLOY_MAX_WAIT_SECONDS,
@@ -233,6 +235,7 @@ export function buildFunctions(
         'edge',
       ),
       kms: decorate(new KMSClient(edge), 'edge'),
+      secretsManager: decorate(new SecretsManagerClient(edge), 'edge'),
       eventBridge: eventBridge('edge'),
       scheduler: () => decorate(new SchedulerClient(edge), 'edge'),
     },

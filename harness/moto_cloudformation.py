@@ -578,9 +578,6 @@ def add_resource_types() -> None:
     )
 
 
-# --- resource types moto has, corrected -----------------------------------------------------
-
-
 def event_bus_ref_is_its_name() -> None:
     """`Ref` of an `AWS::Events::EventBus` is the bus's name.
 

@@ -35,6 +35,8 @@ Corrections, each making moto answer as AWS does (see each function's docstring)
 8. CloudFormation: the resource types and fixes of harness/moto_cloudformation.py (the S3
    bucket-policy condition at start, the rest on the first CloudFormation request).
 9. API Gateway: TagResource on an API key's ARN tags the key (`keyrot adopt`).
+10. Secrets Manager: moving AWSCURRENT with UpdateSecretVersionStage moves the secret's
+    current version (GetSecretValue, PutSecretValue's AWSPREVIOUS) with it.
 """
 
 import copy
@@ -213,6 +215,31 @@ def tag_api_keys() -> None:
     APIGatewayResponse.tag_resource = tag_resource
 
 
+def current_version_follows_awscurrent() -> None:
+    """UpdateSecretVersionStage that moves AWSCURRENT changes which version is current.
+
+    AWS: the secret's current version is the one labelled AWSCURRENT. GetSecretValue without
+    a version returns it, and the next PutSecretValue labels it AWSPREVIOUS. moto keeps the
+    current version apart from the labels (`default_version_id`) and UpdateSecretVersionStage
+    moved only the labels: after the edge-updater put a reference back (AWSCURRENT moved to
+    the earlier version) GetSecretValue still returned the key being deleted, and the next
+    write labelled the wrong version AWSPREVIOUS. Now the current version follows the label.
+    """
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    original = SecretsManagerBackend.update_secret_version_stage
+
+    def update_secret_version_stage(
+        self, secret_id, version_stage, remove_from_version_id, move_to_version_id
+    ):
+        out = original(self, secret_id, version_stage, remove_from_version_id, move_to_version_id)
+        if version_stage == "AWSCURRENT" and move_to_version_id:
+            self.secrets[secret_id].default_version_id = move_to_version_id
+        return out
+
+    SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage
+
+
 def quiet_request_log() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
@@ -226,6 +253,7 @@ if __name__ == "__main__":
     list_service_folders_once()
     remove_deleted_keys_from_usage_plans()
     tag_api_keys()
+    current_version_follows_awscurrent()
     moto_cloudformation.install()
     quiet_request_log()
     sys.exit(main())

@@ -47,8 +47,9 @@ import {
   GetScheduleCommand,
   SchedulerClient,
 } from '@aws-sdk/client-scheduler';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { ledgerTableDefinition, SecretValue } from '@keyrot/shared';
+import { currentKeySecretName, ledgerTableDefinition, SecretValue } from '@keyrot/shared';
 import { clientConfig, openAccountSession, type AccountSession } from './accounts';
 
 export const API_ACCOUNT_ID = '111111111111';
@@ -83,6 +84,8 @@ export const EDGE_KMS_ALIAS = 'alias/keyrot-edge';
 /** The edge-updater's one-time deployment re-checks (as serverless.yml's group, stage `local`). */
 export const DEPLOY_CHECK_GROUP_NAME = 'keyrot-deploy-checks-local';
 export const DEPLOY_CHECK_ROLE_NAME = 'keyrot-deploy-check-local';
+/** keyrot's stage in the in-process world: its current-key secrets are `keyrot/local/…`. */
+export const LOCAL_KEYROT_STAGE = 'local';
 /** AWS managed cache policy "CachingDisabled". */
 const CACHING_DISABLED_POLICY_ID = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
 
@@ -133,6 +136,8 @@ export interface EdgeAccountResources extends TargetEdgeResources {
   /** Scheduler group, role and target bus of the edge-updater's deployment re-checks. */
   deployCheckGroupName: string;
   deployCheckRoleArn: string;
+  /** keyrot's stage: names the current-key secrets (`keyrot/<stage>/<target>/current-key`). */
+  keyrotStage: string;
 }
 
 /** A custom bus plus its tap (an SQS queue receiving every `source: keyrot` event on it). */
@@ -296,11 +301,14 @@ export async function provisionEdgeAccount(
       scheduler.send(new CreateScheduleGroupCommand({ Name: DEPLOY_CHECK_GROUP_NAME })),
     ),
   ]);
+  // As the edge stack creates it for each target of keyrot.targets.yml: empty, under keyrot's key.
+  await provisionCurrentKeySecret(session, kmsKeyArn, INITIAL_KEY_NAME);
   return {
     ...target,
     busName: bus.busName,
     busArn: bus.busArn,
     kmsKeyArn,
+    keyrotStage: LOCAL_KEYROT_STAGE,
     tapQueueUrl: bus.tapQueueUrl,
     deployCheckGroupName: DEPLOY_CHECK_GROUP_NAME,
     // moto does not evaluate IAM; on AWS this role lets Scheduler put on the edge bus only.
@@ -643,6 +651,28 @@ async function createEdgeKmsKey(session: AccountSession): Promise<string> {
     const keyId = required(KeyMetadata?.KeyId, 'CreateKey KeyId');
     await kms.send(new CreateAliasCommand({ AliasName: EDGE_KMS_ALIAS, TargetKeyId: keyId }));
     return required(KeyMetadata?.Arn, 'CreateKey Arn');
+  });
+}
+
+/**
+ * A target's current-key secret, as the edge stack creates it (services/manifest/stacks.ts):
+ * no value yet, encrypted with keyrot's edge KMS key. The edge-updater sets it per rotation.
+ */
+export async function provisionCurrentKeySecret(
+  session: AccountSession,
+  kmsKeyArn: string,
+  targetName: string,
+  stage: string = LOCAL_KEYROT_STAGE,
+): Promise<string> {
+  return withClient(new SecretsManagerClient(clientConfig(session)), async (secrets) => {
+    const { ARN } = await secrets.send(
+      new CreateSecretCommand({
+        Name: currentKeySecretName(stage, targetName),
+        KmsKeyId: kmsKeyArn,
+        Description: `keyrot: the key ${targetName}'s distribution should send`,
+      }),
+    );
+    return required(ARN, 'CreateSecret ARN');
   });
 }
 

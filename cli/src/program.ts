@@ -178,6 +178,11 @@ export async function run(
       '--force',
       "adopt a key the edge does not send (the next rotation deletes it: be sure it is the target's)",
     )
+    .option(
+      '--stage <stage>',
+      "keyrot's stage: with --yes the key the edge sends becomes the target's current-key reference keyrot/<stage>/<target>/current-key (edge account)",
+      'prod',
+    )
     .addHelpText(
       'after',
       examples(

@@ -6,6 +6,7 @@
  * policy, a queue policy, a function's permissions). API keys' tags come from API Gateway for
  * `aws:ResourceTag/*`. Everything read is cached until `refresh()`. Test infrastructure only.
  */
+import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { APIGatewayClient, GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { DescribeEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { IAMClient } from '@aws-sdk/client-iam';
@@ -45,7 +46,10 @@ export class IamAuthorizer implements CallAuthorizer, DeliveryPolicies {
 
   constructor(sessions: readonly AccountSession[]) {
     this.sessions = new Map(sessions.map((s) => [s.accountId, s]));
-    this.lookups = { resourceTags: (arn) => this.resourceTags(arn) };
+    this.lookups = {
+      resourceTags: (arn) => this.resourceTags(arn),
+      secretArn: (name, account) => this.secretArn(name, account),
+    };
   }
 
   /** Forget every policy read (after a test changed one). */
@@ -221,6 +225,18 @@ export class IamAuthorizer implements CallAuthorizer, DeliveryPolicies {
       }
     }
     return undefined;
+  }
+
+  /** A secret's ARN from its name, read from the account's Secrets Manager (as AWS resolves it). */
+  private async secretArn(name: string, accountId: string): Promise<string | undefined> {
+    const client = new SecretsManagerClient(this.config(accountId));
+    try {
+      return (await client.send(new DescribeSecretCommand({ SecretId: name }))).ARN;
+    } catch {
+      return undefined;
+    } finally {
+      client.destroy();
+    }
   }
 
   private config(accountId: string) {

@@ -215,7 +215,7 @@ export async function deployLocal(
     });
     stacks = [edge, issuer, reaper];
   }
-  const world = worldOf(singleAccount, target, stacks);
+  const world = worldOf(singleAccount, target, stacks, stage);
   for (const t of targets) await adoptFirstKey(endpoint, world, targetsFile, t, log);
   return { world, targets, stacks, stage };
 }
@@ -288,6 +288,9 @@ async function adoptFirstKey(
     '--key-id',
     target.initialKeyId,
     '--yes',
+    // The deployed stage names the current-key secret adopt sets to the first key.
+    '--stage',
+    world.edge.keyrotStage,
   ];
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -313,6 +316,7 @@ function worldOf(
   singleAccount: boolean,
   target: ProvisionedTarget,
   stacks: readonly DeployedStack[],
+  stage: string,
 ): LocalWorld {
   const edge = stackOf(stacks, 'edge-updater');
   const issuer = stackOf(stacks, 'key-issuer');
@@ -339,6 +343,7 @@ function worldOf(
     tapQueueUrl: '',
     deployCheckGroupName: output(edge, 'DeployCheckScheduleGroupName'),
     deployCheckRoleArn: output(edge, 'DeployCheckSchedulerRoleArn'),
+    keyrotStage: stage,
   };
   return {
     singleAccount,

@@ -38,6 +38,9 @@ export function mustDenyList(deployed: DeployedWorld): MustDeny[] {
     'aws:TagKeys': ['keyrot:managed', 'keyrot:target'],
   };
   const tagsOf = (arn: string) => apigw(`/tags/${encodeURIComponent(arn)}`);
+  // A current-key secret by stage and target (the six characters AWS adds to its name).
+  const currentKey = (stage: string, target: string) =>
+    `arn:aws:secretsmanager:${region}:${edge.session.accountId}:secret:keyrot/${stage}/${target}/current-key-AbC123`;
   return [
     {
       // It reads single keys' tags (GetApiKey); listing every key (and value) is not its job.
@@ -45,6 +48,30 @@ export function mustDenyList(deployed: DeployedWorld): MustDeny[] {
       fn: 'retireKeys',
       action: 'apigateway:GET',
       resource: apigw('/apikeys'),
+    },
+    {
+      name: "edge-updater writes another stage's current-key secret",
+      fn: 'updateEdge',
+      action: 'secretsmanager:PutSecretValue',
+      resource: currentKey(`${deployed.stage}x`, INITIAL_KEY_NAME),
+    },
+    {
+      name: "edge-updater writes another target's current-key secret",
+      fn: 'updateEdge',
+      action: 'secretsmanager:PutSecretValue',
+      resource: currentKey(deployed.stage, 'shop-api'),
+    },
+    {
+      name: 'edge-updater reads a current-key secret',
+      fn: 'updateEdge',
+      action: 'secretsmanager:GetSecretValue',
+      resource: currentKey(deployed.stage, INITIAL_KEY_NAME),
+    },
+    {
+      name: 'awaitDeployment writes the current-key secret',
+      fn: 'awaitDeployment',
+      action: 'secretsmanager:PutSecretValue',
+      resource: currentKey(deployed.stage, INITIAL_KEY_NAME),
     },
     {
       name: 'reaper deletes another client key (untagged)',
@@ -269,6 +296,12 @@ export function mustAllowList(deployed: DeployedWorld): MustDeny[] {
       action: 'kms:Encrypt',
       resource: edge.kmsKeyArn,
       context: { 'kms:EncryptionContext:keyrot:rotationId': 'rot_x' },
+    },
+    {
+      name: "edge sets its target's current-key secret",
+      fn: 'updateEdge',
+      action: 'secretsmanager:PutSecretValue',
+      resource: `arn:aws:secretsmanager:${region}:${edge.session.accountId}:secret:keyrot/${deployed.stage}/${INITIAL_KEY_NAME}/current-key-AbC123`,
     },
     {
       name: 'edge opens the sealed key',

@@ -50,6 +50,11 @@ export interface ResourceLookups {
    * for the ones you do not track.
    */
   resourceTags?(arn: string): Promise<Readonly<Record<string, string>> | undefined>;
+  /**
+   * The full ARN (name, `-`, six random characters) of the Secrets Manager secret `name` in
+   * `account` and `region`, as AWS resolves a SecretId given by name; `undefined` when none.
+   */
+  secretArn?(name: string, account: string, region: string): Promise<string | undefined>;
 }
 
 /** A request no mapping covers: names the service, method and path so it can be added. */
@@ -353,6 +358,28 @@ const kmsCrypto =
     ];
   };
 
+// --- Secrets Manager (JSON): the current-key references.
+
+/** The secret a SecretId names: its ARN, or a name resolved by the lookup (as AWS does). */
+async function secret(ctx: CallContext): Promise<Resource> {
+  const secretId = text(ctx.body, 'SecretId');
+  if (!secretId) throw new UndescribableCallError(ctx.service, ctx.operation, 'no SecretId');
+  if (secretId.startsWith('arn:')) return givenArn('secretsmanager', 'Secret', secretId);
+  const arn = await ctx.lookups?.secretArn?.(secretId, ctx.account, ctx.region);
+  if (!arn) {
+    throw new UndescribableCallError(
+      ctx.service,
+      ctx.operation,
+      `SecretId ${secretId} is a name and no lookup resolves it to the secret's ARN`,
+    );
+  }
+  return givenArn('secretsmanager', 'Secret', arn);
+}
+
+const secretCall =
+  (action: string): Describe =>
+  async (ctx) => [{ action, resource: await secret(ctx), context: {} }];
+
 // --- EventBridge (JSON).
 
 /** A bus named by name or ARN; no name is the account's default bus. */
@@ -557,6 +584,9 @@ const JSON_OPERATIONS: Readonly<Record<string, Describe>> = {
   'kms:Encrypt': kmsCrypto('kms:Encrypt'),
   'kms:Decrypt': kmsCrypto('kms:Decrypt'),
   'events:PutEvents': putEvents,
+  'secretsmanager:PutSecretValue': secretCall('secretsmanager:PutSecretValue'),
+  'secretsmanager:DescribeSecret': secretCall('secretsmanager:DescribeSecret'),
+  'secretsmanager:UpdateSecretVersionStage': secretCall('secretsmanager:UpdateSecretVersionStage'),
 };
 
 /** Operation names the mapping covers, by service (for documentation and tests). */

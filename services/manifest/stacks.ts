@@ -10,6 +10,7 @@
  * (`Fn::GetAtt`, `Ref`) only for resources of the same stack.
  */
 import { createHash } from 'node:crypto';
+import { currentKeySecretArnPattern, currentKeySecretName } from '../../shared/src/aws/current-key';
 import {
   DEFAULT_ROTATION_SCHEDULE,
   targetOf,
@@ -285,6 +286,27 @@ export function functionStatements(
     case 'edge-updater.updateEdge':
       return [
         {
+          // The calls of shared/src/aws/current-key.ts, on the manifest's targets' secrets only.
+          Sid: 'SetTheCurrentKeyReferences',
+          Effect: 'Allow',
+          Action: [
+            'secretsmanager:PutSecretValue',
+            'secretsmanager:DescribeSecret',
+            'secretsmanager:UpdateSecretVersionStage',
+          ],
+          Resource: currentKeySecretArns(m, p),
+        },
+        {
+          // Secrets Manager encrypts each new version with a data key of keyrot's edge key.
+          Sid: 'EncryptTheCurrentKeyReferences',
+          Effect: 'Allow',
+          Action: ['kms:GenerateDataKey'],
+          Resource: [{ 'Fn::GetAtt': ['EdgeKey', 'Arn'] }],
+          Condition: {
+            StringEquals: { 'kms:ViaService': `secretsmanager.${p.region}.amazonaws.com` },
+          },
+        },
+        {
           Sid: 'ReadAndUpdateTheDistributions',
           Effect: 'Allow',
           Action: [
@@ -375,6 +397,44 @@ export function functionStatements(
     default:
       throw new Error(`no role for ${key}`);
   }
+}
+
+/** The ARNs (as IAM matches them) of the manifest's targets' current-key secrets. */
+export function currentKeySecretArns(m: TargetsManifest, p: StackParams): string[] {
+  return m.targets.map((t) =>
+    currentKeySecretArnPattern(p.region, p.edgeAccountId, p.stage, t.name),
+  );
+}
+
+/**
+ * The edge stack's current-key reference of each target (docs/deploy.md, "Reference the current
+ * key from your templates"): a secret with no value yet, encrypted with keyrot's edge KMS key,
+ * which updateEdge sets to each rotation's new key before the header. Its ARN is an output.
+ */
+export function currentKeySecrets(
+  m: TargetsManifest,
+  p: StackParams,
+): { Resources: Record<string, Cfn>; Outputs: Record<string, Cfn> } {
+  const suffixes = logicalSuffixes(m);
+  const Resources: Record<string, Cfn> = {};
+  const Outputs: Record<string, Cfn> = {};
+  for (const t of m.targets) {
+    const id = `CurrentKeySecret${suffixes.get(t.name)}`;
+    const name = currentKeySecretName(p.stage, t.name);
+    Resources[id] = {
+      Type: 'AWS::SecretsManager::Secret',
+      Properties: {
+        Name: name,
+        Description: `keyrot: the API key the distribution of target ${t.name} should send (set by the edge-updater)`,
+        KmsKeyId: { 'Fn::GetAtt': ['EdgeKey', 'Arn'] },
+      },
+    };
+    Outputs[id] = {
+      Description: `Current-key reference of target ${t.name}: secret ${name}`,
+      Value: { Ref: id },
+    };
+  }
+  return { Resources, Outputs };
 }
 
 const LAMBDA_TRUST: Cfn = {
@@ -713,7 +773,11 @@ export function manifestResources(
 ): { Resources: Record<string, Cfn>; Outputs?: Record<string, Cfn> } {
   const resources = { ...functionRoles(service, m, p), ...alarmResources(service, m, p) };
   if (service === 'edge-updater') {
-    return { Resources: { ...resources, ...driftGuardResources(m, p) } };
+    const references = currentKeySecrets(m, p);
+    return {
+      Resources: { ...resources, ...driftGuardResources(m, p), ...references.Resources },
+      Outputs: references.Outputs,
+    };
   }
   if (service !== 'key-issuer') return { Resources: resources };
   return {

@@ -34,6 +34,15 @@ export {
 } from './aws/pacing';
 // putting events on a bus
 export { EventBridgePublisher, type EventPublisher, type RequestFanOut } from './aws/publisher';
+// the current-key reference in the edge account (Secrets Manager)
+export {
+  type CurrentKeyReference,
+  currentKeySecretArnPattern,
+  currentKeySecretName,
+  currentKeyVersionId,
+  type RestoreResult,
+  SecretsManagerCurrentKey,
+} from './aws/current-key';
 // KMS sealing of key values
 export { type KeySealer, KmsKeySealer, rotationContext } from './aws/sealer';
 // typed errors

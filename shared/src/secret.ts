@@ -6,7 +6,7 @@ const REDACTED = '[REDACTED]';
 /**
  * A key value that cannot be printed by accident: string conversion, JSON and
  * `util.inspect` all yield `[REDACTED]`. Only `reveal()` gives the value, and only the
- * adapters that must hand it to AWS (KMS, CloudFront, the readiness probe) call it.
+ * adapters that must hand it to AWS (KMS, CloudFront, Secrets Manager, the readiness probe) call it.
  */
 export class SecretValue {
   readonly #value: string;

@@ -10,6 +10,7 @@
  *
  * A resource type without a reader here is a finding: a new type cannot slip through unchecked.
  */
+import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createHash } from 'node:crypto';
 import {
   CloudFormationClient,
@@ -627,6 +628,16 @@ const READERS: Record<string, Reader> = {
     const alias = Aliases.find((a) => a.AliasName === r.props['AliasName']);
     if (!alias) return r.problem(`alias ${String(r.props['AliasName'])} does not exist`);
     r.like('TargetKeyId', alias.TargetKeyId, r.props['TargetKeyId']);
+  },
+
+  'AWS::SecretsManager::Secret': async (r) => {
+    const secrets = r.clients.of(r.session, SecretsManagerClient);
+    const secret = await secrets.send(new DescribeSecretCommand({ SecretId: r.physicalId }));
+    r.like('ARN', secret.ARN, r.physicalId);
+    r.properties(
+      ['Name', 'Description', 'KmsKeyId'],
+      (name) => secret[name as 'Name' | 'Description' | 'KmsKeyId'],
+    );
   },
 
   'AWS::Scheduler::ScheduleGroup': async (r) => {

@@ -56,6 +56,9 @@ async function expectRotatedCleanly(fixture: DeployedFixture) {
   expect(report).toMatchObject({
     status: 'COMPLETED',
     edgeHeaderMatchesNewKey: true,
+    // The deployed current-key secret names the new key: a redeploy of a template that
+    // references it sends the key the edge sends.
+    referenceMatchesEdge: true,
     otherClientKeySurvived: true,
     oldKeysDeleted: true,
     lockReleased: true,

@@ -16,7 +16,13 @@ import {
 } from '@aws-sdk/client-cloudfront';
 import { adoptionId, fingerprintOf, KEY_TAGS, rotationState } from '@keyrot/shared';
 import { clientConfig } from '../../harness/accounts';
-import { ledgerOf, liveKeysOnPlan, readEdge, rotationIds } from '../../harness/inspect';
+import {
+  ledgerOf,
+  liveKeysOnPlan,
+  readCurrentKeyReference,
+  readEdge,
+  rotationIds,
+} from '../../harness/inspect';
 import type { LocalEnvironment } from '../../harness/local-env';
 import {
   runCli,
@@ -154,6 +160,7 @@ describe('a key under another name that the edge sends', () => {
     expect(preview.code).toBe(0);
     expect(preview.stdout).toContain('nothing changed (pass --yes)');
     expect(await tagsOf(env, hand.id)).toEqual({});
+    expect(await readCurrentKeyReference(env.world)).toBeNull();
 
     const adopted = await cli.run(
       '-o',
@@ -164,6 +171,8 @@ describe('a key under another name that the edge sends', () => {
       '--key-id',
       hand.id,
       '--yes',
+      '--stage',
+      env.world.edge.keyrotStage,
     );
 
     expect(adopted.stderr).toBe('');
@@ -193,6 +202,8 @@ describe('a key under another name that the edge sends', () => {
       actor: { function: 'keyrot-cli', account: '111111111111' },
       requestedBy: expect.stringMatching(/^arn:aws:sts::111111111111:/),
     });
+    // ...and the key the edge sends is now the current-key reference a template resolves.
+    expect(await readCurrentKeyReference(env.world)).toBe(fingerprintOf(hand.value));
     // Adopting again is a success that changes nothing.
     const again = await cli.run(
       '-o',
@@ -221,6 +232,7 @@ describe('a key under another name that the edge sends', () => {
       [env.world.api.otherClientKeyId, state.newKey!.id].sort(),
     );
     expect((await readEdge(env.world)).apiKeyFingerprint).toBe(state.newKey!.fingerprint);
+    expect(await readCurrentKeyReference(env.world)).toBe(state.newKey!.fingerprint);
     expect((await verify(env)).result.code).toBe(0);
     const values = [hand.value, ...(await currentKeyValues(env))];
     const printed = [preview, adopted, again].map((r) => r.stdout + r.stderr).join('\n');

@@ -41,6 +41,8 @@ describe('a rotation across two accounts', () => {
       status: 'COMPLETED',
       oldKeyIds: [env.world.api.initialKeyId],
       edgeHeaderMatchesNewKey: true,
+      // A redeploy of a template that references the current key sends the new key.
+      referenceMatchesEdge: true,
       otherClientKeySurvived: true,
       oldKeysDeleted: true,
       lockReleased: true,
@@ -92,6 +94,7 @@ describe('a rotation across two accounts', () => {
       status: 'COMPLETED',
       oldKeyIds: [first.newKeyId],
       edgeHeaderMatchesNewKey: true,
+      referenceMatchesEdge: true,
       otherClientKeySurvived: true,
       oldKeysDeleted: true,
     });

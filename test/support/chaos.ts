@@ -13,7 +13,13 @@ import { clientConfig } from '../../harness/accounts';
 import { correctUsagePlanKeys } from '../../harness/apigateway-sim';
 import { CloudFrontSimulator } from '../../harness/cloudfront-sim';
 import { FaultInjector, type FaultRule } from '../../harness/faults';
-import { keyFingerprint, ledgerOf, rotationIds, TARGET_NAME } from '../../harness/inspect';
+import {
+  keyFingerprint,
+  ledgerOf,
+  readCurrentKeyReference,
+  rotationIds,
+  TARGET_NAME,
+} from '../../harness/inspect';
 import type { LocalEnvironment } from '../../harness/local-env';
 import type { LocalKeyrotOptions } from '../../harness/local-keyrot';
 import { startMoto, type MotoServer } from '../../harness/moto';
@@ -375,6 +381,7 @@ export async function judge(
   const expectedEdgeKey = expect.edgeSends === 'new' ? newKey?.fingerprint : initialFp;
   const leaks = await findLeaks(world.env, [...world.keyValues]);
   const otherNow = await keyFingerprint(local, local.api.otherClientKeyId);
+  const reference = await readCurrentKeyReference(local);
   const failedRequests = expect.failedRequests ?? 'zero';
 
   const checks: Check[] = [
@@ -407,6 +414,7 @@ export async function judge(
             ok: expectedEdgeKey !== undefined && edgeKeys.every((fp) => fp === expectedEdgeKey),
           },
         ]),
+    ...referenceChecks(edgeKeys, newKey?.fingerprint, recorded.has('ROLLED_BACK'), reference),
     {
       name: expect.lockHeld ? 'lock still held' : 'lock released',
       ok: expect.lockHeld
@@ -476,6 +484,34 @@ export async function judge(
     passed: checks.every((c) => c.ok),
   };
   return { row, steps, failedChecks: checks.filter((c) => !c.ok) };
+}
+
+/**
+ * The current-key reference (what a redeploy of the user's template would send) against the
+ * edge: once every edge location sends the new key, the reference must name it too; after a
+ * rollback (the new key deleted) it must name the key the edge sends, or still be empty (it
+ * was empty before this rotation), never the deleted key. Exported for its negative controls.
+ */
+export function referenceChecks(
+  edgeKeys: readonly (string | null)[],
+  newFp: string | undefined,
+  rolledBack: boolean,
+  reference: string | null,
+): Check[] {
+  const sends = new Set(edgeKeys);
+  const detail = `reference ${reference ?? 'empty'}, edge ${[...sends].join(' ')}`;
+  const checks: Check[] = [];
+  if (newFp !== undefined && sends.size === 1 && sends.has(newFp)) {
+    checks.push({ name: 'reference names the new key', ok: reference === newFp, detail });
+  }
+  if (rolledBack) {
+    checks.push({
+      name: 'rolled back: reference names the key the edge sends',
+      ok: reference === null || (sends.size === 1 && sends.has(reference)),
+      detail,
+    });
+  }
+  return checks;
 }
 
 /** The end state in a few words, from what was read back. */

@@ -20,6 +20,7 @@ import {
   type Lease,
   type StepOf,
   type Clock,
+  type CurrentKeyReference,
   type DetailOf,
   type DetailType,
   type EventPublisher,
@@ -32,6 +33,7 @@ import {
   type Lock,
   type NamedKey,
   type PlanKey,
+  type RestoreResult,
   type StepRecord,
   type Target,
 } from '@keyrot/shared';
@@ -612,6 +614,97 @@ export class FakeEdgeConfig implements EdgeConfigStore {
   }
 }
 
+interface FakeSecretVersion {
+  readonly value: string;
+  stages: string[];
+}
+
+/**
+ * {@link CurrentKeyReference} over in-memory secrets with Secrets Manager's staging labels: a
+ * target's secret exists only once {@link addTarget} made it (as the edge stack does, empty);
+ * a new version takes AWSCURRENT and the version that had it becomes AWSPREVIOUS; writing an
+ * existing version again with the same value changes nothing (ClientRequestToken).
+ */
+export class FakeCurrentKey implements CurrentKeyReference {
+  private readonly secrets = new Map<string, Map<string, FakeSecretVersion>>();
+  private readonly failures: Failures<keyof CurrentKeyReference> = new Map();
+  /** Every call, in order: method, target and version. */
+  readonly calls: { method: keyof CurrentKeyReference; targetName: string; versionId: string }[] =
+    [];
+
+  constructor(targets: readonly string[] = [TARGET.name]) {
+    for (const name of targets) this.addTarget(name);
+  }
+
+  /** The target's secret exists (empty), as the edge stack creates it. */
+  addTarget(targetName: string): this {
+    this.secrets.set(targetName, this.secrets.get(targetName) ?? new Map());
+    return this;
+  }
+
+  /** Makes the next call of `method` throw `error` (queued: call again for more). */
+  failNext(method: keyof CurrentKeyReference, error: Error): void {
+    queueFailure(this.failures, method, error);
+  }
+
+  /** Fingerprint of the target's AWSCURRENT value; null when the secret is empty. */
+  currentFingerprint(targetName: string): string | null {
+    const current = [...this.versions(targetName).values()].find((v) =>
+      v.stages.includes('AWSCURRENT'),
+    );
+    return current ? new SecretValue(current.value).fingerprint : null;
+  }
+
+  /** Version ids of the target's secret, in write order. */
+  versionIds(targetName: string): string[] {
+    return [...this.versions(targetName).keys()];
+  }
+
+  async put(targetName: string, value: SecretValue, versionId: string): Promise<void> {
+    this.calls.push({ method: 'put', targetName, versionId });
+    takeFailure(this.failures, 'put');
+    const versions = this.versions(targetName);
+    const existing = versions.get(versionId);
+    if (existing && existing.value !== value.reveal()) {
+      throw new AwsCallError('secretsmanager:PutSecretValue', targetName, new Error('exists'));
+    }
+    if (!existing) versions.set(versionId, { value: value.reveal(), stages: [] });
+    if (!versions.get(versionId)!.stages.includes('AWSCURRENT'))
+      this.makeCurrent(versions, versionId);
+  }
+
+  async restore(targetName: string, versionId: string): Promise<RestoreResult> {
+    this.calls.push({ method: 'restore', targetName, versionId });
+    takeFailure(this.failures, 'restore');
+    const versions = this.versions(targetName);
+    if (!versions.get(versionId)?.stages.includes('AWSCURRENT')) return 'not-current';
+    const previous = [...versions.entries()].find(([, v]) => v.stages.includes('AWSPREVIOUS'));
+    if (!previous) return 'no-earlier-version';
+    this.makeCurrent(versions, previous[0]);
+    return 'restored';
+  }
+
+  private makeCurrent(versions: Map<string, FakeSecretVersion>, versionId: string): void {
+    for (const v of versions.values()) {
+      v.stages = v.stages.filter((label) => label !== 'AWSPREVIOUS');
+    }
+    for (const v of versions.values()) {
+      if (v.stages.includes('AWSCURRENT')) {
+        v.stages = [...v.stages.filter((label) => label !== 'AWSCURRENT'), 'AWSPREVIOUS'];
+      }
+    }
+    versions.get(versionId)!.stages.push('AWSCURRENT');
+  }
+
+  private versions(targetName: string): Map<string, FakeSecretVersion> {
+    const versions = this.secrets.get(targetName);
+    if (!versions) {
+      throw new ResourceNotFoundError('TARGET_NAME', `keyrot/test/${targetName}/current-key`);
+    }
+    return versions;
+  }
+}
+
 /** A logger made by {@link createLogger} whose output is captured instead of printed. */
 export interface CapturedLogger {
   readonly log: KeyrotLogger;
@@ -659,6 +752,7 @@ export class FakeWorld {
   readonly events = new FakePublisher();
   readonly sealer = new FakeSealer();
   readonly edge = new FakeEdgeConfig(this.clock);
+  readonly currentKey = new FakeCurrentKey();
   readonly logs: CapturedLogger;
   private readonly extraSecrets: string[] = [];
 

@@ -1,4 +1,4 @@
-import { ledgerTableDefinition } from '@keyrot/shared';
+import { currentKeySecretName, ledgerTableDefinition } from '@keyrot/shared';
 import {
   actionsOf,
   asList,
@@ -210,9 +210,15 @@ describe('each role holds only its own side of the rotation', () => {
       'kms',
       'logs',
       'scheduler',
+      'secretsmanager',
       'sqs',
     ]);
-    expect(actionsOf(edge).filter((a) => a.startsWith('kms:'))).toEqual(['kms:Decrypt']);
+    // Decrypt sealed keys; GenerateDataKey only for Secrets Manager (the current-key references).
+    expect(
+      actionsOf(edge)
+        .filter((a) => a.startsWith('kms:'))
+        .sort(),
+    ).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
     const putEvents = edge.filter((s) => asList(s.Action).includes('events:PutEvents'));
     expect([...new Set(putEvents.flatMap((s) => asList(s.Resource).map(resourceText)))]).toEqual([
       `arn:aws:events:us-east-1:${EDGE}:event-bus/keyrot`,
@@ -485,7 +491,23 @@ describe('cross-account trust', () => {
     });
     const grants = key.Properties.KeyPolicy.Statement.flatMap((s) => asList(s.Action));
     expect(grants).not.toContain('kms:*');
-    expect(grants.filter((a) => a === 'kms:Encrypt' || a === 'kms:Decrypt')).toHaveLength(2);
+    // Every other use of the key goes through Secrets Manager (the current-key references).
+    const viaSecretsManager = key.Properties.KeyPolicy.Statement.filter(
+      (s) =>
+        s.Condition?.StringEquals?.['kms:ViaService'] === 'secretsmanager.us-east-1.amazonaws.com',
+    );
+    expect(viaSecretsManager.map((s) => s.Sid)).toEqual([
+      'EdgeUpdaterMayEncryptCurrentKeys',
+      'DeployersMayReadCurrentKeys',
+    ]);
+    const sealing = key.Properties.KeyPolicy.Statement.filter(
+      (s) => !viaSecretsManager.includes(s),
+    );
+    expect(
+      sealing
+        .flatMap((s) => asList(s.Action))
+        .filter((a) => a === 'kms:Encrypt' || a === 'kms:Decrypt' || a.startsWith('kms:Generate')),
+    ).toHaveLength(2);
   });
 });
 
@@ -552,6 +574,110 @@ describe('the protected API example', () => {
     expect(Object.keys(example.Outputs ?? {})).toEqual(
       expect.arrayContaining(['USAGEPLANID', 'DISTRIBUTIONID', 'ORIGINID']),
     );
+  });
+
+  /** The x-api-key header the distribution sends, as CloudFormation resolves it. */
+  function headerValue(firstDeploy: 'true' | 'false' | 'as packaged'): Json {
+    const { Parameters, Conditions } = example as unknown as {
+      Parameters: Record<string, { Default: string; AllowedValues: string[] }>;
+      Conditions: Record<string, Json>;
+    };
+    const value = firstDeploy === 'as packaged' ? Parameters.FirstDeploy!.Default : firstDeploy;
+    expect(Parameters.FirstDeploy!.AllowedValues).toContain(value);
+    // The condition is the parameter's value being 'true', and nothing else.
+    expect(Conditions).toEqual({ FirstDeploy: { 'Fn::Equals': [{ Ref: 'FirstDeploy' }, 'true'] } });
+    const distribution = onlyResource<{
+      DistributionConfig: { Origins: { OriginCustomHeaders: { HeaderValue: Json }[] }[] };
+    }>(example, 'AWS::CloudFront::Distribution');
+    const header = distribution.DistributionConfig.Origins[0]!.OriginCustomHeaders[0]!.HeaderValue;
+    const [condition, whenTrue, whenFalse] = (header as { 'Fn::If': [string, Json, Json] })[
+      'Fn::If'
+    ];
+    expect(condition).toBe('FirstDeploy');
+    return value === 'true' ? whenTrue : whenFalse;
+  }
+
+  it('sends keyrot’s current key by default, so a redeploy never sends a deleted key', () => {
+    // The default deploy (as `npm run package` packages it) and an explicit firstDeploy=false.
+    for (const firstDeploy of ['as packaged', 'false'] as const) {
+      expect(headerValue(firstDeploy)).toBe(
+        '{{resolve:secretsmanager:keyrot/prod/kloudpepper-api-key/current-key:SecretString}}',
+      );
+    }
+    // The name is keyrot's own (the example target of keyrot.targets.yml, stage prod).
+    expect(currentKeySecretName('prod', 'kloudpepper-api-key')).toBe(
+      'keyrot/prod/kloudpepper-api-key/current-key',
+    );
+  });
+
+  it('sends its own first key only on the first deploy (firstDeploy=true)', () => {
+    expect(headerValue('true')).toEqual({
+      'Fn::Sub': '{{resolve:secretsmanager:${InitialKeySecret}:SecretString}}',
+    });
+  });
+
+  it('never replaces or deletes the first key keyrot takes over', () => {
+    const retained = Object.entries(example.Resources)
+      .filter(([, r]) => r.DeletionPolicy === 'Retain' && r.UpdateReplacePolicy === 'Retain')
+      .map(([id]) => id);
+    expect(retained.sort()).toEqual(['InitialKey', 'InitialKeyOnPlan', 'InitialKeySecret']);
+  });
+});
+
+describe('the current-key references (edge-updater)', () => {
+  const edge = loadTemplate('edge-updater');
+
+  it('creates one empty secret per target, encrypted with keyrot’s edge key, and outputs it', () => {
+    const secrets = resourcesOfType(edge, 'AWS::SecretsManager::Secret');
+    expect(secrets.map(([id, r]) => [id, r.Properties])).toEqual([
+      [
+        'CurrentKeySecretKloudpepperApiKey',
+        {
+          Name: 'keyrot/dev/kloudpepper-api-key/current-key',
+          Description: expect.any(String),
+          KmsKeyId: { 'Fn::GetAtt': ['EdgeKey', 'Arn'] },
+        },
+      ],
+    ]);
+    expect(edge.Outputs?.CurrentKeySecretKloudpepperApiKey).toMatchObject({
+      Value: { Ref: 'CurrentKeySecretKloudpepperApiKey' },
+    });
+  });
+
+  it('lets only updateEdge write them, and deployers read them only through Secrets Manager', () => {
+    const statements = (
+      edge.Resources.EdgeKey!.Properties!.KeyPolicy as unknown as { Statement: Statement[] }
+    ).Statement;
+    const bySid = (sid: string) => statements.find((s) => s.Sid === sid);
+    expect(bySid('EdgeUpdaterMayEncryptCurrentKeys')).toMatchObject({
+      Action: 'kms:GenerateDataKey',
+      Condition: {
+        ArnEquals: {
+          'aws:PrincipalArn': 'arn:aws:iam::222222222222:role/keyrot-edge-updater-dev-us-east-1',
+        },
+        StringEquals: { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' },
+      },
+    });
+    expect(bySid('DeployersMayReadCurrentKeys')).toMatchObject({
+      Action: 'kms:Decrypt',
+      Condition: {
+        StringEquals: {
+          'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com',
+          'kms:CallerAccount': '222222222222',
+        },
+        StringLike: {
+          'kms:EncryptionContext:SecretARN':
+            'arn:aws:secretsmanager:us-east-1:222222222222:secret:keyrot/dev/*',
+        },
+      },
+    });
+    const secretGrants = roleStatements(edge).filter(({ statement }) =>
+      asList(statement.Action).some((a) => a.startsWith('secretsmanager:')),
+    );
+    expect(secretGrants.map(({ role }) => role)).toEqual(['UpdateEdgeRole']);
+    expect(secretGrants[0]!.statement.Resource).toEqual([
+      'arn:aws:secretsmanager:us-east-1:222222222222:secret:keyrot/dev/kloudpepper-api-key/current-key-??????',
+    ]);
   });
 });
 

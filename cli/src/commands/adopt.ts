@@ -2,6 +2,11 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import {
   adoptionId,
   ApiGatewayKeyStore,
+  currentKeySecretName,
+  currentKeyVersionId,
+  ResourceNotFoundError,
+  SecretsManagerCurrentKey,
+  summarizeError,
   DynamoDbLedger,
   isManagedFor,
   KEY_TAGS,
@@ -23,6 +28,8 @@ export interface AdoptOptions {
   readonly yes?: boolean;
   /** Adopt although the edge does not send the key. */
   readonly force?: boolean;
+  /** keyrot's stage, naming the target's current-key reference (default `prod`). */
+  readonly stage?: string;
 }
 
 /** `keyrot adopt` refused: the key cannot (or may not) be handed to the target. Exit 2. */
@@ -64,8 +71,14 @@ export interface AdoptOutcome {
  * another client's, and the next rotation would delete it). With `--yes` it then tags K
  * (`keyrot:managed=true`, `keyrot:target=T`, TagResource) and records ADOPTED in the ledger
  * (refused while a rotation of T is in flight); without, it changes nothing. Idempotent: a key
- * already adopted is a success. The key's value is never read: the plan's listing gives its
- * fingerprint.
+ * already adopted is a success. The plan's listing gives the key's fingerprint for the checks.
+ *
+ * With `--yes`, a key the edge sends also becomes the target's current-key reference (the edge
+ * account's secret `keyrot/<stage>/<target>/current-key`, docs/deploy.md): adopt reads its
+ * value from API Gateway (GetApiKey) and hands it to Secrets Manager, never printing or storing
+ * it, so a template deployed before the first rotation already sends it. A reference it cannot
+ * set (no secret for that stage yet, no KMS grant for the operator) is reported, not an error:
+ * the first rotation sets it.
  */
 export async function adopt(ctx: CliContext, options: AdoptOptions): Promise<ExitCode> {
   const keyId = options.keyId.trim();
@@ -179,7 +192,39 @@ export async function adopt(ctx: CliContext, options: AdoptOptions): Promise<Exi
       ? `ADOPTED recorded (${rotationId}); the next rotation of ${target.name} retires this key`
       : `ADOPTED was recorded before (${rotationId})`,
   );
+  if (atEdge) await handOverReference(ctx, keys, target, ref, options.stage ?? 'prod', note);
   return done(ctx, checks, { status: result.status, ...summary, adoptionId: rotationId });
+}
+
+/** Makes the adopted key (the one the edge sends) the target's current-key reference. */
+async function handOverReference(
+  ctx: CliContext,
+  keys: ApiGatewayKeyStore,
+  target: Target,
+  ref: KeyRef,
+  stage: string,
+  note: (check: string, detail: string) => void,
+): Promise<void> {
+  const name = currentKeySecretName(stage, target.name);
+  const value = await keys.getKeyValue(ref.id);
+  if (value.fingerprint !== ref.fingerprint) {
+    throw new AdoptRefusedError('--key-id', `key ${ref.id} changed while it was adopted`);
+  }
+  const { reference, close } = SecretsManagerCurrentKey.connect(ctx.regional('edge'), stage);
+  try {
+    await reference.put(target.name, value, currentKeyVersionId(adoptionId(ref.id)));
+    note('reference', `${name} now names this key (fingerprint ${ref.fingerprint})`);
+  } catch (error) {
+    // The adoption stands either way: the first rotation sets the reference.
+    note(
+      'reference',
+      error instanceof ResourceNotFoundError
+        ? `no secret ${name} in the edge account (edge stack not deployed for this target, or another --stage): the first rotation sets it`
+        : `could not set ${name} (${summarizeError(error).name}: e.g. no kms:GenerateDataKey on keyrot's edge key for you): the first rotation sets it`,
+    );
+  } finally {
+    close();
+  }
 }
 
 /** A key tagged for another keyrot target is that target's: never adopted here. */

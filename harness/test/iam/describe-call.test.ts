@@ -23,6 +23,12 @@ import {
   GetScheduleCommand,
   SchedulerClient,
 } from '@aws-sdk/client-scheduler';
+import {
+  DescribeSecretCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import {
@@ -265,6 +271,54 @@ describe('describeCall: KMS (sealer)', () => {
   it('refuses an alias KeyId rather than guess the key', async () => {
     const call = await captureOne((e) => sealer(e).seal('alias/keyrot', new SecretValue('v'), {}));
     await expect(describe_(call)).rejects.toThrow(/alias/);
+  });
+});
+
+describe('describeCall: Secrets Manager (current-key references)', () => {
+  const NAME = 'keyrot/prod/kloudpepper-api-key/current-key';
+  const ARN = `arn:aws:secretsmanager:${REGION}:${A}:secret:${NAME}-AbC123`;
+  const lookups: ResourceLookups = {
+    secretArn: async (name, account, region) =>
+      name === NAME && account === A && region === REGION ? ARN : undefined,
+  };
+  const secrets = (e: string) => new SecretsManagerClient(clientConfig(e));
+
+  it.each([
+    [
+      'PutSecretValue',
+      (e: string) =>
+        secrets(e).send(
+          new PutSecretValueCommand({ SecretId: NAME, SecretString: 'v', ClientRequestToken: 't' }),
+        ),
+    ],
+    [
+      'DescribeSecret',
+      (e: string) => secrets(e).send(new DescribeSecretCommand({ SecretId: NAME })),
+    ],
+    [
+      'UpdateSecretVersionStage',
+      (e: string) =>
+        secrets(e).send(
+          new UpdateSecretVersionStageCommand({
+            SecretId: NAME,
+            VersionStage: 'AWSCURRENT',
+            MoveToVersionId: 'a',
+            RemoveFromVersionId: 'b',
+          }),
+        ),
+    ],
+  ])('%s: on the secret the name resolves to (its full ARN)', async (operation, send) => {
+    const call = await captureOne(send);
+    expect(iamOf(await describe_(call, lookups))).toEqual([
+      { action: `secretsmanager:${operation}`, resource: ARN, context: {} },
+    ]);
+  });
+
+  it('refuses a name no lookup resolves rather than guess the ARN', async () => {
+    const call = await captureOne((e) =>
+      secrets(e).send(new DescribeSecretCommand({ SecretId: NAME })),
+    );
+    await expect(describe_(call)).rejects.toThrow(/no lookup resolves it/);
   });
 });
 
@@ -658,6 +712,7 @@ describe('describeCall: calls it does not know', () => {
       dynamodb: ['GetItem', 'PutItem', 'DeleteItem', 'UpdateItem', 'Query', 'TransactWriteItems'],
       kms: ['Encrypt', 'Decrypt'],
       events: ['PutEvents'],
+      secretsmanager: ['PutSecretValue', 'DescribeSecret', 'UpdateSecretVersionStage'],
     });
   });
 });

@@ -2,6 +2,7 @@ import type { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   accountIdSchema,
   createLogger,
@@ -11,6 +12,7 @@ import {
   schedulesOptionsFrom,
   KmsKeySealer,
   parseDriftGuardTargets,
+  SecretsManagerCurrentKey,
   type Clock,
   type Target,
   type KeyrotMetrics,
@@ -28,6 +30,8 @@ import type { EdgeDeps } from './update-edge';
 export const configSchema = z.object({
   ...functionConfigFields,
   EDGE_ACCOUNT_ID: accountIdSchema,
+  /** keyrot's stage: the current-key secrets are `keyrot/<stage>/<target name>/current-key`. */
+  KEYROT_STAGE: envVar.name(),
   DEPLOY_POLL_SECONDS: envVar.number(20, 0, 300),
   /** Upper bound of the wait for `Deployed` in one invocation; the Lambda timeout also bounds it. */
   DEPLOY_MAX_WAIT_SECONDS: envVar.number(840, 0, 900),
@@ -66,6 +70,7 @@ export type EdgeEnvironment = Omit<EdgeDeps, 'actor'> & {
 export interface EdgeClients {
   readonly cloudFront: CloudFrontClient;
   readonly kms: KMSClient;
+  readonly secretsManager: SecretsManagerClient;
   readonly eventBridge: EventBridgeClient;
   readonly scheduler: () => SchedulerClient;
 }
@@ -87,6 +92,7 @@ export function buildEdgeDeps(
     edgeAccountId: config.EDGE_ACCOUNT_ID,
     driftGuardTargets: parseDriftGuardTargets(config.DRIFT_GUARD_TARGETS),
     edge: new CloudFrontEdgeConfig(clients.cloudFront),
+    currentKey: new SecretsManagerCurrentKey(clients.secretsManager, config.KEYROT_STAGE),
     sealer: new KmsKeySealer(clients.kms),
     events: new EventBridgePublisher(clients.eventBridge, config.EVENT_BUS_NAME),
     clock,

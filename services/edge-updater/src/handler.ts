@@ -2,6 +2,7 @@ import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   acceptEvent,
   byDetailType,
@@ -157,6 +158,7 @@ export function environmentFromProcess(env: NodeJS.ProcessEnv = process.env): Ed
       // UpdateDistribution is paced (shared/src/aws/pacing.ts); CloudFront publishes no rate.
       cloudFront: paced(counted(new CloudFrontClient(aws))),
       kms: counted(new KMSClient(aws)),
+      secretsManager: counted(new SecretsManagerClient(aws)),
       eventBridge: counted(new EventBridgeClient(aws)),
       scheduler: () => counted(new SchedulerClient(aws)),
     },

@@ -10,7 +10,9 @@ import {
   rotationContext,
   summarizeError,
   type Actor,
+  currentKeyVersionId,
   type Clock,
+  type CurrentKeyReference,
   type EdgeDeploymentCheck,
   type EdgeResult,
   type EdgeUpdateRetry,
@@ -27,6 +29,11 @@ import { EdgeConfigChangedError, type EdgeConfigStore } from './edge-config';
 
 export interface EdgeDeps {
   readonly edge: EdgeConfigStore;
+  /**
+   * The target's current-key reference (a Secrets Manager secret in this account): set to the
+   * new key before the header is written, so the user's templates never deploy a deleted key.
+   */
+  readonly currentKey: CurrentKeyReference;
   readonly sealer: KeySealer;
   readonly events: EventPublisher;
   readonly clock: Clock;
@@ -97,8 +104,20 @@ export async function updateEdge(
     }
 
     const superseded = new Set(event.supersededKeys.map((k) => k.fingerprint));
+    const version = currentKeyVersionId(rotationId);
     const { previousFingerprint, alreadySet } = await writeHeader(
-      { rotationId, target, newKey, value },
+      {
+        rotationId,
+        target,
+        newKey,
+        value,
+        // Before the header (and again when a redelivery finds it set): a template deployed
+        // from now on sends the new key, which is live.
+        beforeWrite: async () => {
+          await deps.currentKey.put(target.name, value, version);
+          log.info('current-key reference set to the new key', { rotationId, newKey, version });
+        },
+      },
       (fingerprint) => fingerprint === null || superseded.has(fingerprint),
       written,
       deps,
@@ -126,10 +145,13 @@ export async function updateEdge(
     // delivery of this KeyCreated can write it: a failure that may pass on a redelivery
     // (throttling, a 5xx, a changed ETag) leaves the key live, or a duplicate could install a
     // deleted key.
-    const newKeyMayBeAtEdge =
+    const mayBeAtEdge =
       header === 'new-key' ||
       summarizeError(error).retryable ||
       (header === 'unknown' && (await headerMayHoldNewKey(event, deps)));
+    // The reference must not name a key the API side is about to delete: if it cannot be put
+    // back, the new key stays live (safe) instead.
+    const newKeyMayBeAtEdge = mayBeAtEdge || !(await referenceRestored(event, deps));
     return fail(event, error, newKeyMayBeAtEdge, deps);
   }
 }
@@ -270,6 +292,8 @@ export async function writeHeader(
     readonly target: Target;
     readonly newKey: KeyRef;
     readonly value: SecretValue;
+    /** Runs before the header is written, and when it already holds the new key. */
+    readonly beforeWrite?: () => Promise<void>;
   },
   mayReplace: (fingerprint: string | null) => boolean,
   progress: HeaderProgress,
@@ -282,6 +306,7 @@ export async function writeHeader(
   for (let attempt = 1; ; attempt++) {
     const current = await edge.readHeader(target);
     if (current.fingerprint === newKey.fingerprint) {
+      await write.beforeWrite?.();
       progress.header = 'new-key';
       log.info('header already holds the new key', { rotationId, newKey });
       return { previousFingerprint, alreadySet: true };
@@ -296,6 +321,7 @@ export async function writeHeader(
       );
     }
     previousFingerprint = current.fingerprint;
+    await write.beforeWrite?.();
     progress.header = 'unknown';
     try {
       await edge.writeHeader(target, current.etag, value);
@@ -334,6 +360,34 @@ async function fail(
     actor: deps.actor,
   });
   return { status: 'failed', rotationId, error: failure.name };
+}
+
+/**
+ * Before a failure lets the API side delete the new key: puts the current-key reference back
+ * to the key it named before this rotation (if this rotation's version is current: any
+ * delivery may have written it). False when it cannot: the reference still names the new key.
+ */
+async function referenceRestored(event: KeyCreated, deps: EdgeDeps): Promise<boolean> {
+  const { rotationId, target } = event;
+  try {
+    const restored = await deps.currentKey.restore(target.name, currentKeyVersionId(rotationId));
+    if (restored === 'restored') {
+      deps.log.info('current-key reference put back to the key it named before', { rotationId });
+    }
+    if (restored !== 'no-earlier-version') return true;
+    deps.log.warn('current-key reference was empty before this rotation: the new key stays live', {
+      rotationId,
+    });
+    return false;
+  } catch (error) {
+    // No reference at all: nothing names the new key.
+    if (error instanceof ResourceNotFoundError) return true;
+    deps.log.warn('putting the current-key reference back failed: the new key stays live', {
+      rotationId,
+      error: summarizeError(error),
+    });
+    return false;
+  }
 }
 
 /**

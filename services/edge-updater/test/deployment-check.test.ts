@@ -71,9 +71,10 @@ const world = useFakeWorld('edge-updater', (w) => {
 });
 
 function deps(overrides: Partial<EdgeDeps> = {}): EdgeDeps {
-  const { edge, sealer, events, clock, logs } = world();
+  const { edge, currentKey, sealer, events, clock, logs } = world();
   return {
     edge,
+    currentKey,
     sealer,
     events,
     clock,
@@ -226,8 +227,9 @@ describe('a deployment that outlasts one Lambda run', () => {
 
 describe('the edge-updater handler and its re-checks', () => {
   function handlers() {
-    const { edge, sealer, events, clock, logs } = world();
+    const { edge, currentKey, sealer, events, clock, logs } = world();
     return createHandlers({
+      currentKey,
       apiAccountId: API_ACCOUNT,
       edgeAccountId: EDGE_ACCOUNT,
       edge,
@@ -313,6 +315,7 @@ describe('the edge-updater handler and its re-checks', () => {
       AWS_REGION: 'us-east-1',
       API_ACCOUNT_ID: API_ACCOUNT,
       EDGE_ACCOUNT_ID: EDGE_ACCOUNT,
+      KEYROT_STAGE: 'prod',
       EVENT_BUS_NAME: 'keyrot',
       DEPLOY_CHECK_SCHEDULE_GROUP: 'keyrot-deploy-checks-prod',
       DEPLOY_CHECK_BUS_ARN: `arn:aws:events:us-east-1:${EDGE_ACCOUNT}:event-bus/keyrot`,

@@ -26,8 +26,9 @@ const world = useFakeWorld('edge-updater', (w) => {
 });
 
 function handlers(overrides: Partial<EdgeEnvironment> = {}) {
-  const { edge, sealer, events, clock, logs } = world();
+  const { edge, currentKey, sealer, events, clock, logs } = world();
   return createHandlers({
+    currentKey,
     apiAccountId: API_ACCOUNT,
     edgeAccountId: EDGE_ACCOUNT,
     edge,

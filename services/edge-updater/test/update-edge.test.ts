@@ -25,9 +25,10 @@ const world = useFakeWorld('edge-updater', (w) => {
 });
 
 function deps(overrides: Partial<EdgeDeps> = {}): EdgeDeps {
-  const { edge, sealer, events, clock, logs } = world();
+  const { edge, currentKey, sealer, events, clock, logs } = world();
   return {
     edge,
+    currentKey,
     sealer,
     events,
     clock,
