@@ -59,7 +59,7 @@ export function mustDenyList(deployed: DeployedWorld): MustDeny[] {
       name: "edge-updater writes another target's current-key secret",
       fn: 'updateEdge',
       action: 'secretsmanager:PutSecretValue',
-      resource: currentKey(deployed.stage, 'shop-api'),
+      resource: currentKey(deployed.stage, 'not-a-target'),
     },
     {
       name: 'edge-updater reads a current-key secret',
