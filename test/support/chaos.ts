@@ -342,6 +342,11 @@ export interface Row {
   readonly requests: { readonly sent: number; readonly failed: number } | null;
   /** True for a negative control: its failed requests are the point, not a defect. */
   readonly control: boolean;
+  /**
+   * True for a case whose fault is itself an outage (a header reverted to a deleted key):
+   * requests fail until keyrot heals it, which its checks bound; not counted as a defect.
+   */
+  readonly untilHealed?: boolean;
   readonly injected: number;
   readonly leaks: number;
   readonly checks: readonly Check[];
@@ -478,6 +483,7 @@ export async function judge(
         ? null
         : { sent: traffic.sent, failed: traffic.failed },
     control: failedRequests === 'some',
+    ...(failedRequests === 'until-healed' && { untilHealed: true }),
     injected: world.faults.injections.length,
     leaks: leaks.length,
     checks,
