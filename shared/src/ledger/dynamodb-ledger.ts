@@ -327,59 +327,54 @@ export class DynamoDbLedger implements Ledger {
   }
 
   async adoptedKeys(target: string): Promise<string[]> {
+    const items = await this.targetItems(target, I.adoptedSortKeyPrefix);
+    return items.map((item) => String(item.keyId));
+  }
+
+  async ownedKeys(target: string): Promise<string[]> {
+    // The target's partition is small (spec, lock, lease, current key, adoptions).
     const ids: string[] = [];
+    for (const item of await this.targetItems(target)) {
+      const sortKey = String(item[K.sortKey]);
+      if (sortKey === I.keySortKey) {
+        const key = item.key as { id?: unknown } | undefined;
+        if (typeof key?.id === 'string') ids.push(key.id);
+      } else if (sortKey.startsWith(I.adoptedSortKeyPrefix)) {
+        ids.push(String(item.keyId));
+      }
+    }
+    return ids;
+  }
+
+  /** The target partition's items (those whose sort key starts with `prefix`), every page. */
+  private async targetItems(target: string, prefix?: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.call('Query', () =>
         this.doc.send(
           new QueryCommand({
             TableName: this.tableName,
-            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :adopted)',
-            ExpressionAttributeNames: { '#pk': K.partitionKey, '#sk': K.sortKey },
+            KeyConditionExpression: prefix
+              ? '#pk = :pk AND begins_with(#sk, :prefix)'
+              : '#pk = :pk',
+            ExpressionAttributeNames: {
+              '#pk': K.partitionKey,
+              ...(prefix && { '#sk': K.sortKey }),
+            },
             ExpressionAttributeValues: {
               ':pk': pk.target(target),
-              ':adopted': I.adoptedSortKeyPrefix,
+              ...(prefix && { ':prefix': prefix }),
             },
             ConsistentRead: true,
             ...(start && { ExclusiveStartKey: start }),
           }),
         ),
       );
-      for (const item of page.Items ?? []) ids.push(String(item.keyId));
+      items.push(...(page.Items ?? []));
       start = page.LastEvaluatedKey;
     } while (start);
-    return ids;
-  }
-
-  async ownedKeys(target: string): Promise<string[]> {
-    const ids: string[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      // The target's partition is small (spec, lock, lease, current key, adoptions).
-      const page = await this.call('Query', () =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: '#pk = :pk',
-            ExpressionAttributeNames: { '#pk': K.partitionKey },
-            ExpressionAttributeValues: { ':pk': pk.target(target) },
-            ConsistentRead: true,
-            ...(start && { ExclusiveStartKey: start }),
-          }),
-        ),
-      );
-      for (const item of page.Items ?? []) {
-        const sortKey = String(item[K.sortKey]);
-        if (sortKey === I.keySortKey) {
-          const key = item.key as { id?: unknown } | undefined;
-          if (typeof key?.id === 'string') ids.push(key.id);
-        } else if (sortKey.startsWith(I.adoptedSortKeyPrefix)) {
-          ids.push(String(item.keyId));
-        }
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return ids;
+    return items;
   }
 
   async lockOf(target: string): Promise<Lock | undefined> {
